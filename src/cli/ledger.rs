@@ -1,0 +1,133 @@
+//! `outcome`, `rotate` and `ledger`: the store's own commands.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::outcome::{Outcome, Source, Verdict};
+use crate::record::Record;
+use crate::store::{Ledger, Recovery};
+
+#[derive(Debug, Args)]
+pub struct OutcomeArgs {
+    /// The task's record id (dispatch-…)
+    task_id: String,
+    /// success, failure or partial
+    outcome: String,
+    /// Wall time in seconds (execution_time_seconds)
+    #[arg(long, value_name = "S")]
+    time: Option<f64>,
+    /// Total tokens (tokens_used)
+    #[arg(long, value_name = "N")]
+    tokens: Option<u64>,
+    /// Free text, stored as outcome_notes
+    #[arg(long, value_name = "TEXT")]
+    notes: Option<String>,
+}
+
+pub fn outcome(a: OutcomeArgs, home: &Home) -> Result<ExitCode> {
+    let outcome: Outcome = a.outcome.parse()?;
+    if let Some(t) = a.time {
+        if !t.is_finite() || t < 0.0 {
+            return Err(Error::Invalid(format!(
+                "--time must be a non-negative number of seconds, not {t}"
+            )));
+        }
+    }
+    let mut verdict = Verdict::new(outcome, Source::Manual);
+    verdict.notes = a.notes.as_deref().map(crate::signals::redact);
+    verdict.time_seconds = a.time;
+    verdict.tokens = a.tokens;
+    let now = crate::clock::now_iso();
+    let change = Ledger::of(home)
+        .update(&a.task_id, |r| Ok(Some(crate::outcome::apply(r, &verdict, &now))))?
+        .expect("the edit always applies");
+    print!("{}:\n{}", a.task_id, change.describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Move records older than this (e.g. 90d, 12w, 36h)
+    #[arg(long, default_value = "90d", value_name = "AGE")]
+    older_than: String,
+    /// Only say what would move
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn rotate(a: RotateArgs, home: &Home) -> Result<ExitCode> {
+    let age = crate::rotate::parse_age(&a.older_than)?;
+    let r = crate::rotate::rotate(home, age, a.dry_run)?;
+    let verb = if a.dry_run { "would move" } else { "moved" };
+    if r.moved.is_empty() {
+        println!("nothing older than {} to move", a.older_than);
+    }
+    for (path, n) in &r.moved {
+        println!("{verb} {n} record(s) to {}", path.display());
+    }
+    if r.undated > 0 {
+        println!("kept {} record(s) without a date", r.undated);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check that the ledger parses (finishing an interrupted append first); print the record count
+    Check,
+    /// Append one record, read as a JSON object from stdin; print its id
+    Append,
+    /// Print one record by id
+    Get {
+        /// The record id
+        id: String,
+    },
+}
+
+pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
+    let ledger = Ledger::of(home);
+    match c {
+        LedgerCommand::Check => {
+            let (n, recovery) = ledger.check()?;
+            match recovery {
+                Recovery::RolledBack => println!(
+                    "rolled back an interrupted append (torn bytes kept in {})",
+                    home.torn_dir().display()
+                ),
+                Recovery::Completed => println!("an interrupted append had completed"),
+                Recovery::None => {}
+            }
+            println!("{}: {n} records, parses", ledger.path().display());
+        }
+        LedgerCommand::Append => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::io("cannot read", "<stdin>", e))?;
+            let record: Record = serde_json::from_str(&text).map_err(|e| {
+                Error::Invalid(format!("stdin is not one JSON object: {e}"))
+            })?;
+            ledger.append(&record)?;
+            if let Some(id) = record.get("id").and_then(|v| v.as_str()) {
+                println!("{id}");
+            }
+        }
+        LedgerCommand::Get { id } => match ledger.find(&id)? {
+            Some(r) => println!(
+                "{}",
+                crate::record::to_js_pretty(&serde_json::Value::Object(r), 0)
+            ),
+            None => {
+                return Err(Error::NotFound {
+                    id,
+                    path: ledger.path().to_path_buf(),
+                })
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

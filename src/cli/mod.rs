@@ -1,0 +1,90 @@
+//! The command line: clap definitions, and for each subcommand one call into
+//! the library. Output to the terminal happens here and nowhere else in the
+//! library (the hook path prints nothing at all).
+#![allow(clippy::print_stdout)]
+
+mod capture;
+mod explicit;
+mod ledger;
+mod learn;
+mod mcp;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+use crate::home::Home;
+
+/// Learns which Claude model fits which kind of coding task, from what actually happened.
+#[derive(Debug, Parser)]
+#[command(name = "modelfit", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Orchestrator home [default: $ORCHESTRATOR_HOME, else ~/JARVIS]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record a Claude Code hook event (one JSON payload on stdin). Never fails, prints nothing.
+    Hook(capture::HookArgs),
+    /// Set a task's outcome by hand (the orchestrator's update_task_outcome).
+    Outcome(ledger::OutcomeArgs),
+    /// Give a person's verdict on a task; asks on the terminal when no verdict is given.
+    Rate(explicit::RateArgs),
+    /// Record a CI pipeline's result against the tasks that produced its commit.
+    Ci(explicit::CiArgs),
+    /// Learn from outcomes: analyze + suggest, or one step of it.
+    Learn(learn::LearnArgs),
+    /// Pick the model the rules of models.json give for a task.
+    Select(learn::SelectArgs),
+    /// Tokens, cost and models of one session transcript, per turn.
+    Usage(capture::UsageArgs),
+    /// Check the installation: hooks, ledger, lock, log, learn.
+    Doctor(capture::DoctorArgs),
+    /// Move old records into monthly archives under logs/archive/.
+    Rotate(ledger::RotateArgs),
+    /// Serve the MCP tools on stdio.
+    Mcp(mcp::McpArgs),
+    /// Low-level ledger operations (check, append, get).
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
+}
+
+/// Runs the command line and turns errors into a message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("modelfit: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Hook(args) = &cli.command {
+        // The hook resolves its home itself: it must never fail, even on a bad home.
+        return Ok(capture::hook(args, cli.home.as_deref()));
+    }
+    let home = Home::resolve(cli.home.as_deref())?;
+    match cli.command {
+        Command::Hook(_) => unreachable!("handled above"),
+        Command::Outcome(a) => ledger::outcome(a, &home),
+        Command::Rate(a) => explicit::rate(a, &home),
+        Command::Ci(a) => explicit::ci(a, &home),
+        Command::Learn(a) => learn::learn(a, &home),
+        Command::Select(a) => learn::select(a, &home),
+        Command::Usage(a) => capture::usage(a, &home),
+        Command::Doctor(a) => capture::doctor(a, &home),
+        Command::Rotate(a) => ledger::rotate(a, &home),
+        Command::Mcp(a) => mcp::mcp(a, &home),
+        Command::Ledger(c) => ledger::ledger(c, &home),
+    }
+}

@@ -1,0 +1,21 @@
+//! modelfit learns which Claude model fits which kind of coding task, from
+//! what actually happened.
+//!
+//! Hooks capture each task's outcome, time, tokens and cost into the
+//! orchestrator's ledger ([`store`]); `learn` turns outcomes into suggested
+//! rule changes; `apply` makes them real in `models.json`; `select` routes by
+//! them. See the README for the files and commands.
+#![warn(missing_docs)]
+#![deny(clippy::print_stdout)]
+
+pub mod cli;
+pub mod clock;
+pub mod error;
+pub mod home;
+pub mod outcome;
+pub mod record;
+pub mod rotate;
+pub mod signals;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,192 @@
+//! Dispatch records: the orchestrator's byte format and a typed view.
+//!
+//! Records are kept as order-preserving JSON maps (`serde_json` with
+//! `preserve_order`), so fields another program wrote ride along untouched and
+//! in their order; new fields are added at the end.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// One ledger record as an ordered map of its fields.
+pub type Record = Map<String, Value>;
+
+/// Serializes `value` exactly as JavaScript's `JSON.stringify(value, null, 2)`
+/// would, nested `depth` levels deep (a ledger record sits at depth 1): two
+/// spaces per level, `": "` after keys, `[]`/`{}` for empty containers, raw
+/// UTF-8, and no trailing newline.
+pub fn to_js_pretty(value: &Value, depth: usize) -> String {
+    let mut out = Vec::with_capacity(256);
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"  ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    serde::Serialize::serialize(value, &mut ser).expect("serializing a Value cannot fail");
+    let text = String::from_utf8(out).expect("serde_json writes UTF-8");
+    if depth == 0 {
+        return text;
+    }
+    // JSON strings never hold a raw newline, so every newline is structural.
+    let pad = "  ".repeat(depth);
+    text.replace('\n', &format!("\n{pad}"))
+}
+
+/// The fields modelfit reads from a record, for streaming passes that must not
+/// hold whole records. Every field is optional and tolerant of other types:
+/// the ledger has several writers and some records lack almost everything.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RecordView {
+    /// `dispatch-<ms>-<base36>`, `batch-…`, or absent (pipeline records).
+    #[serde(deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// Absent for dispatches; `batch`, `claude-code`, `pr-review`, … otherwise.
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    pub kind: Option<String>,
+    /// Workspace key.
+    #[serde(deserialize_with = "lenient_string")]
+    pub workspace: Option<String>,
+    /// Absolute workspace path at dispatch time.
+    #[serde(deserialize_with = "lenient_string")]
+    pub workspace_path: Option<String>,
+    /// The (possibly context-augmented) prompt.
+    #[serde(deserialize_with = "lenient_string")]
+    pub task: Option<String>,
+    /// The raw task text.
+    #[serde(deserialize_with = "lenient_string")]
+    pub original_task: Option<String>,
+    /// `simple` / `medium` / `complex`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub complexity: Option<String>,
+    /// Model id, alias or `none`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub model: Option<String>,
+    /// Orchestrator lifecycle status.
+    #[serde(deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// Creation time (ISO).
+    #[serde(deserialize_with = "lenient_string")]
+    pub created_at: Option<String>,
+    /// First transition to running (ISO).
+    #[serde(deserialize_with = "lenient_string")]
+    pub started_at: Option<String>,
+    /// Last transition to complete or failed (ISO).
+    #[serde(deserialize_with = "lenient_string")]
+    pub completed_at: Option<String>,
+    /// `success` / `failure` / `partial`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub outcome: Option<String>,
+    /// Who set `outcome` (`human`, `manual`, `ci`, `hook`); absent when the
+    /// orchestrator's own `update_task_outcome` wrote it.
+    #[serde(deserialize_with = "lenient_string")]
+    pub outcome_source: Option<String>,
+    /// Labels drawn from the task text.
+    #[serde(deserialize_with = "lenient_strings")]
+    pub task_keywords: Option<Vec<String>>,
+    /// Total tokens.
+    #[serde(deserialize_with = "lenient_f64")]
+    pub tokens_used: Option<f64>,
+    /// Wall time of the task.
+    #[serde(deserialize_with = "lenient_f64")]
+    pub execution_time_seconds: Option<f64>,
+    /// Dollar cost.
+    #[serde(deserialize_with = "lenient_f64")]
+    pub cost_usd: Option<f64>,
+    /// Earlier attempt this one retries.
+    #[serde(deserialize_with = "lenient_string")]
+    pub previous_dispatch_id: Option<String>,
+    /// Number of earlier attempts.
+    #[serde(deserialize_with = "lenient_f64")]
+    pub retry_count: Option<f64>,
+}
+
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    })
+}
+
+fn lenient_strings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => Some(
+            items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    })
+}
+
+/// A new record id in the orchestrator's format: `dispatch-<ms>-<6 base36>`.
+pub fn new_dispatch_id(now_ms: i64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut seed = random_u64();
+    let suffix: String = (0..6)
+        .map(|_| {
+            let c = DIGITS[(seed % 36) as usize] as char;
+            seed /= 36;
+            c
+        })
+        .collect();
+    format!("dispatch-{now_ms}-{suffix}")
+}
+
+/// 64 bits from the OS's hasher seed and the time: ids only need to be
+/// unlikely to collide, not unpredictable.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pretty_matches_json_stringify() {
+        let v = json!({"a": [], "b": {}, "c": [1, {"d": "é\n"}], "e": null});
+        assert_eq!(
+            to_js_pretty(&v, 0),
+            "{\n  \"a\": [],\n  \"b\": {},\n  \"c\": [\n    1,\n    {\n      \"d\": \"é\\n\"\n    }\n  ],\n  \"e\": null\n}"
+        );
+        assert_eq!(to_js_pretty(&json!({"a": 1}), 1), "{\n    \"a\": 1\n  }");
+    }
+
+    #[test]
+    fn view_tolerates_wrong_types() {
+        let v: RecordView =
+            serde_json::from_str(r#"{"id": 5, "task_keywords": "x", "tokens_used": "9", "model": "opus"}"#)
+                .unwrap();
+        assert_eq!(v.id, None);
+        assert_eq!(v.task_keywords, None);
+        assert_eq!(v.tokens_used, None);
+        assert_eq!(v.model.as_deref(), Some("opus"));
+    }
+
+    #[test]
+    fn ids_have_the_orchestrator_shape() {
+        let id = new_dispatch_id(1772452800000);
+        let re = regex::Regex::new(r"^dispatch-1772452800000-[a-z0-9]{6}$").unwrap();
+        assert!(re.is_match(&id), "{id}");
+    }
+}

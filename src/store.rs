@@ -1,0 +1,755 @@
+//! The dispatch ledger, `logs/dispatches.json`: read, append and update it
+//! without losing a byte that another program wrote.
+//!
+//! The file is one JSON array in the orchestrator's formatting
+//! (`JSON.stringify(records, null, 2)`, no trailing newline). modelfit keeps it
+//! that way:
+//!
+//! * **Reading** streams the array one record at a time, so memory does not
+//!   grow with the ledger.
+//! * **Appending** overwrites the closing `\n]` in place with
+//!   `,\n  {record}\n]`: one `write` of the new bytes, one `fdatasync`, no
+//!   rewrite, so its cost does not depend on the ledger's size.
+//! * **Updating** splices the new text of one record between the untouched
+//!   bytes before and after it, into a temporary file that is synced and
+//!   renamed over the ledger (then the directory is synced).
+//!
+//! Every write happens under an exclusive lock on the sidecar
+//! `logs/dispatches.json.lock`, reading under that lock. The lock file doubles
+//! as a small journal: before an in-place append it records where the append
+//! starts and the bytes it overwrites, so a process killed half-way leaves a
+//! tail the next modelfit run rolls back (keeping the torn bytes in
+//! `logs/modelfit/torn/`). After each write it records the ledger's size and
+//! times, so the next append can skip re-validating a file nobody else touched.
+//!
+//! A ledger that does not parse is never written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::record::{to_js_pretty, Record};
+
+/// Default bound on waiting for the ledger lock.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How far from the end an append looks for the closing bracket.
+const TAIL_WINDOW: u64 = 64 * 1024;
+
+/// The dispatch ledger at one path.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    path: PathBuf,
+    lock_path: PathBuf,
+    torn_dir: PathBuf,
+    lock_timeout: Duration,
+}
+
+/// What an append or update did, for messages and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// The journal was clean.
+    None,
+    /// An interrupted append was rolled back before this operation.
+    RolledBack,
+    /// An interrupted append had in fact finished; the journal was cleared.
+    Completed,
+}
+
+impl Ledger {
+    /// The ledger of an orchestrator home.
+    pub fn of(home: &crate::home::Home) -> Ledger {
+        Ledger::at(home.ledger(), home.torn_dir())
+    }
+
+    /// A ledger at `path`, saving torn tails under `torn_dir`.
+    pub fn at(path: impl Into<PathBuf>, torn_dir: impl Into<PathBuf>) -> Ledger {
+        let path = path.into();
+        let mut lock = path.clone().into_os_string();
+        lock.push(".lock");
+        Ledger {
+            path,
+            lock_path: PathBuf::from(lock),
+            torn_dir: torn_dir.into(),
+            lock_timeout: lock_timeout_from_env(),
+        }
+    }
+
+    /// Sets how long writes wait for the lock before failing.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Ledger {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sidecar lock file.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    /// Streams every record through `f`, deserialized as `T` (a typed view
+    /// such as [`crate::record::RecordView`], or [`Record`] for the whole map).
+    /// Memory stays constant whatever the ledger's size. A missing or empty
+    /// file has no records. `f` may stop the pass early by returning `false`.
+    pub fn for_each<T, F>(&self, f: F) -> Result<()>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> bool,
+    {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("cannot read", &self.path, e)),
+        };
+        stream_array(&self.path, BufReader::with_capacity(1 << 16, file), f)
+    }
+
+    /// Finds the record with `id` (matching `id`, or the `dispatch_id` the
+    /// orchestrator's own lookup also accepts).
+    pub fn find(&self, id: &str) -> Result<Option<Record>> {
+        let mut found = None;
+        self.for_each(|r: Record| {
+            if record_has_id(&r, id) {
+                found = Some(r);
+                false
+            } else {
+                true
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// Checks that the whole ledger parses as an array, after finishing any
+    /// interrupted append. Returns the number of records.
+    pub fn check(&self) -> Result<(usize, Recovery)> {
+        let lock = self.lock()?;
+        let recovery = lock.recovery;
+        let n = match File::open(&self.path) {
+            Ok(f) => count_records(&self.path, BufReader::with_capacity(1 << 16, f))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(Error::io("cannot read", &self.path, e)),
+        };
+        Ok((n, recovery))
+    }
+
+    /// Appends one record at the end of the array. The record is on disk
+    /// (fdatasync) when this returns. Cost: a tail read, one write and one
+    /// sync, plus a full validating read only when another program changed
+    /// the file since modelfit last wrote it.
+    pub fn append(&self, record: &Record) -> Result<Recovery> {
+        let mut lock = self.lock()?;
+        let text = to_js_pretty(&Value::Object(record.clone()), 1);
+
+        let mut file = match OpenOptions::new().read(true).write(true).open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.create_with(&format!("[\n  {text}\n]"))?;
+                lock.remember(&self.path)?;
+                return Ok(lock.recovery);
+            }
+            Err(e) => return Err(Error::io("cannot open", &self.path, e)),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("cannot stat", &self.path, e))?;
+        if !lock.is_unchanged(&meta) {
+            // Someone else wrote since our last look: prove it parses before touching it.
+            count_records(&self.path, BufReader::with_capacity(1 << 16, &file))?;
+        }
+        let len = meta.len();
+        let start = len.saturating_sub(TAIL_WINDOW);
+        let mut tail = Vec::with_capacity((len - start) as usize);
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| (&file).take(len - start).read_to_end(&mut tail))
+            .map_err(|e| Error::io("cannot read", &self.path, e))?;
+
+        let Some(close) = tail.iter().rposition(|b| !b.is_ascii_whitespace()) else {
+            // Empty or whitespace-only file: an empty ledger.
+            if len > TAIL_WINDOW {
+                return Err(self.shape("a long run of whitespace where records belong"));
+            }
+            self.create_with(&format!("[\n  {text}\n]"))?;
+            lock.remember(&self.path)?;
+            return Ok(lock.recovery);
+        };
+        if tail[close] != b']' {
+            return Err(self.shape(
+                "it does not end with `]` (a top-level JSON array); modelfit only appends to an array",
+            ));
+        }
+        let before = tail[..close]
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map(|i| tail[i]);
+        let (at, new_bytes) = match before {
+            Some(b'[') => {
+                // `[]` or `[\n]`: the first record.
+                let open = tail[..close].iter().rposition(|b| *b == b'[').unwrap();
+                (start + open as u64 + 1, format!("\n  {text}\n]"))
+            }
+            Some(_) => {
+                let last = tail[..close]
+                    .iter()
+                    .rposition(|b| !b.is_ascii_whitespace())
+                    .unwrap();
+                (start + last as u64 + 1, format!(",\n  {text}\n]"))
+            }
+            None => {
+                return Err(self.shape("a `]` with no array before it in the last 64 KiB"));
+            }
+        };
+
+        let old_tail = tail[(at - start) as usize..].to_vec();
+        lock.journal_append(&meta, at, &old_tail, at + new_bytes.len() as u64)?;
+        file.write_all_at(new_bytes.as_bytes(), at)
+            .and_then(|_| {
+                let end = at + new_bytes.len() as u64;
+                if end < len {
+                    file.set_len(end)?;
+                }
+                file.sync_data()
+            })
+            .map_err(|e| Error::io("cannot append to", &self.path, e))?;
+        lock.remember(&self.path)?;
+        Ok(lock.recovery)
+    }
+
+    /// Changes the record with `id` through `edit`. Every other byte of the
+    /// file stays as it was; the edited record keeps its fields in order and
+    /// gains new ones at its end. The file is replaced atomically (temporary
+    /// file, fsync, rename, fsync of the directory).
+    ///
+    /// `edit` may decline by returning `Ok(None)`, in which case nothing is
+    /// written. Returns what `edit` returned, or [`Error::NotFound`] when no
+    /// record has the id.
+    pub fn update<R>(
+        &self,
+        id: &str,
+        mut edit: impl FnMut(&mut Record) -> Result<Option<R>>,
+    ) -> Result<Option<R>> {
+        let mut matched = false;
+        let mut result = None;
+        self.update_where(
+            |r| {
+                let hit = record_has_id(r, id);
+                matched |= hit;
+                hit
+            },
+            |r| {
+                result = edit(r)?;
+                Ok(result.is_some())
+            },
+            true,
+        )?;
+        if !matched {
+            return Err(Error::NotFound {
+                id: id.to_string(),
+                path: self.path.clone(),
+            });
+        }
+        Ok(result)
+    }
+
+    /// Edits every record for which `select` is true (the first only, if
+    /// `first_only`), in one rewrite. `edit` returns whether it changed the
+    /// record; nothing is written if no record changed. Returns the number of
+    /// records changed.
+    pub fn update_where(
+        &self,
+        mut select: impl FnMut(&Record) -> bool,
+        mut edit: impl FnMut(&mut Record) -> Result<bool>,
+        first_only: bool,
+    ) -> Result<usize> {
+        let mut lock = self.lock()?;
+        for _attempt in 0..5 {
+            let (bytes, meta) = match read_with_meta(&self.path) {
+                Ok(x) => x,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(0)
+                }
+                Err(e) => return Err(e),
+            };
+            let spans = element_spans(&self.path, &bytes)?;
+            let mut out: Vec<u8> = Vec::new();
+            let mut copied = 0usize;
+            let mut changed = 0usize;
+            for (s, e) in spans {
+                let raw = &bytes[s..e];
+                let mut record: Record = match serde_json::from_slice(raw) {
+                    Ok(r) => r,
+                    Err(_) => continue, // not an object: never selected
+                };
+                if !select(&record) {
+                    continue;
+                }
+                if edit(&mut record)? {
+                    if out.is_empty() {
+                        out.reserve(bytes.len() + 4096);
+                    }
+                    out.extend_from_slice(&bytes[copied..s]);
+                    out.extend_from_slice(to_js_pretty(&Value::Object(record), 1).as_bytes());
+                    copied = e;
+                    changed += 1;
+                }
+                if first_only {
+                    break;
+                }
+            }
+            if changed == 0 {
+                return Ok(0);
+            }
+            out.extend_from_slice(&bytes[copied..]);
+            // Writers that take no lock may have replaced the file meanwhile:
+            // re-read rather than overwrite their change.
+            if !same_file_state(&self.path, &meta) {
+                continue;
+            }
+            self.replace_with(&out)?;
+            lock.remember(&self.path)?;
+            return Ok(changed);
+        }
+        Err(Error::Invalid(format!(
+            "{} kept changing while modelfit tried to update it (another program is \
+             rewriting it); try again",
+            self.path.display()
+        )))
+    }
+
+    /// Removes the records for which `select` is true and returns their
+    /// exact bytes, in order, after `keep` has stored them elsewhere (so a
+    /// crash between the two leaves records in both places, never in none).
+    pub fn remove_where(
+        &self,
+        mut select: impl FnMut(&Record) -> bool,
+        keep: impl FnOnce(&[&[u8]]) -> Result<()>,
+    ) -> Result<usize> {
+        let mut lock = self.lock()?;
+        let (bytes, _meta) = match read_with_meta(&self.path) {
+            Ok(x) => x,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(0)
+            }
+            Err(e) => return Err(e),
+        };
+        let spans = element_spans(&self.path, &bytes)?;
+        let mut removed: Vec<&[u8]> = Vec::new();
+        let mut kept: Vec<&[u8]> = Vec::new();
+        for (s, e) in spans {
+            let raw = &bytes[s..e];
+            let chosen = serde_json::from_slice::<Record>(raw)
+                .map(|r| select(&r))
+                .unwrap_or(false);
+            if chosen {
+                removed.push(raw);
+            } else {
+                kept.push(raw);
+            }
+        }
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        keep(&removed)?;
+        self.replace_with(&join_array(&kept))?;
+        lock.remember(&self.path)?;
+        Ok(removed.len())
+    }
+
+    fn shape(&self, message: &str) -> Error {
+        Error::Shape {
+            path: self.path.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    fn create_with(&self, text: &str) -> Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("cannot create directory", dir, e))?;
+        }
+        self.replace_with(text.as_bytes())
+    }
+
+    fn replace_with(&self, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.path, bytes)
+    }
+
+    fn lock(&self) -> Result<LedgerLock> {
+        LedgerLock::acquire(self)
+    }
+}
+
+/// Writes `bytes` to `path` atomically and durably: temporary file in the same
+/// directory, fsync, rename, fsync of the directory; the file's mode is kept.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = atomic_write_file::AtomicWriteFile::options()
+        .open(path)
+        .map_err(|e| Error::io("cannot create a temporary file beside", path, e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    f.commit().map_err(|e| Error::io("cannot replace", path, e))
+}
+
+fn record_has_id(r: &Record, id: &str) -> bool {
+    r.get("id").and_then(Value::as_str) == Some(id)
+        || r.get("dispatch_id").and_then(Value::as_str) == Some(id)
+}
+
+fn lock_timeout_from_env() -> Duration {
+    std::env::var("MODELFIT_LOCK_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_LOCK_TIMEOUT)
+}
+
+fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+    let mut f = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io("cannot stat", path, e))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    f.read_to_end(&mut bytes)
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    Ok((bytes, meta))
+}
+
+fn same_file_state(path: &Path, before: &std::fs::Metadata) -> bool {
+    match std::fs::metadata(path) {
+        Ok(now) => FileState::of(&now) == FileState::of(before),
+        Err(_) => false,
+    }
+}
+
+/// Joins raw records into an array in the orchestrator's layout.
+pub fn join_array(records: &[&[u8]]) -> Vec<u8> {
+    if records.is_empty() {
+        return b"[]".to_vec();
+    }
+    let mut out = Vec::with_capacity(records.iter().map(|r| r.len() + 4).sum::<usize>() + 4);
+    out.extend_from_slice(b"[\n  ");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b",\n  ");
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"\n]");
+    out
+}
+
+/// Byte spans `(start, end)` of each top-level element of the array in
+/// `bytes`. Fails with the line and column if the whole text is not one array.
+pub fn element_spans(path: &Path, bytes: &[u8]) -> Result<Vec<(usize, usize)>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let raws: Vec<&RawValue> = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) if e.is_data() => return Err(not_an_array(path, bytes)),
+        Err(e) => return Err(Error::parse(path, &e)),
+    };
+    let base = bytes.as_ptr() as usize;
+    Ok(raws
+        .iter()
+        .map(|r| {
+            let s = r.get().as_ptr() as usize - base;
+            (s, s + r.get().len())
+        })
+        .collect())
+}
+
+fn not_an_array(path: &Path, bytes: &[u8]) -> Error {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let what = match first {
+        Some(b'{') => "an object (e.g. {\"dispatches\": [...]})",
+        Some(b'"') => "a string",
+        _ => "not an array",
+    };
+    Error::Shape {
+        path: path.to_path_buf(),
+        message: format!(
+            "the top level is {what}; the orchestrator's ledger is a JSON array of records"
+        ),
+    }
+}
+
+fn count_records(path: &Path, reader: impl Read) -> Result<usize> {
+    let mut n = 0;
+    stream_array(path, reader, |_: IgnoredAny| {
+        n += 1;
+        true
+    })?;
+    Ok(n)
+}
+
+/// Streams the elements of a top-level array read from `reader`.
+fn stream_array<T, F, R>(path: &Path, mut reader: R, f: F) -> Result<()>
+where
+    T: DeserializeOwned,
+    F: FnMut(T) -> bool,
+    R: Read,
+{
+    // An empty or whitespace-only file is an empty ledger.
+    let mut first = [0u8; 1];
+    let mut lead = Vec::new();
+    loop {
+        match reader.read(&mut first) {
+            Ok(0) => return Ok(()),
+            Ok(_) if first[0].is_ascii_whitespace() => lead.push(first[0]),
+            Ok(_) => break,
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        }
+    }
+    if first[0] != b'[' {
+        let mut peek = lead;
+        peek.push(first[0]);
+        return Err(not_an_array(path, &peek));
+    }
+    let chained = std::io::Cursor::new([lead, vec![b'[']].concat()).chain(reader);
+    let mut de = serde_json::Deserializer::from_reader(chained);
+    let mut seed = Streamer {
+        f,
+        _t: std::marker::PhantomData,
+    };
+    (&mut seed)
+        .deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| {
+            if e.is_io() {
+                Error::io("cannot read", path, std::io::Error::other(e.to_string()))
+            } else {
+                Error::parse(path, &e)
+            }
+        })
+}
+
+struct Streamer<T, F> {
+    f: F,
+    _t: std::marker::PhantomData<fn(T)>,
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T) -> bool> DeserializeSeed<'de> for &mut Streamer<T, F> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, F: FnMut(T) -> bool> Visitor<'de> for &mut Streamer<T, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<T>()? {
+            if !(self.f)(item) {
+                // Still consume (and so validate) the rest; IgnoredAny allocates nothing.
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the lock file remembers between runs.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum Journal {
+    /// Nothing written, or an unknown format.
+    #[default]
+    Unknown,
+    /// The ledger as modelfit last left it.
+    Clean { file: FileState },
+    /// An in-place append in progress.
+    Appending {
+        file: FileState,
+        offset: u64,
+        old_tail: String,
+        new_len: u64,
+    },
+}
+
+/// Identity and version of a file, to notice writers that take no lock.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+struct FileState {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileState {
+    fn of(m: &std::fs::Metadata) -> FileState {
+        FileState {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+        }
+    }
+}
+
+/// An exclusive lock on the ledger's sidecar file, released on drop.
+struct LedgerLock {
+    file: File,
+    path: PathBuf,
+    journal: Journal,
+    recovery: Recovery,
+}
+
+impl LedgerLock {
+    fn acquire(ledger: &Ledger) -> Result<LedgerLock> {
+        if let Some(dir) = ledger.lock_path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("cannot create directory", dir, e))?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&ledger.lock_path)
+            .map_err(|e| Error::io("cannot open the lock file", &ledger.lock_path, e))?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= ledger.lock_timeout {
+                        return Err(Error::LockTimeout {
+                            path: ledger.lock_path.clone(),
+                            waited: ledger.lock_timeout,
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::io("cannot lock", &ledger.lock_path, e))
+                }
+            }
+        }
+        let mut text = String::new();
+        let _ = (&file).read_to_string(&mut text);
+        let journal = serde_json::from_str(text.trim()).unwrap_or_default();
+        let mut lock = LedgerLock {
+            file,
+            path: ledger.lock_path.clone(),
+            journal,
+            recovery: Recovery::None,
+        };
+        lock.recover(ledger)?;
+        Ok(lock)
+    }
+
+    /// Finishes or rolls back an append that a killed process left behind.
+    fn recover(&mut self, ledger: &Ledger) -> Result<()> {
+        let Journal::Appending {
+            file: before,
+            offset,
+            old_tail,
+            new_len,
+        } = &self.journal
+        else {
+            return Ok(());
+        };
+        let meta = match std::fs::metadata(&ledger.path) {
+            Ok(m) => m,
+            Err(_) => {
+                self.write_journal(&Journal::Unknown)?;
+                return Ok(());
+            }
+        };
+        // Replaced by another writer since (rename): the journal no longer applies.
+        if meta.ino() != before.ino || meta.dev() != before.dev || meta.len() < *offset {
+            self.write_journal(&Journal::Unknown)?;
+            return Ok(());
+        }
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&ledger.path)
+            .map_err(|e| Error::io("cannot open", &ledger.path, e))?;
+        let mut written = Vec::new();
+        f.seek(SeekFrom::Start(*offset))
+            .and_then(|_| f.read_to_end(&mut written))
+            .map_err(|e| Error::io("cannot read", &ledger.path, e))?;
+        let finished = meta.len() == *new_len && written.ends_with(b"]");
+        if finished {
+            self.recovery = Recovery::Completed;
+        } else {
+            std::fs::create_dir_all(&ledger.torn_dir)
+                .map_err(|e| Error::io("cannot create directory", &ledger.torn_dir, e))?;
+            let keep = ledger.torn_dir.join(format!(
+                "dispatches.{}.torn",
+                crate::clock::now().format("%Y%m%dT%H%M%S%.3fZ")
+            ));
+            std::fs::write(&keep, &written)
+                .map_err(|e| Error::io("cannot save the torn tail to", &keep, e))?;
+            f.write_all_at(old_tail.as_bytes(), *offset)
+                .and_then(|_| f.set_len(offset + old_tail.len() as u64))
+                .and_then(|_| f.sync_data())
+                .map_err(|e| Error::io("cannot repair", &ledger.path, e))?;
+            self.recovery = Recovery::RolledBack;
+        }
+        self.remember(&ledger.path)
+    }
+
+    fn is_unchanged(&self, meta: &std::fs::Metadata) -> bool {
+        matches!(&self.journal, Journal::Clean { file } if *file == FileState::of(meta))
+    }
+
+    fn journal_append(
+        &mut self,
+        meta: &std::fs::Metadata,
+        offset: u64,
+        old_tail: &[u8],
+        new_len: u64,
+    ) -> Result<()> {
+        let journal = Journal::Appending {
+            file: FileState::of(meta),
+            offset,
+            // The tail is whitespace and `]`, always ASCII.
+            old_tail: String::from_utf8_lossy(old_tail).into_owned(),
+            new_len,
+        };
+        self.write_journal(&journal)?;
+        self.journal = journal;
+        Ok(())
+    }
+
+    fn remember(&mut self, path: &Path) -> Result<()> {
+        let journal = match std::fs::metadata(path) {
+            Ok(m) => Journal::Clean {
+                file: FileState::of(&m),
+            },
+            Err(_) => Journal::Unknown,
+        };
+        self.write_journal(&journal)?;
+        self.journal = journal;
+        Ok(())
+    }
+
+    fn write_journal(&self, journal: &Journal) -> Result<()> {
+        let text = serde_json::to_vec(journal).expect("journal serializes");
+        // One pwrite; a shorter text leaves no stale bytes after set_len.
+        self.file
+            .write_all_at(&text, 0)
+            .and_then(|_| self.file.set_len(text.len() as u64))
+            .map_err(|e| Error::io("cannot write the lock journal", &self.path, e))
+    }
+}
