@@ -13,9 +13,11 @@ pub mod clock;
 pub mod error;
 pub mod home;
 pub mod outcome;
+pub mod pricing;
 pub mod record;
 pub mod rotate;
 pub mod signals;
 pub mod store;
+pub mod transcript;
 
 pub use error::{Error, Result};
