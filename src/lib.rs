@@ -18,6 +18,7 @@ pub mod pricing;
 pub mod record;
 pub mod rotate;
 pub mod rules;
+pub mod settings;
 pub mod signals;
 pub mod store;
 pub mod transcript;

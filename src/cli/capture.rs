@@ -1,6 +1,6 @@
 //! `hook`, `usage` and `doctor`: automatic capture.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -17,21 +17,20 @@ pub fn hook(_a: &HookArgs, _home: Option<&Path>) -> ExitCode {
 }
 
 #[derive(Debug, Args)]
-pub struct UsageArgs {
-    /// A session transcript (.jsonl)
-    transcript: PathBuf,
-    /// Print JSON instead of a table
-    #[arg(long)]
-    json: bool,
-}
-
-pub fn usage(_a: UsageArgs, _home: &Home) -> Result<ExitCode> {
-    Err(Error::Invalid("usage: not built yet".into()))
-}
-
-#[derive(Debug, Args)]
 pub struct DoctorArgs {}
 
 pub fn doctor(_a: DoctorArgs, _home: &Home) -> Result<ExitCode> {
     Err(Error::Invalid("doctor: not built yet".into()))
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HooksCommand {
+    /// Register modelfit's hooks in Claude Code's user settings
+    Install,
+    /// Remove exactly what `hooks install` added
+    Uninstall,
+}
+
+pub fn hooks(_c: HooksCommand, _home: &Home) -> Result<ExitCode> {
+    Err(Error::Invalid("hooks: not built yet".into()))
 }

@@ -14,9 +14,3 @@ pub fn learn(_a: LearnArgs, _home: &Home) -> Result<ExitCode> {
     Err(Error::Invalid("learn: not built yet".into()))
 }
 
-#[derive(Debug, Args)]
-pub struct SelectArgs {}
-
-pub fn select(_a: SelectArgs, _home: &Home) -> Result<ExitCode> {
-    Err(Error::Invalid("select: not built yet".into()))
-}

@@ -8,6 +8,8 @@ mod explicit;
 mod ledger;
 mod learn;
 mod mcp;
+mod select;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,13 +44,16 @@ enum Command {
     /// Learn from outcomes: analyze + suggest, or one step of it.
     Learn(learn::LearnArgs),
     /// Pick the model the rules of models.json give for a task.
-    Select(learn::SelectArgs),
+    Select(select::SelectArgs),
     /// Tokens, cost and models of one session transcript, per turn.
-    Usage(capture::UsageArgs),
+    Usage(usage::UsageArgs),
     /// Check the installation: hooks, ledger, lock, log, learn.
     Doctor(capture::DoctorArgs),
     /// Move old records into monthly archives under logs/archive/.
     Rotate(ledger::RotateArgs),
+    /// Install or remove modelfit's hooks in Claude Code's settings.
+    #[command(subcommand)]
+    Hooks(capture::HooksCommand),
     /// Serve the MCP tools on stdio.
     Mcp(mcp::McpArgs),
     /// Low-level ledger operations (check, append, get).
@@ -80,10 +85,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rate(a) => explicit::rate(a, &home),
         Command::Ci(a) => explicit::ci(a, &home),
         Command::Learn(a) => learn::learn(a, &home),
-        Command::Select(a) => learn::select(a, &home),
-        Command::Usage(a) => capture::usage(a, &home),
+        Command::Select(a) => select::select(a, &home),
+        Command::Usage(a) => usage::usage(a, &home),
         Command::Doctor(a) => capture::doctor(a, &home),
         Command::Rotate(a) => ledger::rotate(a, &home),
+        Command::Hooks(c) => capture::hooks(c, &home),
         Command::Mcp(a) => mcp::mcp(a, &home),
         Command::Ledger(c) => ledger::ledger(c, &home),
     }
