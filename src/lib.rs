@@ -13,6 +13,8 @@ pub mod clock;
 pub mod error;
 pub mod home;
 pub mod learn;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod outcome;
 pub mod pricing;
 pub mod record;

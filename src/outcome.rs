@@ -258,6 +258,19 @@ pub fn apply(record: &mut Record, verdict: &Verdict, now: &str) -> Change {
     change
 }
 
+/// Applies `verdict` to the ledger record `id` of `home`, under the ledger's
+/// lock, at the current time: the one path shared by `modelfit outcome`,
+/// `modelfit rate` and the MCP tools `update_task_outcome` and `rate_task`.
+/// Notes must already be redacted. Fails with [`Error::NotFound`] when no
+/// record has the id.
+pub fn set_outcome(home: &crate::home::Home, id: &str, verdict: &Verdict) -> Result<Change, Error> {
+    let now = crate::clock::now_iso();
+    let change = crate::store::Ledger::of(home)
+        .update(id, |r| Ok(Some(apply(r, verdict, &now))))?
+        .expect("the edit always applies");
+    Ok(change)
+}
+
 /// Integral values are written as integers, as the orchestrator does.
 pub fn number(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 9.0e15 {

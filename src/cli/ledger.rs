@@ -41,10 +41,7 @@ pub fn outcome(a: OutcomeArgs, home: &Home) -> Result<ExitCode> {
     verdict.notes = a.notes.as_deref().map(crate::signals::redact);
     verdict.time_seconds = a.time;
     verdict.tokens = a.tokens;
-    let now = crate::clock::now_iso();
-    let change = Ledger::of(home)
-        .update(&a.task_id, |r| Ok(Some(crate::outcome::apply(r, &verdict, &now))))?
-        .expect("the edit always applies");
+    let change = crate::outcome::set_outcome(home, &a.task_id, &verdict)?;
     print!("{}:\n{}", a.task_id, change.describe());
     Ok(ExitCode::SUCCESS)
 }
