@@ -689,7 +689,8 @@ impl tracing::Subscriber for Logger {
         };
         self.sink.write(&format!(
             "{} modelfit mcp[{}] {} {target}{}{}",
-            crate::clock::now_iso(),
+            // The wall clock, not MODELFIT_NOW: log lines say when things happened.
+            crate::clock::iso(chrono::Utc::now()),
             std::process::id(),
             meta.level(),
             fields.message,
