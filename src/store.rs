@@ -213,6 +213,12 @@ impl Ledger {
 
         let old_tail = tail[(at - start) as usize..].to_vec();
         lock.journal_append(&meta, at, &old_tail, at + new_bytes.len() as u64)?;
+        if failpoint("append-torn") {
+            // Test aid: die half-way through the write, as a SIGKILL could.
+            let half = &new_bytes.as_bytes()[..new_bytes.len() / 2];
+            let _ = file.write_all_at(half, at);
+            std::process::abort();
+        }
         file.write_all_at(new_bytes.as_bytes(), at)
             .and_then(|_| {
                 let end = at + new_bytes.len() as u64;
@@ -401,6 +407,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     f.commit().map_err(|e| Error::io("cannot replace", path, e))
 }
 
+/// True when the environment asks modelfit to crash at `point`
+/// (`MODELFIT_FAILPOINT=point`). Used by the crash tests to stop a process at
+/// an exact instant that a random SIGKILL would only hit by luck.
+pub fn failpoint(point: &str) -> bool {
+    std::env::var_os("MODELFIT_FAILPOINT").is_some_and(|v| v == point)
+}
+
 fn record_has_id(r: &Record, id: &str) -> bool {
     r.get("id").and_then(Value::as_str) == Some(id)
         || r.get("dispatch_id").and_then(Value::as_str) == Some(id)
@@ -416,7 +429,9 @@ fn lock_timeout_from_env() -> Duration {
 
 fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     let mut f = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let meta = f.metadata().map_err(|e| Error::io("cannot stat", path, e))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::io("cannot stat", path, e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     f.read_to_end(&mut bytes)
         .map_err(|e| Error::io("cannot read", path, e))?;
@@ -586,8 +601,8 @@ struct FileState {
     dev: u64,
     ino: u64,
     len: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
+    mtime_ns: i64,
+    ctime_ns: i64,
 }
 
 impl FileState {
@@ -596,8 +611,8 @@ impl FileState {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
-            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+            mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+            ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
         }
     }
 }
@@ -751,5 +766,42 @@ impl LedgerLock {
             .write_all_at(&text, 0)
             .and_then(|_| self.file.set_len(text.len() as u64))
             .map_err(|e| Error::io("cannot write the lock journal", &self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_round_trips() {
+        let file = FileState {
+            dev: 1,
+            ino: 2,
+            len: 3,
+            mtime_ns: 1_796_178_258_517_366_208,
+            ctime_ns: 5,
+        };
+        for j in [
+            Journal::Clean { file },
+            Journal::Appending {
+                file,
+                offset: 10,
+                old_tail: "\n]".into(),
+                new_len: 99,
+            },
+        ] {
+            let text = serde_json::to_string(&j).unwrap();
+            assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), j);
+        }
+    }
+
+    #[test]
+    fn spans_point_at_each_record() {
+        let bytes = b"[\n  {\"a\": 1},\n  [2],\n  \"x\"\n]";
+        let spans = element_spans(Path::new("t"), bytes).unwrap();
+        let parts: Vec<&[u8]> = spans.iter().map(|(s, e)| &bytes[*s..*e]).collect();
+        assert_eq!(parts, [&b"{\"a\": 1}"[..], b"[2]", b"\"x\""]);
+        assert!(element_spans(Path::new("t"), b"  ").unwrap().is_empty());
     }
 }
