@@ -18,7 +18,10 @@
 //!
 //! Words (`task`, `and`, …) are case-insensitive. `task contains 'a' or 'b'`
 //! is the orchestrator's shorthand for "contains a, or contains b": an `or`
-//! (or `and`) directly followed by a string continues the list of needles.
+//! (or `and`) directly followed by a string continues the list of needles,
+//! and the list binds tighter than the boolean operators
+//! (`task contains 'a' or 'b' and estimated_files > 3` is
+//! `(a or b) and files > 3`). One list uses one connective.
 //!
 //! # Matching
 //!
@@ -666,8 +669,12 @@ impl Parser {
                 break;
             };
             if all.is_some_and(|a| a != conj) {
-                // `'a' or 'b' and 'c'`: leave the rest to the boolean operators.
-                break;
+                return Err(ParseError {
+                    column: self.col(),
+                    message: "mixing `or` and `and` in one list of strings is ambiguous; \
+                              write e.g. `task contains 'a' or (task contains 'b' and task contains 'c')`"
+                        .into(),
+                });
             }
             all = Some(conj);
             needles.push(s.to_lowercase());
@@ -832,9 +839,13 @@ pub fn select(home: &Home, input: &SelectInput) -> Result<Selection> {
 pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Selection> {
     let pricing = pricing_ids(&home.pricing());
     let mut warnings = Vec::new();
+    let mut missing = false;
     let models = match Models::load(&home.models()) {
         Ok(Some(m)) => m,
-        Ok(None) => Models::default(),
+        Ok(None) => {
+            missing = true;
+            Models::default()
+        }
         Err(e) => {
             warnings.push(format!("{e}; using the built-in default models"));
             Models {
@@ -847,7 +858,6 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
             }
         }
     };
-    let missing = models.levels.is_empty() && models.rules.is_empty() && models.warnings.is_empty();
     warnings.extend(models.warnings.iter().cloned());
 
     let facts = Facts {
