@@ -42,8 +42,7 @@ pub fn terminal() -> Result<Tty, String> {
             return Err("CI is set".into());
         }
     }
-    // SAFETY: F_GETFD on fd 0 only queries the descriptor.
-    if unsafe { libc::fcntl(0, libc::F_GETFD) } == -1 {
+    if stdin_closed() {
         return Err("stdin is closed".into());
     }
     let file = OpenOptions::new()
@@ -59,6 +58,25 @@ pub fn terminal() -> Result<Tty, String> {
         return Err("the process runs in the background of its terminal".into());
     }
     Ok(Tty { file })
+}
+
+/// Stdin closed, or `/dev/null`: the Rust runtime reopens a closed stdin on
+/// `/dev/null` before `main`, so both mean the caller gave no input.
+fn stdin_closed() -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    // SAFETY: fstat on fd 0 into a zeroed struct we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut st) } == -1 {
+        return true;
+    }
+    match std::fs::metadata("/dev/null") {
+        Ok(null) => {
+            null.file_type().is_char_device()
+                && (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+                && st.st_rdev == null.rdev()
+        }
+        Err(_) => false,
+    }
 }
 
 impl Tty {
