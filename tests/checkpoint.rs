@@ -18,7 +18,10 @@ struct Tmux {
 
 impl Tmux {
     fn new(name: &str) -> Tmux {
-        let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
         assert!(ok, "these tests need tmux on PATH: apt-get install -y tmux");
         Tmux {
             socket: format!("modelfit-checkpoint-{}-{name}", std::process::id()),
@@ -35,12 +38,27 @@ impl Tmux {
 
     /// Starts `command` (a shell command line) in a fresh 160x40 terminal.
     fn start(&self, command: &str) {
-        let out = self.tmux(&["new-session", "-d", "-s", "t", "-x", "160", "-y", "40", command]);
-        assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn pane(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "t"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "t"]).stdout)
+            .into_owned()
     }
 
     fn wait_for(&self, text: &str) -> String {
@@ -50,7 +68,10 @@ impl Tmux {
             if pane.contains(text) {
                 return pane;
             }
-            assert!(t.elapsed() < Duration::from_secs(30), "waited 30s for {text:?}; pane:\n{pane}");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "waited 30s for {text:?}; pane:\n{pane}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -103,7 +124,12 @@ exit "${FAKE_EXIT:-0}"
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    Setup { _dir: dir, home, ws, bin }
+    Setup {
+        _dir: dir,
+        home,
+        ws,
+        bin,
+    }
 }
 
 fn script() -> PathBuf {
@@ -138,9 +164,15 @@ fn answer(name: &str, keys: &[&str]) -> (String, Value) {
     let t = Tmux::new(name);
     t.start(&command(&s, ""));
     let pane = t.wait_for(QUESTION);
-    assert!(pane.contains("fake claude working on: -p fix the parser"), "{pane}");
+    assert!(
+        pane.contains("fake claude working on: -p fix the parser"),
+        "{pane}"
+    );
     // The question names the task it is about.
-    assert!(pane.contains("[claude-sonnet-4-5] \"-p fix the parser\""), "{pane}");
+    assert!(
+        pane.contains("[claude-sonnet-4-5] \"-p fix the parser\""),
+        "{pane}"
+    );
     t.keys(keys);
     let pane = t.wait_for("EXIT=");
     // The wrapped command's exit code passes through.
@@ -156,7 +188,10 @@ fn yes_records_success_by_a_person() {
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["outcome_source"], "human");
     assert!(r["rated_at"].is_string());
-    assert!(pane.contains("rated success (newest task of this directory)"), "{pane}");
+    assert!(
+        pane.contains("rated success (newest task of this directory)"),
+        "{pane}"
+    );
 }
 
 #[test]
@@ -202,11 +237,17 @@ fn no_answer_times_out_and_leaves_the_task_unrated() {
     t.start(&command(&s, "MODELFIT_CHECKPOINT_TIMEOUT=2"));
     t.wait_for(QUESTION);
     let pane = t.wait_for("EXIT=");
-    assert!(pane.contains("No answer after 2s; the task is left unrated."), "{pane}");
+    assert!(
+        pane.contains("No answer after 2s; the task is left unrated."),
+        "{pane}"
+    );
     assert!(pane.contains("EXIT=3"), "{pane}");
     assert!(started.elapsed() >= Duration::from_secs(2));
     let r = &tasks(&s.home)[0];
-    assert!(r.get("outcome").is_none() && r.get("rated_at").is_none(), "{r}");
+    assert!(
+        r.get("outcome").is_none() && r.get("rated_at").is_none(),
+        "{r}"
+    );
 }
 
 #[test]
@@ -218,7 +259,10 @@ fn keys_typed_while_the_task_ran_do_not_answer() {
     t.keys(&["y", "Enter"]); // typed while "claude" sleeps
     t.wait_for(QUESTION);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(tasks(&s.home)[0].get("outcome").is_none(), "type-ahead answered the question");
+    assert!(
+        tasks(&s.home)[0].get("outcome").is_none(),
+        "type-ahead answered the question"
+    );
     t.keys(&["n", "Enter"]);
     t.wait_for("EXIT=3");
     assert_eq!(tasks(&s.home)[0]["outcome"], "failure");
@@ -230,7 +274,10 @@ fn nothing_recorded_says_so_and_asks_nothing() {
     let t = Tmux::new("none");
     t.start(&command(&s, "FAKE_RECORD=0"));
     let pane = t.wait_for("EXIT=");
-    assert!(pane.contains(&format!("no task recorded in {}", s.ws.display())), "{pane}");
+    assert!(
+        pane.contains(&format!("no task recorded in {}", s.ws.display())),
+        "{pane}"
+    );
     assert!(pane.contains("no rating recorded for this run"), "{pane}");
     assert!(!pane.contains(QUESTION), "{pane}");
     assert!(pane.contains("EXIT=3"), "{pane}");

@@ -631,3 +631,83 @@ fn lower_sources_arriving_later_never_overwrite() {
         );
     }
 }
+
+#[test]
+fn hostile_or_huge_pipeline_links_are_refused() {
+    let h = home();
+    let bytes = std::fs::read(ledger(h.path())).unwrap();
+    let long = "x".repeat(5000);
+    for p in [long.as_str(), "https://ci/1\n\u{1b}[2Jspoof"] {
+        let (code, _, err) = run(modelfit(h.path(), &[]).args([
+            "ci",
+            "--status",
+            "success",
+            "--commit",
+            A,
+            "--pipeline",
+            p,
+        ]));
+        assert_eq!(code, 1);
+        assert!(err.contains("one line of at most 2048 characters"), "{err}");
+    }
+    assert_eq!(std::fs::read(ledger(h.path())).unwrap(), bytes);
+}
+
+/// hooks/ci/modelfit-ci.sh: the generic post-pipeline step never fails the
+/// pipeline unless asked to.
+#[test]
+fn generic_post_pipeline_script() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/ci/modelfit-ci.sh");
+    let mf = assert_cmd::cargo::cargo_bin("modelfit");
+    let sh = |h: &Path, args: &[&str], extra: &[(&str, &str)]| {
+        let mut c = std::process::Command::new("sh");
+        c.arg(&script)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("MODELFIT", &mf)
+            .env("ORCHESTRATOR_HOME", h)
+            .env("MODELFIT_NOW", "2026-03-10T12:00:00.000Z");
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let h = home();
+    let (code, err) = sh(h.path(), &["failed", "c0ffee0", "https://ci/5"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let r = record(h.path(), R16);
+    assert_eq!(
+        (r["outcome"].as_str(), r["ci_pipeline"].as_str()),
+        (Some("failure"), Some("https://ci/5"))
+    );
+
+    let (code, err) = sh(h.path(), &["success", "0000000"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("no task was recorded on commit 0000000"),
+        "{err}"
+    );
+    let (code, _) = sh(
+        h.path(),
+        &["success", "0000000"],
+        &[("MODELFIT_CI_STRICT", "1")],
+    );
+    assert_eq!(code, 1);
+    let (code, err) = sh(h.path(), &["green", "c0ffee0"], &[]);
+    assert_eq!(code, 0);
+    assert!(err.contains("modelfit ci failed (exit 1)"), "{err}");
+    let (code, err) = sh(
+        h.path(),
+        &["success"],
+        &[("MODELFIT", "/nonexistent/modelfit")],
+    );
+    assert_eq!(code, 0);
+    assert!(err.contains("not found"), "{err}");
+    let (code, _) = sh(h.path(), &[], &[]);
+    assert_eq!(code, 64);
+}

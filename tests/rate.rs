@@ -471,3 +471,21 @@ fn a_timeout_of_zero_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--timeout must be at least 1 second"));
 }
+
+#[test]
+fn notes_longer_than_the_limit_are_refused() {
+    let home = fixture_home();
+    let before = std::fs::read(ledger(home.path())).unwrap();
+    let notes = "é".repeat(10_001);
+    let out = modelfit(home.path())
+        .args(["rate", DONE, "y", "--notes", &notes])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--notes is 10001 characters long"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(ledger(home.path())).unwrap(), before);
+}

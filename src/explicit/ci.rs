@@ -205,6 +205,13 @@ pub fn record(
     commit: Option<&str>,
     now: &str,
 ) -> Result<CiReport> {
+    if let Some(p) = pipeline {
+        if p.chars().count() > 2048 || p.chars().any(char::is_control) {
+            return Err(Error::Invalid(
+                "the pipeline link must be one line of at most 2048 characters".into(),
+            ));
+        }
+    }
     let ledger = Ledger::of(home);
     let mut report = CiReport::default();
     let full = match link {

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 /// The fields the explicit signals read from a record while streaming the
 /// ledger: lenient about types, since the ledger has many writers.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct TaskView {
     /// Record id.

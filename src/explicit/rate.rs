@@ -103,10 +103,8 @@ pub fn find_last(home: &Home, scope: &Scope) -> Result<Option<(TaskView, Matched
             .into_iter()
             .flatten()
             .any(|p| scope.dirs.iter().any(|d| d == p));
-        if in_session {
-            if by_session.as_ref().is_none_or(|(t, _)| at >= *t) {
-                by_session = Some((at, clone_view(&r)));
-            }
+        if in_session && by_session.as_ref().is_none_or(|(t, _)| at >= *t) {
+            by_session = Some((at, r.clone()));
         }
         if here && by_dir.as_ref().is_none_or(|(t, _)| at >= *t) {
             by_dir = Some((at, r));
@@ -118,25 +116,6 @@ pub fn find_last(home: &Home, scope: &Scope) -> Result<Option<(TaskView, Matched
         (None, Some((_, r))) => Some((r, MatchedBy::Directory)),
         (None, None) => None,
     })
-}
-
-fn clone_view(r: &TaskView) -> TaskView {
-    TaskView {
-        id: r.id.clone(),
-        kind: r.kind.clone(),
-        workspace_path: r.workspace_path.clone(),
-        cwd: r.cwd.clone(),
-        session_id: r.session_id.clone(),
-        created_at: r.created_at.clone(),
-        started_at: r.started_at.clone(),
-        completed_at: r.completed_at.clone(),
-        git_commit: r.git_commit.clone(),
-        original_task: r.original_task.clone(),
-        task: r.task.clone(),
-        model: r.model.clone(),
-        outcome: r.outcome.clone(),
-        outcome_source: r.outcome_source.clone(),
-    }
 }
 
 /// The task with `id`, as a view, or [`Error::NotFound`].
@@ -157,6 +136,9 @@ pub fn find_id(home: &Home, id: &str) -> Result<TaskView> {
         path: ledger.path().to_path_buf(),
     })
 }
+
+/// The longest `--notes` accepted, in characters.
+pub const MAX_NOTES: usize = 10_000;
 
 /// What goes with a person's verdict besides the outcome.
 #[derive(Debug, Clone, Default)]
@@ -185,6 +167,15 @@ pub fn rate(
              says nothing about a cheaper model being enough"
                 .into(),
         ));
+    }
+    if let Some(n) = &opts.notes {
+        let len = n.chars().count();
+        if len > MAX_NOTES {
+            return Err(Error::Invalid(format!(
+                "--notes is {len} characters long; keep it under {MAX_NOTES} (it is stored in \
+                 every copy of the ledger)"
+            )));
+        }
     }
     let mut verdict = Verdict::new(outcome, Source::Human);
     verdict.notes = opts.notes.as_deref().map(crate::signals::redact);
