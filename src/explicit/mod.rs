@@ -1,0 +1,126 @@
+//! Explicit signals: verdicts that a person ([`rate`]) or a CI pipeline
+//! ([`ci`]) gives about a task, the terminal checkpoint that asks a person
+//! ([`prompt`]), and the optional post-task reminder ([`reminder`]).
+//!
+//! Every verdict is written through [`crate::outcome::apply`], so the
+//! precedence rules live in one place: a person (`rate`, `outcome`, or an
+//! `outcome` without `outcome_source`, which the orchestrator's own
+//! `update_task_outcome` writes) > CI > hook > derived. A lower source never
+//! overwrites a higher one; every source's verdict is kept in
+//! `outcome_sources`.
+
+pub mod ci;
+pub mod prompt;
+pub mod rate;
+pub mod reminder;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// The fields the explicit signals read from a record while streaming the
+/// ledger: lenient about types, since the ledger has many writers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskView {
+    /// Record id.
+    #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
+    /// Record kind (`batch`, `claude-code`, …; absent for dispatches).
+    #[serde(rename = "type", deserialize_with = "lenient")]
+    pub kind: Option<String>,
+    /// Workspace path the dispatcher ran the task in.
+    #[serde(deserialize_with = "lenient")]
+    pub workspace_path: Option<String>,
+    /// Working directory the capture hook saw (ad-hoc Claude Code tasks).
+    #[serde(deserialize_with = "lenient")]
+    pub cwd: Option<String>,
+    /// Claude Code session id (written by the capture hook).
+    #[serde(deserialize_with = "lenient")]
+    pub session_id: Option<String>,
+    /// Creation time.
+    #[serde(deserialize_with = "lenient")]
+    pub created_at: Option<String>,
+    /// Start time.
+    #[serde(deserialize_with = "lenient")]
+    pub started_at: Option<String>,
+    /// End time.
+    #[serde(deserialize_with = "lenient")]
+    pub completed_at: Option<String>,
+    /// Git HEAD of the workspace when the task ended (full SHA).
+    #[serde(deserialize_with = "lenient")]
+    pub git_commit: Option<String>,
+    /// Raw task text.
+    #[serde(deserialize_with = "lenient")]
+    pub original_task: Option<String>,
+    /// Task text (possibly with injected context).
+    #[serde(deserialize_with = "lenient")]
+    pub task: Option<String>,
+    /// Model id or alias.
+    #[serde(deserialize_with = "lenient")]
+    pub model: Option<String>,
+    /// Current outcome.
+    #[serde(deserialize_with = "lenient")]
+    pub outcome: Option<String>,
+    /// Who set the current outcome.
+    #[serde(deserialize_with = "lenient")]
+    pub outcome_source: Option<String>,
+}
+
+impl TaskView {
+    /// The latest of `created_at`, `started_at` and `completed_at`: when the
+    /// task last did something. A dispatch created days ago and run just now
+    /// counts as new.
+    pub fn activity(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        [&self.created_at, &self.started_at, &self.completed_at]
+            .into_iter()
+            .filter_map(|t| t.as_deref().and_then(crate::clock::parse))
+            .max()
+    }
+
+    /// A one-line description for messages: id, model, and the start of the task text.
+    pub fn describe(&self) -> String {
+        let id = self.id.as_deref().unwrap_or("?");
+        let text = match (&self.original_task, &self.task) {
+            (Some(t), _) => t.clone(),
+            (None, Some(t)) => crate::outcome::strip_context(t),
+            _ => String::new(),
+        };
+        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = if text.chars().count() > 70 {
+            format!("{}…", text.chars().take(70).collect::<String>())
+        } else {
+            text
+        };
+        let mut out = id.to_string();
+        if let Some(m) = &self.model {
+            out.push_str(&format!(" [{m}]"));
+        }
+        if !text.is_empty() {
+            out.push_str(&format!(" \"{text}\""));
+        }
+        if let Some(o) = &self.outcome {
+            let by = self.outcome_source.as_deref().unwrap_or("orchestrator");
+            out.push_str(&format!(" (now: {o}, by {by})"));
+        }
+        out
+    }
+}
+
+fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// Quotes `s` for a POSIX shell when it holds anything but safe characters.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
