@@ -115,6 +115,11 @@ pub fn input_schema(name: &str) -> Option<Value> {
                     "type": "integer",
                     "minimum": 0,
                     "description": "How many files the task is expected to touch, if known"
+                },
+                "explore": {
+                    "type": "boolean",
+                    "description": "Sometimes pick an adjacent tier (at the exploration rate) and \
+                                    record the choice, so learn can tell exploration from rules"
                 }
             },
             "required": ["complexity", "task"]
@@ -128,7 +133,11 @@ pub fn input_schema(name: &str) -> Option<Value> {
                     "enum": ["success", "failure", "partial"],
                     "description": "Did the task do what was asked?"
                 },
-                "notes": { "type": "string", "description": "Why, in a few words" }
+                "notes": { "type": "string", "description": "Why, in a few words" },
+                "cheaper_would_do": {
+                    "type": "boolean",
+                    "description": "A cheaper model would have done this task too (success or partial only)"
+                }
             },
             "required": ["task_id", "outcome"]
         }),
@@ -166,7 +175,7 @@ struct Hints {
 }
 
 fn describe(name: &str) -> (&'static str, &'static str, Hints) {
-    let (read_only, idempotent) = (true, true);
+    let idempotent = true;
     match name {
         "update_task_outcome" => (
             "Record a task's outcome",
@@ -174,14 +183,22 @@ fn describe(name: &str) -> (&'static str, &'static str, Hints) {
              execution_time_seconds, tokens_used and outcome_notes on the record in \
              logs/dispatches.json as a person's verdict (outcome_source \"manual\"), the same \
              as `modelfit outcome`. The record's status is left to the orchestrator.",
-            Hints { read_only: false, destructive: false, idempotent },
+            Hints {
+                read_only: false,
+                destructive: false,
+                idempotent,
+            },
         ),
         "analyze_model_performance" => (
             "Analyze model performance",
             "Analyze dispatch history and compute model success rates, per complexity × model \
              and keyword × model, with sample sizes and intervals; writes \
              logs/model-learning.json (the same as `modelfit learn analyze`).",
-            Hints { read_only: false, destructive: false, idempotent },
+            Hints {
+                read_only: false,
+                destructive: false,
+                idempotent,
+            },
         ),
         "suggest_model_rules" => (
             "Suggest model rules",
@@ -189,7 +206,11 @@ fn describe(name: &str) -> (&'static str, &'static str, Hints) {
              Markdown report with each open suggestion's id, reason and confidence (the same \
              as `modelfit learn suggest` then `modelfit learn report`). Run \
              analyze_model_performance first.",
-            Hints { read_only: false, destructive: false, idempotent },
+            Hints {
+                read_only: false,
+                destructive: false,
+                idempotent,
+            },
         ),
         "apply_model_suggestion" => (
             "Apply a suggestion",
@@ -197,25 +218,43 @@ fn describe(name: &str) -> (&'static str, &'static str, Hints) {
              logs it to logs/model-config-changes.log and marks the suggestion applied (the same \
              as `modelfit learn apply ID`). Refuses confidence below 0.70 and changes that \
              conflict with an existing rule; resolve those with the CLI.",
-            Hints { read_only: false, destructive: true, idempotent: false },
+            Hints {
+                read_only: false,
+                destructive: true,
+                idempotent: false,
+            },
         ),
         "reject_model_suggestion" => (
             "Reject a suggestion",
             "Mark a suggestion as rejected to prevent re-surfacing (the same as \
              `modelfit learn reject ID --reason TEXT`).",
-            Hints { read_only: false, destructive: false, idempotent },
+            Hints {
+                read_only: false,
+                destructive: false,
+                idempotent,
+            },
         ),
         "select_model" => (
             "Select a model",
             "The model id the rules of models.json give for a task: first matching rule, else \
-             the complexity's model (the same as `modelfit select`). Changes nothing.",
-            Hints { read_only, destructive: false, idempotent },
+             the complexity's model (the same as `modelfit select`). With explore, sometimes an \
+             adjacent tier, and the choice is logged to logs/modelfit/selections.jsonl.",
+            Hints {
+                read_only: false,
+                destructive: false,
+                idempotent: false,
+            },
         ),
         "rate_task" => (
             "Rate a task",
             "Give a person's verdict on a task (outcome_source \"human\", rated_at), the same \
-             as `modelfit rate TASK_ID y|n|p`. Call it only with the verdict the user gave.",
-            Hints { read_only: false, destructive: false, idempotent },
+             as `modelfit rate TASK_ID y|n|p [--cheaper-would-do]`. A person's verdict outranks \
+             CI and the hooks. Call it only with the verdict the user gave.",
+            Hints {
+                read_only: false,
+                destructive: false,
+                idempotent,
+            },
         ),
         _ => unreachable!("describe is called for listed tools only"),
     }
@@ -256,12 +295,13 @@ fn update_task_outcome(home: &Home, a: &Map<String, Value>) -> Result<String> {
 fn rate_task(home: &Home, a: &Map<String, Value>) -> Result<String> {
     let args = Args::new("rate_task", a)?;
     let task_id = args.id("task_id")?;
-    let mut verdict = Verdict::new(args.outcome("outcome")?, Source::Human);
-    verdict.notes = args.string("notes")?.as_deref().map(crate::signals::redact);
-    verdict
-        .extra
-        .push(("rated_at".into(), json!(crate::clock::now_iso())));
-    let change = crate::outcome::set_outcome(home, &task_id, &verdict)?;
+    let outcome = args.outcome("outcome")?;
+    let opts = crate::explicit::rate::RateOptions {
+        notes: args.string("notes")?,
+        cheaper_would_do: args.boolean("cheaper_would_do")?.unwrap_or(false),
+    };
+    let now = crate::clock::now_iso();
+    let change = crate::explicit::rate::rate(home, &task_id, outcome, &opts, &now)?;
     Ok(format!("{task_id}:\n{}", change.describe()))
 }
 
@@ -348,10 +388,17 @@ fn select_model(home: &Home, a: &Map<String, Value>) -> Result<String> {
         estimated_files: args
             .whole("estimated_files", u64::from(u32::MAX))?
             .map(|n| n as u32),
-        explore: false,
+        explore: args.boolean("explore")?.unwrap_or(false),
     };
     let sel = crate::rules::select(home, &input)?;
     let mut out = sel.model.clone();
+    if sel.explored {
+        let _ = write!(
+            out,
+            "\nexplored: the rules give {} (this pick had probability {:.2})",
+            sel.rule_model, sel.propensity
+        );
+    }
     match &sel.rule {
         Some((i, rule)) => {
             let _ = write!(
@@ -369,6 +416,9 @@ fn select_model(home: &Home, a: &Map<String, Value>) -> Result<String> {
                 input.complexity
             );
         }
+    }
+    for w in &sel.warnings {
+        let _ = write!(out, "\nwarning: {w}");
     }
     Ok(out)
 }
@@ -448,6 +498,16 @@ impl<'a> Args<'a> {
         })
     }
 
+    fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => {
+                Err(self.bad(key, &format!("must be true or false, not {}", kind(other))))
+            }
+        }
+    }
+
     fn number(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None => Ok(None),
@@ -510,6 +570,10 @@ fn kind(v: &Value) -> String {
 struct Server {
     home: Home,
     tools: Arc<Vec<Tool>>,
+    /// Tool calls run one at a time, in the order they arrived (tokio's
+    /// mutex is fair), so a client that pipelines `analyze` then `suggest`
+    /// gets them in that order. Pings and cancellations do not wait.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ServerHandler for Server {
@@ -555,12 +619,12 @@ impl ServerHandler for Server {
         }
         let arguments = request.arguments.unwrap_or_default();
         let home = self.home.clone();
+        let _turn = self.turn.lock().await;
         let started = Instant::now();
         // The library blocks on files and on the ledger's lock: keep that off
         // the protocol loop, and turn a panic into an error result.
         let tool = name.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || call(&home, &tool, &arguments)).await;
+        let outcome = tokio::task::spawn_blocking(move || call(&home, &tool, &arguments)).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let result = match outcome {
             Ok(Some(Ok(text))) => {
@@ -612,6 +676,7 @@ pub fn serve_stdio(home: Home) -> Result<()> {
     let server = Server {
         home,
         tools: Arc::new(tools()),
+        turn: Arc::new(tokio::sync::Mutex::new(())),
     };
     let result = runtime.block_on(async move {
         let running = server
@@ -660,8 +725,7 @@ impl tracing::Subscriber for Logger {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
         // rmcp's own info lines (every notification, the client's whole
         // capabilities) are noise at the default level: only its warnings.
-        let max = if self.max == tracing::Level::INFO
-            && !metadata.target().starts_with("modelfit")
+        let max = if self.max == tracing::Level::INFO && !metadata.target().starts_with("modelfit")
         {
             tracing::Level::WARN
         } else {
@@ -791,7 +855,10 @@ mod tests {
         };
         let e = call("update_task_outcome", json!({"task_id": "x"}));
         assert_eq!(e, "update_task_outcome: `outcome` is required");
-        let e = call("update_task_outcome", json!({"task_id": "x", "outcome": "great"}));
+        let e = call(
+            "update_task_outcome",
+            json!({"task_id": "x", "outcome": "great"}),
+        );
         assert!(e.contains("must be success, failure or partial"), "{e}");
         let e = call(
             "update_task_outcome",
@@ -802,10 +869,16 @@ mod tests {
             "update_task_outcome",
             json!({"task_id": 7, "outcome": "success"}),
         );
-        assert!(e.contains("`task_id` must be a string, not the number 7"), "{e}");
+        assert!(
+            e.contains("`task_id` must be a string, not the number 7"),
+            "{e}"
+        );
         let e = call("suggest_model_rules", json!({"min_confidance": 0.8}));
         assert!(e.contains("unknown argument `min_confidance`"), "{e}");
-        let e = call("analyze_model_performance", json!({"since_date": "last week"}));
+        let e = call(
+            "analyze_model_performance",
+            json!({"since_date": "last week"}),
+        );
         assert!(e.contains("must be an ISO date"), "{e}");
         assert!(super::call(&home, "nope", &Map::new()).is_none());
     }

@@ -38,6 +38,49 @@ fn fixture_home() -> TempDir {
     dir
 }
 
+/// [`fixture_home`] plus evidence strong enough for two suggestions: 16 more
+/// complex tasks that Sonnet did well (Opus is over-provisioned there) and 30
+/// simple tasks on Sonnet, which beats Haiku's 11/17. The learning sample
+/// alone is too small for any suggestion, as `learn` rightly says.
+fn learning_home() -> TempDir {
+    let dir = fixture_home();
+    let path = dir.path().join("logs/dispatches.json");
+    let mut records = ledger(dir.path());
+    let template = |complexity: &str| {
+        records
+            .iter()
+            .find(|r| r["complexity"] == complexity && r["outcome"] == "success")
+            .unwrap()
+            .clone()
+    };
+    let (complex, simple) = (template("complex"), template("simple"));
+    let mut add = |template: &Value, n: u64, base_ms: i64, tag: &str| {
+        for i in 0..n {
+            let ms = base_ms + i as i64 * 600_000;
+            let at = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let mut r = template.clone();
+            r["id"] = json!(format!("dispatch-{ms}-{tag}{i:03}"));
+            r["model"] = json!("claude-sonnet-4-5-20250929");
+            for k in [
+                "created_at",
+                "updated_at",
+                "started_at",
+                "completed_at",
+                "outcome_updated_at",
+            ] {
+                r[k] = json!(at);
+            }
+            records.push(r);
+        }
+    };
+    add(&complex, 16, 1_773_330_000_000, "cx");
+    add(&simple, 30, 1_773_340_000_000, "sm");
+    fs::write(&path, serde_json::to_string_pretty(&records).unwrap()).unwrap();
+    dir
+}
+
 fn ledger(home: &Path) -> Vec<Value> {
     serde_json::from_str(&fs::read_to_string(home.join("logs/dispatches.json")).unwrap()).unwrap()
 }
@@ -122,14 +165,20 @@ fn session_raw(home: &Path, input: &str) -> Session {
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(out.status.success(), "exit {:?}; stderr:\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr:\n{stderr}",
+        out.status
+    );
     let mut by_id = BTreeMap::new();
     for line in stdout.lines() {
         // Stdout carries the protocol only: every line is one JSON-RPC message.
         let msg: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
         assert_eq!(msg["jsonrpc"], "2.0", "{line}");
-        let id = msg["id"].as_u64().unwrap_or_else(|| panic!("no id: {line}"));
+        let id = msg["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no id: {line}"));
         assert!(by_id.insert(id, msg).is_none(), "two replies for id {id}");
     }
     Session { by_id, stderr }
@@ -236,14 +285,24 @@ fn tools_list_has_the_seed_tools_with_the_seed_schemas_exactly() {
         let tool = tools.iter().find(|t| t["name"] == name).unwrap();
         assert_eq!(tool["inputSchema"], schema, "{name}");
         // Same key order as the seed, too.
-        assert_eq!(tool["inputSchema"].to_string(), schema.to_string(), "{name}");
+        assert_eq!(
+            tool["inputSchema"].to_string(),
+            schema.to_string(),
+            "{name}"
+        );
         assert!(!tool["description"].as_str().unwrap().is_empty());
     }
     let select = tools.iter().find(|t| t["name"] == "select_model").unwrap();
-    assert_eq!(select["inputSchema"]["required"], json!(["complexity", "task"]));
-    assert_eq!(select["annotations"]["readOnlyHint"], true);
+    assert_eq!(
+        select["inputSchema"]["required"],
+        json!(["complexity", "task"])
+    );
+    assert_eq!(select["annotations"]["destructiveHint"], false);
     let rate = tools.iter().find(|t| t["name"] == "rate_task").unwrap();
-    assert_eq!(rate["inputSchema"]["required"], json!(["task_id", "outcome"]));
+    assert_eq!(
+        rate["inputSchema"]["required"],
+        json!(["task_id", "outcome"])
+    );
     let apply = tools
         .iter()
         .find(|t| t["name"] == "apply_model_suggestion")
@@ -271,7 +330,13 @@ fn update_task_outcome_writes_exactly_what_modelfit_outcome_writes() {
 
     let out = Command::cargo_bin("modelfit")
         .unwrap()
-        .args(["--home", via_cli.path().to_str().unwrap(), "outcome", &id, "partial"])
+        .args([
+            "--home",
+            via_cli.path().to_str().unwrap(),
+            "outcome",
+            &id,
+            "partial",
+        ])
         .args(["--time", "312.5", "--tokens", "48000", "--notes", notes])
         .env("MODELFIT_NOW", NOW)
         .output()
@@ -296,7 +361,10 @@ fn update_task_outcome_writes_exactly_what_modelfit_outcome_writes() {
     assert_eq!(r["tokens_used"], 48000);
     assert_eq!(r["outcome_updated_at"], NOW);
     let stored = r["outcome_notes"].as_str().unwrap();
-    assert!(!stored.contains("ops@example.com"), "notes not redacted: {stored}");
+    assert!(
+        !stored.contains("ops@example.com"),
+        "notes not redacted: {stored}"
+    );
     assert!(stored.contains("tests pass"));
 }
 
@@ -347,11 +415,19 @@ fn select_model_follows_the_rules_of_models_json() {
     );
     // Rule 0: architecture → opus, resolved to the full id through task_complexity.
     let first = s.ok(1);
-    assert_eq!(first.lines().next(), Some("claude-opus-4-5-20251101"), "{first}");
+    assert_eq!(
+        first.lines().next(),
+        Some("claude-opus-4-5-20251101"),
+        "{first}"
+    );
     assert!(first.contains("architecture"), "{first}");
     // No rule: the complexity's model.
     let second = s.ok(2);
-    assert_eq!(second.lines().next(), Some("claude-sonnet-4-5-20250929"), "{second}");
+    assert_eq!(
+        second.lines().next(),
+        Some("claude-sonnet-4-5-20250929"),
+        "{second}"
+    );
     assert!(second.contains("no rule matched"), "{second}");
     // estimated_files > 5 → opus.
     assert_eq!(s.ok(3).lines().next(), Some("claude-opus-4-5-20251101"));
@@ -361,71 +437,94 @@ fn select_model_follows_the_rules_of_models_json() {
 /// apply one suggestion, reject another, all through the tools.
 #[test]
 fn analyze_suggest_apply_reject_through_the_tools() {
-    let home = fixture_home();
+    let home = learning_home();
     let h = home.path();
     let models_before = fs::read_to_string(h.join("config/orchestrator/models.json")).unwrap();
     let s = session(
         h,
         &[
-            call(1, "analyze_model_performance", json!({"min_sample_size": 5})),
-            call(2, "suggest_model_rules", json!({"min_confidence": 0.0})),
+            call(
+                1,
+                "analyze_model_performance",
+                json!({"min_sample_size": 5}),
+            ),
+            call(2, "suggest_model_rules", json!({})),
         ],
     );
     let analysis = s.ok(1);
-    assert!(analysis.starts_with("Analyzed "), "{analysis}");
+    assert!(
+        analysis.starts_with("Analyzed 103 dispatches"),
+        "{analysis}"
+    );
     assert!(h.join("logs/model-learning.json").is_file());
     let report = s.ok(2);
-    assert!(report.starts_with('#'), "not Markdown: {report}");
+    assert!(report.starts_with("# "), "not Markdown: {report}");
 
-    let learning: Value =
+    let learning = |h: &Path| -> Value {
         serde_json::from_str(&fs::read_to_string(h.join("logs/model-learning.json")).unwrap())
-            .unwrap();
-    let open: Vec<&Value> = learning["suggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["status"] == "open")
-        .collect();
-    assert!(
-        open.len() >= 2,
-        "the learning sample should yield at least two suggestions: {report}"
-    );
-    for sug in &open {
-        assert!(
-            report.contains(sug["id"].as_str().unwrap()),
-            "report lacks {}",
-            sug["id"]
-        );
+            .unwrap()
+    };
+    let suggestions = learning(h)["suggestions"].as_array().unwrap().clone();
+    let of_type = |t: &str| {
+        suggestions
+            .iter()
+            .find(|s| s["type"] == t && s["status"] == "open")
+            .unwrap_or_else(|| panic!("no open {t} suggestion: {report}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let downgrade = of_type("downgrade_complexity");
+    let upgrade = of_type("upgrade_complexity");
+    // The report the tool returns lists both, with the commands to act on them.
+    for id in [&downgrade, &upgrade] {
+        assert!(report.contains(id.as_str()), "report lacks {id}:\n{report}");
     }
-    let best = open
-        .iter()
-        .max_by(|a, b| a["confidence"].as_f64().partial_cmp(&b["confidence"].as_f64()).unwrap())
-        .unwrap();
-    let to_apply = best["id"].as_str().unwrap().to_string();
-    let to_reject = open
-        .iter()
-        .find(|s| s["id"] != best["id"])
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
 
     let s = session(
         h,
         &[
-            call(1, "apply_model_suggestion", json!({"suggestion_id": to_apply})),
+            call(
+                1,
+                "apply_model_suggestion",
+                json!({"suggestion_id": downgrade}),
+            ),
             call(
                 2,
                 "reject_model_suggestion",
-                json!({"suggestion_id": to_reject, "reason": "too few tasks"}),
+                json!({"suggestion_id": upgrade, "reason": "Haiku is fine for our docs"}),
             ),
+            // Applying again is refused, with the reason.
+            call(
+                3,
+                "apply_model_suggestion",
+                json!({"suggestion_id": downgrade}),
+            ),
+            // Suggesting again does not bring the rejected one back.
+            call(4, "suggest_model_rules", json!({"min_confidence": 0.5})),
         ],
     );
-    let learning: Value =
-        serde_json::from_str(&fs::read_to_string(h.join("logs/model-learning.json")).unwrap())
-            .unwrap();
+    let applied = s.ok(1);
+    assert!(
+        applied.starts_with(&format!("Applied suggestion {downgrade}")),
+        "{applied}"
+    );
+    let rejected = s.ok(2);
+    assert!(
+        rejected.contains(&upgrade) && rejected.contains("Haiku is fine"),
+        "{rejected}"
+    );
+    let again = s.err(3);
+    assert!(again.contains("applied"), "{again}");
+    let report = s.ok(4);
+    assert!(
+        !report.contains(&format!("modelfit learn apply {upgrade}")),
+        "{report}"
+    );
+
+    let after = learning(h);
     let status = |id: &str| {
-        learning["suggestions"]
+        after["suggestions"]
             .as_array()
             .unwrap()
             .iter()
@@ -433,22 +532,29 @@ fn analyze_suggest_apply_reject_through_the_tools() {
             .unwrap()["status"]
             .clone()
     };
-    let rejected = s.ok(2);
-    assert!(rejected.contains(&to_reject), "{rejected}");
-    assert_eq!(status(&to_reject), "rejected");
-    if best["confidence"].as_f64().unwrap() >= 0.70 {
-        let applied = s.ok(1);
-        assert!(applied.contains(&to_apply), "{applied}");
-        assert_eq!(status(&to_apply), "applied");
-        let models_after =
-            fs::read_to_string(h.join("config/orchestrator/models.json")).unwrap();
-        assert_ne!(models_before, models_after);
-        assert!(h.join("logs/model-config-changes.log").is_file());
-    } else {
-        // Below the seed's 0.70 the library refuses, and the tool says why.
-        let e = s.err(1);
-        assert!(e.contains("0.7"), "{e}");
-    }
+    assert_eq!(status(&downgrade), "applied");
+    assert_eq!(status(&upgrade), "rejected");
+    let models_after = fs::read_to_string(h.join("config/orchestrator/models.json")).unwrap();
+    assert_eq!(
+        models_after,
+        models_before.replacen(
+            "\"model\": \"claude-opus-4-5-20251101\"",
+            "\"model\": \"claude-sonnet-4-5-20250929\"",
+            1
+        )
+    );
+    let log = fs::read_to_string(h.join("logs/model-config-changes.log")).unwrap();
+    assert!(log.contains(&downgrade), "{log}");
+    // And select_model now routes complex work by the applied rule.
+    let s = session(
+        h,
+        &[call(
+            1,
+            "select_model",
+            json!({"complexity": "complex", "task": "port the parser"}),
+        )],
+    );
+    assert_eq!(s.ok(1).lines().next(), Some("claude-sonnet-4-5-20250929"));
 }
 
 #[test]
@@ -458,8 +564,16 @@ fn bad_arguments_are_error_results_that_say_what_to_do() {
     let id = ids(h)[0].clone();
     let before = fs::read(h.join("logs/dispatches.json")).unwrap();
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("update_task_outcome", json!({"outcome": "success"}), "`task_id` is required"),
-        ("update_task_outcome", json!({"task_id": id}), "`outcome` is required"),
+        (
+            "update_task_outcome",
+            json!({"outcome": "success"}),
+            "`task_id` is required",
+        ),
+        (
+            "update_task_outcome",
+            json!({"task_id": id}),
+            "`outcome` is required",
+        ),
         ("update_task_outcome", json!({}), "is required"),
         (
             "update_task_outcome",
@@ -506,25 +620,61 @@ fn bad_arguments_are_error_results_that_say_what_to_do() {
             json!({"task_id": "dispatch-0-nope", "outcome": "success"}),
             "no record with id \"dispatch-0-nope\"",
         ),
-        ("rate_task", json!({"task_id": "", "outcome": "success"}), "`task_id` must not be empty"),
-        ("rate_task", json!({"task_id": id, "outcome": true}), "must be a string"),
+        (
+            "rate_task",
+            json!({"task_id": "", "outcome": "success"}),
+            "`task_id` must not be empty",
+        ),
+        (
+            "rate_task",
+            json!({"task_id": id, "outcome": true}),
+            "must be a string",
+        ),
         (
             "analyze_model_performance",
             json!({"min_sample_size": "five"}),
             "`min_sample_size` must be a number",
         ),
-        ("analyze_model_performance", json!({"min_sample_size": 0}), "at least 1"),
+        (
+            "analyze_model_performance",
+            json!({"min_sample_size": 0}),
+            "at least 1",
+        ),
         (
             "analyze_model_performance",
             json!({"since_date": "yesterday"}),
             "must be an ISO date",
         ),
-        ("suggest_model_rules", json!({"min_confidence": 1.5}), "between 0 and 1"),
-        ("suggest_model_rules", json!({"min_confidance": 0.8}), "unknown argument `min_confidance`"),
-        ("apply_model_suggestion", json!({}), "`suggestion_id` is required"),
-        ("apply_model_suggestion", json!({"suggestion_id": 3}), "must be a string"),
-        ("reject_model_suggestion", json!({"reason": "no"}), "`suggestion_id` is required"),
-        ("select_model", json!({"task": "x"}), "`complexity` is required"),
+        (
+            "suggest_model_rules",
+            json!({"min_confidence": 1.5}),
+            "between 0 and 1",
+        ),
+        (
+            "suggest_model_rules",
+            json!({"min_confidance": 0.8}),
+            "unknown argument `min_confidance`",
+        ),
+        (
+            "apply_model_suggestion",
+            json!({}),
+            "`suggestion_id` is required",
+        ),
+        (
+            "apply_model_suggestion",
+            json!({"suggestion_id": 3}),
+            "must be a string",
+        ),
+        (
+            "reject_model_suggestion",
+            json!({"reason": "no"}),
+            "`suggestion_id` is required",
+        ),
+        (
+            "select_model",
+            json!({"task": "x"}),
+            "`complexity` is required",
+        ),
         (
             "select_model",
             json!({"complexity": "huge", "task": "x"}),
@@ -544,7 +694,10 @@ fn bad_arguments_are_error_results_that_say_what_to_do() {
     let s = session(h, &requests);
     for (i, (name, args, expected)) in cases.iter().enumerate() {
         let e = s.err(i as u64 + 1);
-        assert!(e.contains(expected), "{name} {args}: {e:?} lacks {expected:?}");
+        assert!(
+            e.contains(expected),
+            "{name} {args}: {e:?} lacks {expected:?}"
+        );
     }
     // Nothing was written by any of them.
     assert_eq!(before, fs::read(h.join("logs/dispatches.json")).unwrap());
@@ -557,8 +710,16 @@ fn unknown_ids_in_learning_are_error_results() {
         home.path(),
         &[
             call(1, "analyze_model_performance", json!({})),
-            call(2, "apply_model_suggestion", json!({"suggestion_id": "no-such-suggestion"})),
-            call(3, "reject_model_suggestion", json!({"suggestion_id": "no-such-suggestion"})),
+            call(
+                2,
+                "apply_model_suggestion",
+                json!({"suggestion_id": "no-such-suggestion"}),
+            ),
+            call(
+                3,
+                "reject_model_suggestion",
+                json!({"suggestion_id": "no-such-suggestion"}),
+            ),
         ],
     );
     s.ok(1);
@@ -591,12 +752,22 @@ fn protocol_level_mistakes_get_json_rpc_errors_and_the_server_goes_on() {
     // The server still answers afterwards.
     input.push_str(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}).to_string());
     input.push('\n');
-    input.push_str(&call(4, "select_model", json!({"complexity": "complex", "task": "x"})).to_string());
+    input.push_str(
+        &call(
+            4,
+            "select_model",
+            json!({"complexity": "complex", "task": "x"}),
+        )
+        .to_string(),
+    );
     input.push('\n');
     let s = session_raw(home.path(), &input);
     let unknown = &s.by_id[&1]["error"];
     assert_eq!(unknown["code"], -32602, "{unknown}");
-    assert!(unknown["message"].as_str().unwrap().contains("update_task_outcome"));
+    assert!(unknown["message"]
+        .as_str()
+        .unwrap()
+        .contains("update_task_outcome"));
     assert!(s.by_id[&2]["error"].is_object(), "{}", s.by_id[&2]);
     assert_eq!(s.result(3)["tools"].as_array().unwrap().len(), 7);
     assert_eq!(s.ok(4).lines().next(), Some("claude-opus-4-5-20251101"));
@@ -648,7 +819,11 @@ fn hostile_strings_are_stored_as_text() {
     );
     let s = session(
         home.path(),
-        &[call(1, "update_task_outcome", json!({"task_id": id, "outcome": "success", "notes": notes}))],
+        &[call(
+            1,
+            "update_task_outcome",
+            json!({"task_id": id, "outcome": "success", "notes": notes}),
+        )],
     );
     s.ok(1);
     assert_eq!(record(home.path(), &id)["outcome_notes"], notes);
@@ -659,7 +834,7 @@ fn hostile_strings_are_stored_as_text() {
 #[test]
 fn python_sdk_client_drives_every_tool() {
     let python = python_with_mcp();
-    let home = fixture_home();
+    let home = learning_home();
     let out = StdCommand::new(&python)
         .arg("tests/mcp_client.py")
         .arg(env!("CARGO_BIN_EXE_modelfit"))
