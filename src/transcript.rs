@@ -32,10 +32,10 @@
 //!
 //! Reading starts at a byte offset (seek, then read: the cost is the new
 //! bytes, not the file) and stops after the last complete line, so a line
-//! still being written is left for the next read. Malformed lines, lines of
-//! the wrong shape, invalid UTF-8 and lines over [`MAX_LINE`] bytes are
-//! skipped and counted in [`Summary::skipped_lines`]; a field of an
-//! unexpected type reads as absent.
+//! still being written is left for the next read. Malformed lines and lines
+//! over [`MAX_LINE`] bytes are skipped and counted in
+//! [`Summary::skipped_lines`]; invalid UTF-8 is replaced (U+FFFD) and the
+//! line read; a field of an unexpected type reads as absent.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -1065,7 +1065,16 @@ fn first_line_session_matches(path: &Path, sid: &str) -> bool {
 /// a line over [`MAX_LINE`], which is skipped unread); returns the offset
 /// just past the last complete line. A trailing line without `\n` is still
 /// being written and is left for the next read.
-fn read_lines(path: &Path, offset: u64, mut f: impl FnMut(Option<&[u8]>)) -> std::io::Result<u64> {
+fn read_lines(path: &Path, offset: u64, f: impl FnMut(Option<&[u8]>)) -> std::io::Result<u64> {
+    read_lines_max(path, offset, MAX_LINE, f)
+}
+
+fn read_lines_max(
+    path: &Path,
+    offset: u64,
+    max_line: usize,
+    mut f: impl FnMut(Option<&[u8]>),
+) -> std::io::Result<u64> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     if offset >= len {
@@ -1074,14 +1083,14 @@ fn read_lines(path: &Path, offset: u64, mut f: impl FnMut(Option<&[u8]>)) -> std
         return Ok(offset.min(len));
     }
     file.seek(SeekFrom::Start(offset))?;
-    let mut buf: Vec<u8> = vec![0; 1 << 20];
+    let mut buf: Vec<u8> = vec![0; (1 << 20).min(max_line)];
     let mut filled = 0usize; // bytes in buf
     let mut consumed = offset; // file offset of buf[0]
     let mut skipping = false; // inside a line longer than MAX_LINE
     loop {
         if filled == buf.len() {
-            if buf.len() < MAX_LINE {
-                let n = (buf.len() * 2).min(MAX_LINE);
+            if buf.len() < max_line {
+                let n = (buf.len() * 2).min(max_line);
                 buf.resize(n, 0);
             } else {
                 // Too long to hold: drop it and skip to its end.
@@ -1461,5 +1470,460 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
             }
         }
         d.deserialize_any(V(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::Write;
+
+    const OPUS: &str = "claude-opus-4-6";
+
+    fn asst(msg: &str, req: Option<&str>, out: u64, ts: &str) -> String {
+        let mut v = json!({
+            "type": "assistant", "timestamp": ts, "version": "2.1.38", "sessionId": "s1",
+            "message": {"model": OPUS, "id": msg, "type": "message", "role": "assistant",
+                "content": [{"type": "text", "text": "hi\nthere"}],
+                "usage": {"input_tokens": 3, "output_tokens": out,
+                          "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000}}
+        });
+        if let Some(r) = req {
+            v["requestId"] = json!(r);
+        }
+        v.to_string()
+    }
+
+    fn prompt(text: &str, ts: &str) -> String {
+        json!({"type": "user", "timestamp": ts, "sessionId": "s1",
+               "message": {"role": "user", "content": text}})
+        .to_string()
+    }
+
+    fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+        let p = dir.join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn fixture(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/claude-code/transcripts")
+            .join(rel)
+    }
+
+    fn tok(input: u64, output: u64, cc: u64, cr: u64) -> Tokens {
+        Tokens {
+            input,
+            output,
+            cache_creation: cc,
+            cache_read: cr,
+            cache_creation_1h: 0,
+        }
+    }
+
+    #[test]
+    fn duplicate_lines_of_one_response_count_once() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                prompt("do it", ts),
+                asst("msg_a", Some("req_a"), 13, ts),
+                asst("msg_a", Some("req_a"), 13, ts),
+                asst("msg_a", Some("req_a"), 13, ts),
+                asst("msg_b", Some("req_b"), 7, ts),
+            ],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(s.responses, 2);
+        assert_eq!(s.total(), tok(6, 20, 200, 2000));
+        assert_eq!(s.by_model.keys().collect::<Vec<_>>(), vec![OPUS]);
+    }
+
+    #[test]
+    fn output_is_the_max_over_the_group_even_when_it_grows() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                asst("msg_a", Some("req_a"), 25, ts),
+                asst("msg_a", Some("req_a"), 173, ts),
+                asst("msg_a", Some("req_a"), 40, ts),
+            ],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!((s.responses, s.total().output), (1, 173));
+
+        // The real group in the tool-heavy fixture: msg_019BN3FRqb7NU4DgBN5jdsym
+        // has output_tokens 25 then 173 (jq -c 'select(.message.id=="msg_019BN3FRqb7NU4DgBN5jdsym")
+        // | .message.usage.output_tokens'); all four responses: 27+1+11+173 = 212.
+        // Every cache write there has the 1-hour TTL (ephemeral_1h_input_tokens).
+        let s = summarize(
+            &fixture("spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl"),
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.responses, 4);
+        assert_eq!(
+            s.total(),
+            Tokens {
+                cache_creation_1h: 17696,
+                ..tok(54, 212, 17696, 88231)
+            }
+        );
+    }
+
+    #[test]
+    fn request_id_missing_falls_back_to_message_id_and_keyless_lines_count_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let mut keyless: serde_json::Value = serde_json::from_str(&asst("x", None, 5, ts)).unwrap();
+        keyless["message"].as_object_mut().unwrap().remove("id");
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                asst("msg_a", None, 10, ts),
+                asst("msg_a", None, 12, ts),
+                keyless.to_string(),
+                keyless.to_string(),
+            ],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(s.responses, 3);
+        assert_eq!(s.total().output, 12 + 5 + 5);
+    }
+
+    #[test]
+    fn progress_copies_and_synthetic_responses_are_not_counted() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let inner: serde_json::Value =
+            serde_json::from_str(&asst("msg_sub", Some("req_sub"), 99, ts)).unwrap();
+        let progress = json!({"type": "progress", "timestamp": ts,
+            "data": {"type": "agent_progress", "message": inner}})
+        .to_string();
+        let synthetic = json!({"type": "assistant", "timestamp": ts, "isApiErrorMessage": true,
+            "error": "rate_limit",
+            "message": {"model": "<synthetic>", "id": "m", "content": [{"type": "text", "text": "API Error"}],
+                        "usage": {"input_tokens": 0, "output_tokens": 0}}})
+        .to_string();
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[progress, synthetic, asst("msg_a", Some("r"), 1, ts)],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(s.responses, 1);
+        assert_eq!(s.total(), tok(3, 1, 100, 1000));
+        assert!(!s.by_model.contains_key("<synthetic>"));
+        assert_eq!(s.api_errors, 1);
+    }
+
+    #[test]
+    fn torn_last_line_is_left_for_the_next_read() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let p = d.path().join("s1.jsonl");
+        let first = asst("msg_a", Some("r"), 5, ts) + "\n";
+        let second = asst("msg_b", Some("r2"), 7, ts);
+        let (head, tail) = second.split_at(40);
+        std::fs::write(&p, format!("{first}{head}")).unwrap();
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!((s.responses, s.total().output), (1, 5));
+        assert_eq!(s.end_offset, first.len() as u64);
+        assert_eq!(s.skipped_lines, 0);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        writeln!(f, "{tail}").unwrap();
+        let s2 = summarize_resume(&p, s.end_offset, None, &s.open_groups).unwrap();
+        assert_eq!((s2.responses, s2.total().output), (1, 7));
+        assert_eq!(s2.end_offset, std::fs::metadata(&p).unwrap().len());
+        // Nothing new: nothing counted, offset unchanged.
+        let s3 = summarize(&p, s2.end_offset, None).unwrap();
+        assert_eq!((s3.responses, s3.end_offset), (0, s2.end_offset));
+        // An offset past the end (file replaced) reads nothing and resets to the end.
+        let s4 = summarize(&p, 1 << 40, None).unwrap();
+        assert_eq!((s4.responses, s4.end_offset), (0, s2.end_offset));
+    }
+
+    /// Splitting a read at any line boundary and resuming with the open
+    /// groups gives exactly the totals of one full read.
+    #[test]
+    fn resume_at_every_line_boundary_equals_one_full_read() {
+        for rel in [
+            "spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl",
+            "spotter-v2.1.38-short/55604662-cf2a-4331-851a-ec234028f8ca.jsonl",
+            "spotter-v2.1.38-task-subagent/491e126e-1e71-469c-ade2-fcc8af567c74.jsonl",
+        ] {
+            let p = fixture(rel);
+            let full = summarize(&p, 0, None).unwrap();
+            let bytes = std::fs::read(&p).unwrap();
+            let boundaries =
+                std::iter::once(0).chain(memchr::memchr_iter(b'\n', &bytes).map(|i| i as u64 + 1));
+            for k in boundaries {
+                // Stop at k by reading a copy truncated there, as a live file would be.
+                let d = tempfile::tempdir().unwrap();
+                let q = d.path().join("t.jsonl");
+                std::fs::write(&q, &bytes[..k as usize]).unwrap();
+                let a = summarize(&q, 0, None).unwrap();
+                assert_eq!(a.end_offset, k);
+                std::fs::write(&q, &bytes).unwrap();
+                let b = summarize_resume(&q, k, None, &a.open_groups).unwrap();
+                let mut sum = a.clone();
+                sum.merge(&b);
+                assert_eq!(sum.by_model, full.by_model, "{rel} split at {k}");
+                assert_eq!(sum.responses, full.responses, "{rel} split at {k}");
+                assert_eq!(sum.tool_errors, full.tool_errors, "{rel} split at {k}");
+                assert_eq!(sum.interruptions, full.interruptions, "{rel} split at {k}");
+                assert_eq!(sum.files_touched, full.files_touched, "{rel} split at {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_interruptions_and_edited_files() {
+        let s = summarize(
+            &fixture("spotter-v2.1.38-short/55604662-cf2a-4331-851a-ec234028f8ca.jsonl"),
+            0,
+            None,
+        )
+        .unwrap();
+        // Two parallel tool calls rejected by the user, then the marker.
+        assert_eq!(
+            (s.tool_errors, s.interruptions, s.interrupted),
+            (2, 1, true)
+        );
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let mut edit: serde_json::Value =
+            serde_json::from_str(&asst("msg_e", Some("r"), 5, ts)).unwrap();
+        edit["message"]["content"] = json!([
+            {"type": "tool_use", "id": "t1", "name": "Edit", "input": {"file_path": "/w/a.rs"}},
+            {"type": "tool_use", "id": "t2", "name": "Write", "input": {"file_path": "/w/b.rs"}},
+            {"type": "tool_use", "id": "t3", "name": "MultiEdit", "input": {"file_path": "/w/a.rs"}},
+            {"type": "tool_use", "id": "t4", "name": "NotebookEdit", "input": {"notebook_path": "/w/n.ipynb"}},
+            {"type": "tool_use", "id": "t5", "name": "Read", "input": {"file_path": "/w/c.rs"}},
+            {"type": "tool_use", "id": "t6", "name": "Edit", "input": {"file_path": 42}}
+        ]);
+        let api_retry = json!({"type": "system", "subtype": "api_error", "timestamp": ts,
+            "retryAttempt": 1, "maxRetries": 10, "error": {"status": 529}})
+        .to_string();
+        let p = write(d.path(), "s1.jsonl", &[edit.to_string(), api_retry]);
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(
+            s.files_touched
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            vec!["/w/a.rs", "/w/b.rs", "/w/n.ipynb"]
+        );
+        assert_eq!((s.api_errors, s.api_retries), (1, 1));
+    }
+
+    #[test]
+    fn malformed_invalid_utf8_and_huge_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let p = d.path().join("s1.jsonl");
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"{\"type\":\"assistant\",\"usage\": garbage\n");
+        bytes.extend_from_slice(b"\n   \n");
+        // Invalid UTF-8 inside a text block: the line still counts.
+        let line = asst("msg_u", Some("r"), 4, ts).replace("hi\\nthere", "bad\u{1}");
+        let line = line.replace('\u{1}', "\u{FFFD}");
+        let cut = line.find('\u{FFFD}').unwrap();
+        bytes.extend_from_slice(&line.as_bytes()[..cut]);
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(&line.as_bytes()[cut + 3..]);
+        bytes.push(b'\n');
+        // A 3 MiB line (grows the buffer), counted.
+        let big = asst("msg_big", Some("r"), 9, ts).replace("hi\\nthere", &"x".repeat(3 << 20));
+        bytes.extend_from_slice(big.as_bytes());
+        bytes.push(b'\n');
+        bytes.extend_from_slice(b"[1,2,3]\n\"user\"\n");
+        std::fs::write(&p, &bytes).unwrap();
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(s.responses, 2);
+        assert_eq!(s.total().output, 13);
+        assert_eq!(s.skipped_lines, 2, "garbage line and the bare string");
+
+        // Over the limit: skipped, and the following lines still read.
+        let mut seen = Vec::new();
+        let end = read_lines_max(&p, 0, 1 << 20, |l| seen.push(l.map(|l| l.len()))).unwrap();
+        assert_eq!(end, bytes.len() as u64);
+        assert_eq!(seen.iter().filter(|l| l.is_none()).count(), 1);
+        assert_eq!(seen.len(), 7);
+    }
+
+    #[test]
+    fn subagent_files_count_since_filters_them_and_task_results_correct_output() {
+        let d = tempfile::tempdir().unwrap();
+        let t0 = "2026-02-12T16:00:00.000Z";
+        let t1 = "2026-02-12T16:10:00.000Z";
+        let task = json!({"type": "user", "timestamp": t1, "sessionId": "s1",
+            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "done"}]},
+            "toolUseResult": {"status": "completed", "agentId": "a1", "usage": {
+                "input_tokens": 3, "output_tokens": 500,
+                "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000}}})
+        .to_string();
+        let main = write(
+            d.path(),
+            "s1.jsonl",
+            &[prompt("go", t0), asst("m0", Some("r0"), 2, t0), task],
+        );
+        write(
+            d.path(),
+            "s1/subagents/agent-a1.jsonl",
+            &[
+                asst("m1", Some("r1"), 1, t0),
+                asst("m2", Some("r2"), 1, t1),
+                asst("m2", Some("r2"), 1, t1),
+            ],
+        );
+        write(
+            d.path(),
+            "s1/subagents/agent-acompact-ff.jsonl",
+            &[asst("mc", Some("rc"), 8, t1)],
+        );
+        // Legacy layout: one file of this session, one of another.
+        write(
+            d.path(),
+            "agent-old.jsonl",
+            &[asst("ml", Some("rl"), 3, t1)],
+        );
+        let mut other: serde_json::Value =
+            serde_json::from_str(&asst("mo", Some("ro"), 3, t1)).unwrap();
+        other["sessionId"] = json!("other");
+        write(d.path(), "agent-other.jsonl", &[other.to_string()]);
+
+        let s = summarize(&main, 0, None).unwrap();
+        // m0, m1, m2, mc, ml: 5 responses; m2's output 1 → 500 from the Task result.
+        assert_eq!(s.responses, 5);
+        assert_eq!(s.total().output, 2 + 1 + 500 + 8 + 3);
+        assert_eq!(s.subagent_output_correction, 499);
+        assert_eq!(s.subagent_files.len(), 3);
+        assert!(s.missing_subagents.is_empty());
+
+        // Since t1: the subagent line at t0 is left out; the main file is not filtered.
+        let s = summarize(&main, 0, Some("2026-02-12T16:05:00Z")).unwrap();
+        assert_eq!(s.responses, 4);
+
+        // A Task result whose cache figures differ is a different request: no correction.
+        let main2 = main.with_file_name("s2.jsonl");
+        let text = std::fs::read_to_string(&main).unwrap().replace(
+            "\"cache_read_input_tokens\":1000}}}",
+            "\"cache_read_input_tokens\":7}}}",
+        );
+        std::fs::write(&main2, text).unwrap();
+        let s2 = summarize(&main2, 0, None).unwrap();
+        assert_eq!(s2.subagent_output_correction, 0);
+        assert_eq!(s2.missing_subagents.iter().collect::<Vec<_>>(), vec!["a1"]);
+
+        assert!(summarize(&main, 0, Some("yesterday")).is_err());
+    }
+
+    #[test]
+    fn turns_split_at_human_prompts_and_answered_commands() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = |m: u32| format!("2026-02-12T16:{m:02}:00.000Z");
+        let cmd = |name: &str, t: &str| {
+            prompt(
+                &format!("<command-name>/{name}</command-name>\n<command-message>{name}</command-message>"),
+                t,
+            )
+        };
+        let meta = json!({"type": "user", "isMeta": true, "timestamp": ts(1),
+            "message": {"role": "user", "content": [{"type": "text", "text": "expanded"}]}})
+        .to_string();
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                cmd("review", &ts(1)),
+                meta,
+                asst("m1", Some("r1"), 10, &ts(2)),
+                cmd("model", &ts(3)),
+                prompt(
+                    "<local-command-stdout>Set model</local-command-stdout>",
+                    &ts(3),
+                ),
+                prompt("fix the bug", &ts(4)),
+                asst("m2", Some("r2"), 20, &ts(5)),
+                prompt("<task-notification>done</task-notification>", &ts(6)),
+                asst("m3", Some("r3"), 30, &ts(7)),
+                prompt("[Request interrupted by user]", &ts(8)),
+            ],
+        );
+        write(
+            d.path(),
+            "s1/subagents/agent-x.jsonl",
+            &[asst("ms", Some("rs"), 40, &ts(5))],
+        );
+        let sess = read_session(&p).unwrap();
+        let got: Vec<(usize, Option<&str>, u64)> = sess
+            .turns
+            .iter()
+            .map(|t| (t.index, t.prompt.as_deref(), t.summary.total().output))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Some("/review"), 10),
+                (2, Some("fix the bug"), 20 + 30 + 40)
+            ]
+        );
+        assert_eq!(sess.turns[1].summary.interruptions, 1);
+        assert_eq!(sess.total.total().output, 100);
+        assert_eq!(sess.total.responses, 4);
+    }
+
+    #[test]
+    fn fields_of_unexpected_types_read_as_absent() {
+        let d = tempfile::tempdir().unwrap();
+        let line = json!({"type": "assistant", "timestamp": 5, "requestId": ["x"],
+            "isApiErrorMessage": "yes",
+            "message": {"model": OPUS, "id": "m", "content": "plain string",
+                "usage": {"input_tokens": "3", "output_tokens": 7.9, "cache_read_input_tokens": -4,
+                          "cache_creation_input_tokens": null, "cache_creation": [1]}}})
+        .to_string();
+        let user = json!({"type": "user", "message": {"role": "user", "content": {"odd": 1}},
+            "toolUseResult": "Error: Exit code 1"})
+        .to_string();
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[line, user, "{\"message\": 7}".into()],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(s.responses, 1);
+        assert_eq!(s.total(), tok(0, 7, 0, 0));
+        assert_eq!((s.api_errors, s.skipped_lines), (0, 0));
+    }
+
+    #[test]
+    fn versions_before_2_1_97_flag_output_as_a_lower_bound() {
+        assert!(version_before("2.1.39", (2, 1, 97)));
+        assert!(version_before("1.0.128", (2, 1, 97)));
+        assert!(!version_before("2.1.97", (2, 1, 97)));
+        assert!(!version_before("2.1.123", (2, 1, 97)));
+        assert!(!version_before("dev", (2, 1, 97)));
+    }
+
+    #[test]
+    fn missing_transcript_is_an_error_naming_the_file() {
+        let e = summarize(Path::new("/nonexistent/s.jsonl"), 0, None).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/s.jsonl"), "{e}");
     }
 }
