@@ -53,6 +53,9 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 
+/// At most this many open responses are carried from one read to the next.
+const MAX_OPEN_GROUPS: usize = 64;
+
 /// Lines longer than this (bytes) are skipped rather than held in memory.
 pub const MAX_LINE: usize = 64 << 20;
 
@@ -325,7 +328,23 @@ pub fn summarize_resume(
     }
     eng.run(path, offset)?;
     let mut s = eng.buckets.pop().map(|b| b.summary).unwrap_or_default();
-    s.open_groups = eng.open_groups;
+    // Groups handed in stay open (with their current figures) after this
+    // read's own last groups: a read that saw no line of a response (only
+    // tool results, say) must not forget it before its next line arrives.
+    let mut out = std::mem::take(&mut eng.open_groups);
+    for g in open {
+        if out.iter().all(|o| o.key != g.key) {
+            if let Some(cur) = eng.groups.get(g.key.as_str()) {
+                out.push(OpenGroup {
+                    key: g.key.clone(),
+                    model: cur.model.to_string(),
+                    counted: cur.counted,
+                });
+            }
+        }
+    }
+    out.truncate(MAX_OPEN_GROUPS);
+    s.open_groups = out;
     Ok(s)
 }
 
@@ -1688,6 +1707,33 @@ mod tests {
                 assert_eq!(sum.tool_errors, full.tool_errors, "{rel} split at {k}");
                 assert_eq!(sum.interruptions, full.interruptions, "{rel} split at {k}");
                 assert_eq!(sum.files_touched, full.files_touched, "{rel} split at {k}");
+            }
+        }
+    }
+
+    /// Three reads, the middle one possibly without any line of the response
+    /// that straddles it (only tool results): still one full read.
+    #[test]
+    fn resume_across_a_read_without_assistant_lines() {
+        let p = fixture("spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl");
+        let full = summarize(&p, 0, None).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let cuts: Vec<usize> = memchr::memchr_iter(b'\n', &bytes).map(|i| i + 1).collect();
+        let d = tempfile::tempdir().unwrap();
+        let q = d.path().join("t.jsonl");
+        for (i, &k1) in cuts.iter().enumerate() {
+            for &k2 in &cuts[i..] {
+                std::fs::write(&q, &bytes[..k1]).unwrap();
+                let a = summarize(&q, 0, None).unwrap();
+                std::fs::write(&q, &bytes[..k2]).unwrap();
+                let b = summarize_resume(&q, a.end_offset, None, &a.open_groups).unwrap();
+                std::fs::write(&q, &bytes).unwrap();
+                let c = summarize_resume(&q, b.end_offset, None, &b.open_groups).unwrap();
+                let mut sum = a.clone();
+                sum.merge(&b);
+                sum.merge(&c);
+                assert_eq!(sum.by_model, full.by_model, "cuts {k1} {k2}");
+                assert_eq!(sum.responses, full.responses, "cuts {k1} {k2}");
             }
         }
     }
