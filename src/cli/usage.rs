@@ -144,6 +144,12 @@ fn to_json(
     })
 }
 
+/// A price without float noise: 0.30000000000000004 → 0.3.
+fn num(x: f64) -> String {
+    let s = format!("{x:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn money(c: Option<f64>) -> String {
     match c {
         Some(c) => format!("${c:.4}"),
@@ -208,11 +214,11 @@ fn print_table(path: &std::path::Path, session: &crate::transcript::Session, pri
             Some((p, src, entry)) => println!(
                 "price {m}: {} ({entry}): ${}/${} per MTok in/out, cache write ${} (1h ${}), read ${}",
                 src.label(),
-                p.input_per_mtok,
-                p.output_per_mtok,
-                p.cache_write_per_mtok,
-                p.cache_write_1h_per_mtok,
-                p.cache_read_per_mtok
+                num(p.input_per_mtok),
+                num(p.output_per_mtok),
+                num(p.cache_write_per_mtok),
+                num(p.cache_write_1h_per_mtok),
+                num(p.cache_read_per_mtok)
             ),
             None => println!("price {m}: unknown model, no cost counted"),
         }
