@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::pricing::Pricing;
-use crate::transcript::{read_session, Summary, Tokens};
+use crate::transcript::{read_session, summarize, Session, Summary, Tokens};
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
@@ -18,6 +18,12 @@ pub struct UsageArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     json: bool,
+    /// Count only from this byte offset, as the Stop hook does (no per-turn split)
+    #[arg(long, value_name = "BYTES")]
+    offset: Option<u64>,
+    /// With --offset: subagent lines only from this time (ISO 8601)
+    #[arg(long, value_name = "ISO", requires = "offset")]
+    since: Option<String>,
 }
 
 pub fn usage(a: UsageArgs, home: &Home) -> Result<ExitCode> {
@@ -27,7 +33,13 @@ pub fn usage(a: UsageArgs, home: &Home) -> Result<ExitCode> {
             a.transcript.display()
         )));
     }
-    let session = read_session(&a.transcript)?;
+    let session = match a.offset {
+        None => read_session(&a.transcript)?,
+        Some(off) => Session {
+            turns: Vec::new(),
+            total: summarize(&a.transcript, off, a.since.as_deref())?,
+        },
+    };
     let pricing = Pricing::load(&home.pricing());
     for w in &pricing.warnings {
         eprintln!("modelfit: warning: {w}");
@@ -99,7 +111,7 @@ fn summary_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
 
 fn to_json(
     path: &std::path::Path,
-    session: &crate::transcript::Session,
+    session: &Session,
     pricing: &Pricing,
 ) -> Value {
     let total = &session.total;
@@ -141,6 +153,7 @@ fn to_json(
         "output_lower_bound": total.output_lower_bound,
         "missing_subagents": total.missing_subagents,
         "skipped_lines": total.skipped_lines,
+        "end_offset": total.end_offset,
     })
 }
 
@@ -157,7 +170,7 @@ fn money(c: Option<f64>) -> String {
     }
 }
 
-fn print_table(path: &std::path::Path, session: &crate::transcript::Session, pricing: &Pricing) {
+fn print_table(path: &std::path::Path, session: &Session, pricing: &Pricing) {
     let total = &session.total;
     println!("{}", path.display());
     if !total.subagent_files.is_empty() {
