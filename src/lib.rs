@@ -8,10 +8,12 @@
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout)]
 
+pub mod claude_settings;
 pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod home;
+pub mod hook;
 pub mod learn;
 pub mod outcome;
 pub mod pricing;
