@@ -22,6 +22,8 @@ enum Rewrite {
     Whole,
     /// Keep capture group 1, replace the rest with [`MARK`].
     KeepPrefix,
+    /// `scheme://user:pass@`: keep the scheme and the `@`.
+    UrlCredentials,
     /// Whole match, but only if the key body (group 1) looks random.
     WholeIfRandom,
     /// `key: value` / `key=value`: keep group 1 (key and separator), replace
@@ -44,7 +46,7 @@ static RULES: LazyLock<Vec<(Regex, Rewrite)>> = LazyLock::new(|| {
         // Credentials inside URLs: scheme://user:password@host.
         (
             r"\b([A-Za-z][A-Za-z0-9+.-]{1,20}://)[^\s:/?#@]+:[^\s/?#@]+@",
-            Rewrite::KeepPrefix,
+            Rewrite::UrlCredentials,
         ),
         // Slack incoming webhooks and workflow triggers.
         (
@@ -123,6 +125,7 @@ fn rewrite_one(rewrite: &Rewrite, c: &Captures<'_>) -> String {
     match rewrite {
         Rewrite::Whole => MARK.to_string(),
         Rewrite::KeepPrefix => format!("{}{MARK}", &c[1]),
+        Rewrite::UrlCredentials => format!("{}{MARK}@", &c[1]),
         Rewrite::WholeIfRandom => {
             if looks_random(&c[1]) {
                 MARK.to_string()
@@ -202,7 +205,7 @@ mod tests {
         assert_eq!(redact("nothing here"), "nothing here");
         assert_eq!(
             redact("clone https://bob:s3cret@git.example.com/x.git"),
-            "clone https://[REDACTED]git.example.com/x.git".replace("[REDACTED]", "[REDACTED]@")
+            "clone https://[REDACTED]@git.example.com/x.git"
         );
     }
 
