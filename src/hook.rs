@@ -839,14 +839,8 @@ fn find_dispatch(
         .unwrap_or_default();
     if !base.is_empty() {
         let needle = serde_json::to_string(&base).unwrap_or_default();
-        let needle = needle.trim_start_matches('"');
-        match fs::read(ledger.path()) {
-            Ok(bytes) => {
-                if !contains(&bytes, needle.as_bytes()) {
-                    return Ok(None);
-                }
-            }
-            Err(_) => return Ok(None),
+        if !file_contains(ledger.path(), needle.trim_start_matches('"').as_bytes()) {
+            return Ok(None);
         }
     }
     let prompt = prompt.trim();
@@ -891,14 +885,36 @@ fn find_dispatch(
     Ok(best.map(|(_, _, id)| id))
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() {
+/// Whether the file at `path` contains `needle`, read in 1 MB chunks (memory
+/// stays flat whatever the ledger's size). A missing file contains nothing.
+fn file_contains(path: &Path, needle: &[u8]) -> bool {
+    let Ok(re) = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle))) else {
         return true;
-    }
-    let re = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle)));
-    match re {
-        Ok(re) => re.is_match(hay),
-        Err(_) => true,
+    };
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let keep = needle.len().saturating_sub(1);
+    let mut buf = vec![0u8; (1 << 20) + keep];
+    let mut filled = 0usize;
+    loop {
+        let n = match f.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return true, // unsure: let the full scan decide
+        };
+        if n == 0 {
+            return re.is_match(&buf[..filled]);
+        }
+        filled += n;
+        if filled == buf.len() {
+            if re.is_match(&buf[..filled]) {
+                return true;
+            }
+            // Keep the tail, in case the needle straddles two chunks.
+            buf.copy_within(filled - keep..filled, 0);
+            filled = keep;
+        }
     }
 }
 
@@ -1100,7 +1116,7 @@ fn first_prompt(path: &Path, offset: u64) -> Option<String> {
     f.seek(SeekFrom::Start(offset)).ok()?;
     let reader = BufReader::new(f.take(4 << 20));
     for line in reader.split(b'\n').map_while(|l| l.ok()) {
-        if !contains(&line, b"\"user\"") {
+        if !line.windows(6).any(|w| w == b"\"user\"") {
             continue;
         }
         let Ok(v) = serde_json::from_slice::<Value>(&line) else { continue };
