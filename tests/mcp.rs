@@ -875,3 +875,80 @@ fn python_with_mcp() -> PathBuf {
     );
     candidate
 }
+
+/// A stand-in for the `claude` CLI: `mcp get` prints what was added (or
+/// fails), `mcp add` / `mcp remove` record their arguments.
+fn fake_claude(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        r#"#!/bin/bash
+state={state}
+echo "$*" >> {calls}
+case "$1 $2" in
+  "mcp get") [ -f "$state" ] && cat "$state" || {{ echo "No MCP server found with name: $3" >&2; exit 1; }} ;;
+  "mcp add") echo "$*" > "$state" ;;
+  "mcp remove") rm -f "$state" ;;
+esac
+"#,
+        state = dir.join("registered").display(),
+        calls = dir.join("calls").display()
+    );
+    let path = bin.join("claude");
+    fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn register(path_dirs: &str, args: &[&str]) -> std::process::Output {
+    StdCommand::new("bash")
+        .arg("hooks/register-mcp.sh")
+        .args(args)
+        .env("PATH", path_dirs)
+        .env_remove("ORCHESTRATOR_HOME")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn register_script_adds_the_server_once_at_user_scope() {
+    let dir = TempDir::new().unwrap();
+    let bin = env!("CARGO_BIN_EXE_modelfit");
+    let home = dir.path().join("J");
+    fs::create_dir_all(&home).unwrap();
+
+    // No claude CLI: nothing to do, and it says so.
+    let out = register("/usr/bin:/bin", &[bin]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no `claude` CLI"));
+
+    let path = format!("{}:/usr/bin:/bin", fake_claude(dir.path()).display());
+    let out = register(&path, &["--home", home.to_str().unwrap(), bin]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let added = fs::read_to_string(dir.path().join("registered")).unwrap();
+    assert_eq!(
+        added.trim(),
+        format!(
+            "mcp add --transport stdio --env ORCHESTRATOR_HOME={} --scope user modelfit -- {bin} mcp",
+            home.display()
+        )
+    );
+    // Again: already there, not added twice.
+    let out = register(&path, &["--home", home.to_str().unwrap(), bin]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already registered"));
+    let calls = fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(calls.matches("mcp add").count(), 1, "{calls}");
+
+    // Registered with another command: left alone unless --force.
+    fs::write(dir.path().join("registered"), "modelfit: /old/modelfit mcp\n").unwrap();
+    let out = register(&path, &[bin]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert!(fs::read_to_string(dir.path().join("registered")).unwrap().contains("/old/"));
+    let out = register(&path, &["--force", bin]);
+    assert!(out.status.success());
+    let now = fs::read_to_string(dir.path().join("registered")).unwrap();
+    assert!(now.contains(&format!("-- {bin} mcp")) && !now.contains("--env"), "{now}");
+}
