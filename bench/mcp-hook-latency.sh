@@ -14,7 +14,7 @@
 #      how many of them ran inside tokio or rmcp (must be none);
 #   5. binary sizes and peak RSS.
 #
-# Usage: bench/mcp-hook-latency.sh             (ROUNDS=4 RUNS=200 by default)
+# Usage: bench/mcp-hook-latency.sh             (ROUNDS=6 RUNS=200 by default)
 #        ROUNDS=2 RUNS=50 bench/mcp-hook-latency.sh
 # Needs: cargo, hyperfine (apt-get install -y hyperfine), python3;
 #        valgrind (apt-get install -y valgrind) for step 4, skipped with a note if absent.
@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "needs hyperfine: apt-get install -y hyperfine" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "needs python3" >&2; exit 1; }
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-6}
 RUNS=${RUNS:-200}
 
 echo "== building both variants (release)"
@@ -31,7 +31,10 @@ cargo build --release --quiet --no-default-features --target-dir target/bench-no
 WITH=$(realpath target/bench-mcp/release/modelfit)
 WITHOUT=$(realpath target/bench-nomcp/release/modelfit)
 
-W=$(mktemp -d /tmp/modelfit-bench-mcp.XXXXXX)
+# On tmpfs when there is one: fdatasync is then free, and the figures show the
+# code's cost instead of the disk's queue (other processes' I/O made single
+# runs on disk vary from 5 to 130 ms here).
+W=$(mktemp -d "${BENCH_DIR:-$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)}/modelfit-bench-mcp.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 FIX=tests/fixtures/claude-code/transcripts/spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl
 
@@ -85,12 +88,17 @@ for r in $(seq 1 "$ROUNDS"); do
   for v in $order; do
     args+=(--prepare "$(restore $v)" -n "hook Stop, $v mcp" "$(hook_cmd $v)")
   done
+  # The hook needs its payload on stdin: a shell redirect (hyperfine 1.15 has
+  # no --input), the shell's own start calibrated out by hyperfine.
+  hyperfine --shell=bash --style basic --warmup 10 --runs "$RUNS" \
+    --export-json "$W/round$r.hook.json" "${args[@]}" > "$W/round$r.txt" 2>"$W/round$r.err"
+  args=()
   for v in $order; do
     bin=$WITH; [ $v = without ] && bin=$WITHOUT
-    args+=(--prepare "true" -n "--version, $v mcp" "$bin --version")
+    args+=(-n "startup (--version), $v mcp" "$bin --version")
   done
-  hyperfine --shell=bash --style basic --warmup 10 --runs "$RUNS" \
-    --export-json "$W/round$r.json" "${args[@]}" > "$W/round$r.txt"
+  hyperfine -N --style basic --warmup 10 --runs "$RUNS" \
+    --export-json "$W/round$r.start.json" "${args[@]}" >> "$W/round$r.txt" 2>>"$W/round$r.err"
   echo "round $r ($order) done"
 done
 
@@ -99,18 +107,19 @@ import json, statistics, sys
 w, rounds = sys.argv[1], int(sys.argv[2])
 per = {}
 for r in range(1, rounds + 1):
-    for res in json.load(open(f"{w}/round{r}.json"))["results"]:
+    for res in (json.load(open(f"{w}/round{r}.hook.json"))["results"]
+                + json.load(open(f"{w}/round{r}.start.json"))["results"]):
         per.setdefault(res["command"], {"med": [], "min": [], "times": []})
         per[res["command"]]["med"].append(res["median"] * 1000)
         per[res["command"]]["min"].append(res["min"] * 1000)
         per[res["command"]]["times"] += [t * 1000 for t in res["times"]]
 print(f"{'command':28} {'median of round medians':>24} {'pooled p50':>11} {'p90':>7} {'min':>6}   round medians")
-for name in ["hook Stop, without mcp", "hook Stop, with mcp", "--version, without mcp", "--version, with mcp"]:
+for name in ["hook Stop, without mcp", "hook Stop, with mcp", "startup (--version), without mcp", "startup (--version), with mcp"]:
     p = per[name]
     t = sorted(p["times"])
     print(f"{name:28} {statistics.median(p['med']):21.3f} ms {t[len(t)//2]:8.3f} ms {t[int(len(t)*.9)]:6.2f} {min(p['min']):6.2f}   "
           + " / ".join(f"{m:.2f}" for m in p["med"]))
-for what in ["hook Stop", "--version"]:
+for what in ["hook Stop", "startup (--version)"]:
     a = statistics.median(per[f"{what}, without mcp"]["med"])
     b = statistics.median(per[f"{what}, with mcp"]["med"])
     print(f"{what}: with mcp - without = {b - a:+.3f} ms ({(b / a - 1) * 100:+.1f}%)")
