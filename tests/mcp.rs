@@ -925,7 +925,11 @@ fn register_script_adds_the_server_once_at_user_scope() {
 
     let path = format!("{}:/usr/bin:/bin", fake_claude(dir.path()).display());
     let out = register(&path, &["--home", home.to_str().unwrap(), bin]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let added = fs::read_to_string(dir.path().join("registered")).unwrap();
     assert_eq!(
         added.trim(),
@@ -942,13 +946,22 @@ fn register_script_adds_the_server_once_at_user_scope() {
     assert_eq!(calls.matches("mcp add").count(), 1, "{calls}");
 
     // Registered with another command: left alone unless --force.
-    fs::write(dir.path().join("registered"), "modelfit: /old/modelfit mcp\n").unwrap();
+    fs::write(
+        dir.path().join("registered"),
+        "modelfit: /old/modelfit mcp\n",
+    )
+    .unwrap();
     let out = register(&path, &[bin]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
-    assert!(fs::read_to_string(dir.path().join("registered")).unwrap().contains("/old/"));
+    assert!(fs::read_to_string(dir.path().join("registered"))
+        .unwrap()
+        .contains("/old/"));
     let out = register(&path, &["--force", bin]);
     assert!(out.status.success());
     let now = fs::read_to_string(dir.path().join("registered")).unwrap();
-    assert!(now.contains(&format!("-- {bin} mcp")) && !now.contains("--env"), "{now}");
+    assert!(
+        now.contains(&format!("-- {bin} mcp")) && !now.contains("--env"),
+        "{now}"
+    );
 }
