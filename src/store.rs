@@ -53,6 +53,17 @@ pub struct Ledger {
     lock_timeout: Duration,
 }
 
+/// Counts from a full pass over the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Records in the array.
+    pub records: u64,
+    /// Records with a string `id`.
+    pub with_id: u64,
+    /// Records with an `outcome`.
+    pub with_outcome: u64,
+}
+
 /// What an append or update did, for messages and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
@@ -132,16 +143,17 @@ impl Ledger {
     }
 
     /// Checks that the whole ledger parses as an array, after finishing any
-    /// interrupted append. Returns the number of records.
-    pub fn check(&self) -> Result<(usize, Recovery)> {
+    /// interrupted append, by streaming every record through the typed view.
+    pub fn check(&self) -> Result<(Census, Recovery)> {
         let lock = self.lock()?;
-        let recovery = lock.recovery;
-        let n = match File::open(&self.path) {
-            Ok(f) => count_records(&self.path, BufReader::with_capacity(1 << 16, f))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(Error::io("cannot read", &self.path, e)),
-        };
-        Ok((n, recovery))
+        let mut census = Census::default();
+        self.for_each(|r: crate::record::RecordView| {
+            census.records += 1;
+            census.with_id += r.id.is_some() as u64;
+            census.with_outcome += r.outcome.is_some() as u64;
+            true
+        })?;
+        Ok((census, lock.recovery))
     }
 
     /// Appends one record at the end of the array. The record is on disk

@@ -98,7 +98,7 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
     let ledger = Ledger::of(home);
     match c {
         LedgerCommand::Check => {
-            let (n, recovery) = ledger.check()?;
+            let (census, recovery) = ledger.check()?;
             match recovery {
                 Recovery::RolledBack => println!(
                     "rolled back an interrupted append (torn bytes kept in {})",
@@ -107,7 +107,13 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 Recovery::Completed => println!("an interrupted append had completed"),
                 Recovery::None => {}
             }
-            println!("{}: {n} records, parses", ledger.path().display());
+            println!(
+                "{}: {} records, parses ({} with an id, {} with an outcome)",
+                ledger.path().display(),
+                census.records,
+                census.with_id,
+                census.with_outcome
+            );
         }
         LedgerCommand::Append { repeat } => {
             let mut text = String::new();
