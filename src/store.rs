@@ -300,12 +300,10 @@ impl Ledger {
                 Err(e) => return Err(e),
             };
             let spans = element_spans(&self.path, &bytes)?;
-            let mut out: Vec<u8> = Vec::new();
-            let mut copied = 0usize;
-            let mut changed = 0usize;
+            // (span, new text) of each edited record; the rest is copied as is.
+            let mut edits: Vec<((usize, usize), String)> = Vec::new();
             for (s, e) in spans {
-                let raw = &bytes[s..e];
-                let mut record: Record = match serde_json::from_slice(raw) {
+                let mut record: Record = match serde_json::from_slice(&bytes[s..e]) {
                     Ok(r) => r,
                     Err(_) => continue, // not an object: never selected
                 };
@@ -313,30 +311,31 @@ impl Ledger {
                     continue;
                 }
                 if edit(&mut record)? {
-                    if out.is_empty() {
-                        out.reserve(bytes.len() + 4096);
-                    }
-                    out.extend_from_slice(&bytes[copied..s]);
-                    out.extend_from_slice(to_js_pretty(&Value::Object(record), 1).as_bytes());
-                    copied = e;
-                    changed += 1;
+                    edits.push(((s, e), to_js_pretty(&Value::Object(record), 1)));
                 }
                 if first_only {
                     break;
                 }
             }
-            if changed == 0 {
+            if edits.is_empty() {
                 return Ok(0);
             }
-            out.extend_from_slice(&bytes[copied..]);
             // Writers that take no lock may have replaced the file meanwhile:
             // re-read rather than overwrite their change.
             if !same_file_state(&self.path, &meta) {
                 continue;
             }
-            self.replace_with(&out)?;
+            let mut pieces: Vec<&[u8]> = Vec::with_capacity(edits.len() * 2 + 1);
+            let mut copied = 0;
+            for ((s, e), text) in &edits {
+                pieces.push(&bytes[copied..*s]);
+                pieces.push(text.as_bytes());
+                copied = *e;
+            }
+            pieces.push(&bytes[copied..]);
+            write_atomic_pieces(&self.path, &pieces)?;
             lock.remember(&self.path)?;
-            return Ok(changed);
+            return Ok(edits.len());
         }
         Err(Error::Invalid(format!(
             "{} kept changing while modelfit tried to update it (another program is \
@@ -411,11 +410,21 @@ impl Ledger {
 /// Writes `bytes` to `path` atomically and durably: temporary file in the same
 /// directory, fsync, rename, fsync of the directory; the file's mode is kept.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_pieces(path, &[bytes])
+}
+
+/// [`write_atomic`] of the concatenation of `pieces`, without building it in memory.
+pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
     let mut f = atomic_write_file::AtomicWriteFile::options()
         .open(path)
         .map_err(|e| Error::io("cannot create a temporary file beside", path, e))?;
-    f.write_all(bytes)
-        .map_err(|e| Error::io("cannot write", path, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+    for p in pieces {
+        w.write_all(p)
+            .map_err(|e| Error::io("cannot write", path, e))?;
+    }
+    w.flush().map_err(|e| Error::io("cannot write", path, e))?;
+    drop(w);
     f.commit().map_err(|e| Error::io("cannot replace", path, e))
 }
 
