@@ -86,7 +86,9 @@ fn ser_matched<S: serde::Serializer>(
 ) -> std::result::Result<S::Ok, S::Error> {
     match rule {
         None => s.serialize_none(),
-        Some((i, r)) => serde_json::json!({"index": i, "if": r.condition, "use": r.model}).serialize(s),
+        Some((i, r)) => {
+            serde_json::json!({"index": i, "if": r.condition, "use": r.model}).serialize(s)
+        }
     }
 }
 
@@ -402,7 +404,10 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                     match chars.get(i) {
                         None => {
                             let what = if quote == '/' { "regex" } else { "string" };
-                            return Err(err(start, format!("unterminated {what} (no closing {quote})")));
+                            return Err(err(
+                                start,
+                                format!("unterminated {what} (no closing {quote})"),
+                            ));
                         }
                         Some('\\') if chars.get(i + 1) == Some(&quote) => {
                             s.push(quote);
@@ -422,7 +427,14 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                         }
                     }
                 }
-                out.push((start, if quote == '/' { Tok::Regex(s) } else { Tok::Str(s) }));
+                out.push((
+                    start,
+                    if quote == '/' {
+                        Tok::Regex(s)
+                    } else {
+                        Tok::Str(s)
+                    },
+                ));
             }
             '>' | '<' | '=' | '!' => {
                 let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
@@ -446,7 +458,10 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                     out.push((start, Tok::Op(if c == '&' { "&&" } else { "||" })));
                     i += 2;
                 } else {
-                    return Err(err(start, format!("unexpected `{c}` (did you mean `{c}{c}`?)")));
+                    return Err(err(
+                        start,
+                        format!("unexpected `{c}` (did you mean `{c}{c}`?)"),
+                    ));
                 }
             }
             c if c.is_ascii_digit() => {
@@ -454,7 +469,10 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                     i += 1;
                 }
                 if chars.get(i).is_some_and(|c| c.is_alphabetic() || *c == '_') {
-                    return Err(err(i, "a number must be followed by a space or an operator".into()));
+                    return Err(err(
+                        i,
+                        "a number must be followed by a space or an operator".into(),
+                    ));
                 }
                 let s: String = chars[start..i].iter().collect();
                 let n = s
@@ -925,7 +943,8 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
         sel.explored = choice.explored;
         sel.propensity = choice.propensity;
         if let Err(e) = log_selection(home, input, &sel) {
-            sel.warnings.push(format!("could not record the choice: {e}"));
+            sel.warnings
+                .push(format!("could not record the choice: {e}"));
         }
     }
     Ok(sel)
@@ -975,7 +994,11 @@ impl CellStats {
                 continue;
             };
             for p in items {
-                if p.get("complexity").and_then(Value::as_str).map(str::to_lowercase) != Some(c.clone()) {
+                if p.get("complexity")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    != Some(c.clone())
+                {
                     continue;
                 }
                 let keyword = p.get("keyword").is_some_and(|k| !k.is_null());
@@ -986,13 +1009,25 @@ impl CellStats {
                 if keyword || trigger_kw {
                     continue;
                 }
-                let Some(t) = p.get("model").and_then(Value::as_str).and_then(family).and_then(tier) else {
+                let Some(t) = p
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .and_then(family)
+                    .and_then(tier)
+                else {
                     continue;
                 };
-                let n = ["effective_n", "effective_sample_size", "sample_size", "total"]
-                    .iter()
-                    .find_map(|k| p.get(*k).and_then(Value::as_f64));
-                let Some(n) = n.filter(|n| *n > 0.0) else { continue };
+                let n = [
+                    "effective_n",
+                    "effective_sample_size",
+                    "sample_size",
+                    "total",
+                ]
+                .iter()
+                .find_map(|k| p.get(*k).and_then(Value::as_f64));
+                let Some(n) = n.filter(|n| *n > 0.0) else {
+                    continue;
+                };
                 let succ = p
                     .get("successes")
                     .and_then(Value::as_f64)
@@ -1058,7 +1093,13 @@ pub fn neighbour_probabilities(r: usize, stats: &CellStats) -> Vec<(usize, f64)>
 /// One exploration draw: with probability `eps`, an adjacent tier of the rule
 /// model's tier (by [`neighbour_probabilities`]); otherwise the rule model.
 /// A rule model of no known family is never explored.
-pub fn explore(rule_model: &str, eps: f64, arms: &[String; 3], stats: &CellStats, rng: &mut Rng) -> Choice {
+pub fn explore(
+    rule_model: &str,
+    eps: f64,
+    arms: &[String; 3],
+    stats: &CellStats,
+    rng: &mut Rng,
+) -> Choice {
     let stay = |p: f64| Choice {
         model: rule_model.to_string(),
         explored: false,
@@ -1104,7 +1145,10 @@ impl Rng {
 
     /// Seeded from `MODELFIT_SEED` if set (any integer), else from the clock and pid.
     pub fn from_env() -> Rng {
-        if let Some(s) = std::env::var("MODELFIT_SEED").ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+        if let Some(s) = std::env::var("MODELFIT_SEED")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
             return Rng(s);
         }
         let t = std::time::SystemTime::now()

@@ -108,7 +108,10 @@ fn add(cond: &str, model: &str) -> Value {
 #[test]
 fn complexity_change_edits_only_the_model_string() {
     let orig = fixture("models.json");
-    let h = H::new(&orig, vec![sug("up-simple", tc("simple", HAIKU, SONNET), 0.85)]);
+    let h = H::new(
+        &orig,
+        vec![sug("up-simple", tc("simple", HAIKU, SONNET), 0.85)],
+    );
     let done = apply(&h.home, "up-simple", false).unwrap();
     let expected = orig.replacen(
         &format!("\"model\": \"{HAIKU}\""),
@@ -127,8 +130,17 @@ fn complexity_change_edits_only_the_model_string() {
     assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), orig);
     assert_eq!(done.backup, backups[0]);
     assert!(done.backup.is_absolute());
-    let ms = done.backup.to_string_lossy().rsplit('.').next().unwrap().to_string();
-    assert!(ms.len() >= 13 && ms.chars().all(|c| c.is_ascii_digit()), "{ms}");
+    let ms = done
+        .backup
+        .to_string_lossy()
+        .rsplit('.')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        ms.len() >= 13 && ms.chars().all(|c| c.is_ascii_digit()),
+        "{ms}"
+    );
     // Change log: the JS analyzer's line format.
     let log = h.log();
     let re = regex::Regex::new(&format!(
@@ -154,7 +166,14 @@ fn complexity_change_edits_only_the_model_string() {
 fn rule_append_keeps_formatting_and_trailing_newline() {
     let orig = fixture("models.json");
     assert!(orig.ends_with("}\n"));
-    let h = H::new(&orig, vec![sug("api-sonnet", add("task contains 'api' or 'endpoint'", "sonnet"), 0.9)]);
+    let h = H::new(
+        &orig,
+        vec![sug(
+            "api-sonnet",
+            add("task contains 'api' or 'endpoint'", "sonnet"),
+            0.9,
+        )],
+    );
     let done = apply(&h.home, "api-sonnet", false).unwrap();
     let expected = orig.replace(
         "      \"if\": \"estimated_files > 5\",\n      \"use\": \"opus\"\n    }\n",
@@ -165,7 +184,11 @@ fn rule_append_keeps_formatting_and_trailing_newline() {
     assert!(h.models().contains(
         "\"examples\": [\"update docs\", \"fix typo\", \"add logging\", \"simple bug fix\"]"
     ));
-    assert!(done.notes.iter().any(|n| n.contains("modelfit select")), "{:?}", done.notes);
+    assert!(
+        done.notes.iter().any(|n| n.contains("modelfit select")),
+        "{:?}",
+        done.notes
+    );
     assert!(h.log().contains("(takes effect through modelfit select)"));
 }
 
@@ -173,25 +196,41 @@ fn rule_append_keeps_formatting_and_trailing_newline() {
 fn rule_append_on_js_rewritten_file_keeps_its_style_and_unknown_keys() {
     let orig = fixture("learning-sample/models.after-js-apply.json");
     assert!(!orig.ends_with('\n'));
-    let h = H::new(&orig, vec![sug("db", add("task contains 'database'", "opus"), 0.8)]);
+    let h = H::new(
+        &orig,
+        vec![sug("db", add("task contains 'database'", "opus"), 0.8)],
+    );
     apply(&h.home, "db", false).unwrap();
     let now = h.models();
-    assert!(!now.ends_with('\n'), "no trailing newline was there, none is added");
-    assert!(now.contains("\"complexity_rules\": {\n    \"simple\": \"claude-sonnet-4-5-20251001\"\n  }"));
+    assert!(
+        !now.ends_with('\n'),
+        "no trailing newline was there, none is added"
+    );
+    assert!(now
+        .contains("\"complexity_rules\": {\n    \"simple\": \"claude-sonnet-4-5-20251001\"\n  }"));
     let v: Value = serde_json::from_str(&now).unwrap();
-    assert_eq!(v["rules"][3], json!({"if": "task contains 'database'", "use": "opus"}));
+    assert_eq!(
+        v["rules"][3],
+        json!({"if": "task contains 'database'", "use": "opus"})
+    );
     assert_eq!(now.len(), orig.len() + ",\n    {\n      \"if\": \"task contains 'database'\",\n      \"use\": \"opus\"\n    }".len());
 }
 
 #[test]
 fn rule_added_where_rules_is_empty_or_absent() {
-    let h = H::new("{\n  \"task_complexity\": {},\n  \"rules\": []\n}\n", vec![sug("a", add("task contains 'api'", "sonnet"), 0.9)]);
+    let h = H::new(
+        "{\n  \"task_complexity\": {},\n  \"rules\": []\n}\n",
+        vec![sug("a", add("task contains 'api'", "sonnet"), 0.9)],
+    );
     apply(&h.home, "a", false).unwrap();
     assert_eq!(
         h.models(),
         "{\n  \"task_complexity\": {},\n  \"rules\": [\n    {\n      \"if\": \"task contains 'api'\",\n      \"use\": \"sonnet\"\n    }\n  ]\n}\n"
     );
-    let h = H::new("{\n  \"task_complexity\": {}\n}", vec![sug("a", add("task contains 'api'", "sonnet"), 0.9)]);
+    let h = H::new(
+        "{\n  \"task_complexity\": {}\n}",
+        vec![sug("a", add("task contains 'api'", "sonnet"), 0.9)],
+    );
     apply(&h.home, "a", false).unwrap();
     assert_eq!(
         h.models(),
@@ -218,7 +257,10 @@ fn modify_rule_changes_only_that_rule() {
     stale["old"]["use"] = json!("opus");
     let h = H::new(&orig, vec![sug("m", stale, 0.75)]);
     let e = apply(&h.home, "m", false).unwrap_err().to_string();
-    assert!(e.contains("rules[1] is now") && e.contains("--force"), "{e}");
+    assert!(
+        e.contains("rules[1] is now") && e.contains("--force"),
+        "{e}"
+    );
     assert_eq!(h.models(), orig);
     apply(&h.home, "m", true).unwrap();
     assert_eq!(h.models(), expected);
@@ -228,22 +270,42 @@ fn modify_rule_changes_only_that_rule() {
 fn refusals_leave_every_file_untouched() {
     let orig = fixture("models.json");
     let cases = [
-        (sug("low", tc("simple", HAIKU, SONNET), 0.69), "below the 70%"),
         (
-            sug("bad", tc("simple", HAIKU, "claude-sonnet-4-5-20251001"), 0.9),
+            sug("low", tc("simple", HAIKU, SONNET), 0.69),
+            "below the 70%",
+        ),
+        (
+            sug(
+                "bad",
+                tc("simple", HAIKU, "claude-sonnet-4-5-20251001"),
+                0.9,
+            ),
             "neither in",
         ),
-        (sug("badrule", add("task contains 'api'", "gpt-4"), 0.9), "neither in"),
-        (sug("from", tc("medium", HAIKU, "claude-opus-4-5-20251101"), 0.9), "--force"),
+        (
+            sug("badrule", add("task contains 'api'", "gpt-4"), 0.9),
+            "neither in",
+        ),
+        (
+            sug("from", tc("medium", HAIKU, "claude-opus-4-5-20251101"), 0.9),
+            "--force",
+        ),
         (
             sug("shadow", add("task contains 'design'", "sonnet"), 0.9),
             "would not fire",
         ),
         (
-            sug("dup", add("task contains 'architecture' or 'design'", "opus"), 0.9),
+            sug(
+                "dup",
+                add("task contains 'architecture' or 'design'", "opus"),
+                0.9,
+            ),
             "nothing to add",
         ),
-        (sug("unparse", add("task contains api", "sonnet"), 0.9), "does not parse"),
+        (
+            sug("unparse", add("task contains api", "sonnet"), 0.9),
+            "does not parse",
+        ),
         (sug("same", tc("simple", HAIKU, HAIKU), 0.9), "already"),
     ];
     for (s, want) in cases {
@@ -258,10 +320,19 @@ fn refusals_leave_every_file_untouched() {
         assert_eq!(std::fs::read(h.home.learning()).unwrap(), before, "{id}");
     }
     // --force overrides a conflict, never a low confidence or an unknown model.
-    let h = H::new(&orig, vec![sug("from", tc("medium", HAIKU, "claude-opus-4-5-20251101"), 0.9)]);
+    let h = H::new(
+        &orig,
+        vec![sug(
+            "from",
+            tc("medium", HAIKU, "claude-opus-4-5-20251101"),
+            0.9,
+        )],
+    );
     let done = apply(&h.home, "from", true).unwrap();
     assert!(done.notes.iter().any(|n| n.contains("forced")));
-    assert!(h.models().contains("\"model\": \"claude-opus-4-5-20251101\",\n      \"examples\": [\"implement"));
+    assert!(h
+        .models()
+        .contains("\"model\": \"claude-opus-4-5-20251101\",\n      \"examples\": [\"implement"));
     let h = H::new(&orig, vec![sug("low", tc("simple", HAIKU, SONNET), 0.5)]);
     assert!(apply(&h.home, "low", true).is_err());
 }
@@ -269,11 +340,18 @@ fn refusals_leave_every_file_untouched() {
 #[test]
 fn js_analyzer_suggestions_are_refused_clearly() {
     let h = H::new(&fixture("models.json"), vec![]);
-    std::fs::write(h.home.learning(), fixture("learning-sample/model-learning.json")).unwrap();
+    std::fs::write(
+        h.home.learning(),
+        fixture("learning-sample/model-learning.json"),
+    )
+    .unwrap();
     // Pending JS suggestion (no status): give it one to try.
     let mut v = h.learning();
     v["suggestions"][0]["status"] = Value::Null;
-    v["suggestions"][0].as_object_mut().unwrap().remove("status");
+    v["suggestions"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("status");
     std::fs::write(h.home.learning(), serde_json::to_string_pretty(&v).unwrap()).unwrap();
     let e = apply(&h.home, "b389057e-bea5-490b-9d41-c520db8aa3c4", false)
         .unwrap_err()
@@ -286,7 +364,10 @@ fn js_analyzer_suggestions_are_refused_clearly() {
     let e = apply(&h.home, "cdc8eacb-23ab-410a-8dba-30cc4f587cab", false)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("was rejected") && e.contains("already routed"), "{e}");
+    assert!(
+        e.contains("was rejected") && e.contains("already routed"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -295,7 +376,10 @@ fn corrupt_or_missing_learning_file_is_an_error_and_untouched() {
     std::fs::write(h.home.learning(), "{\"suggestions\": [").unwrap();
     let e = apply(&h.home, "x", false).unwrap_err().to_string();
     assert!(e.contains("not valid JSON") && e.contains("line 1"), "{e}");
-    assert_eq!(std::fs::read_to_string(h.home.learning()).unwrap(), "{\"suggestions\": [");
+    assert_eq!(
+        std::fs::read_to_string(h.home.learning()).unwrap(),
+        "{\"suggestions\": ["
+    );
     std::fs::remove_file(h.home.learning()).unwrap();
     let e = reject(&h.home, "x", None).unwrap_err().to_string();
     assert!(e.contains("run `modelfit learn` first"), "{e}");
@@ -345,9 +429,14 @@ fn helper_child_apply() {
 
 fn run_child(home: &Home, id: &str, crash_at: Option<&str>) -> std::process::Output {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "helper_child_apply", "--nocapture", "--test-threads=1"])
-        .env("APPLY_CHILD_HOME", home.root())
-        .env("APPLY_CHILD_ID", id);
+    c.args([
+        "--exact",
+        "helper_child_apply",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("APPLY_CHILD_HOME", home.root())
+    .env("APPLY_CHILD_ID", id);
     match crash_at {
         Some(p) => c.env("MODELFIT_CRASH_AT", p),
         None => c.env_remove("MODELFIT_CRASH_AT"),
@@ -379,7 +468,11 @@ fn a_crash_at_any_step_is_completed_by_a_rerun() {
         assert_eq!(s["status"], "applied", "{point}");
         assert!(s.get("apply_intent").is_none(), "{point}");
         let log = h.log();
-        assert_eq!(log.lines().count(), 1, "{point}: exactly one change-log line\n{log}");
+        assert_eq!(
+            log.lines().count(),
+            1,
+            "{point}: exactly one change-log line\n{log}"
+        );
         let named = s["backup"].as_str().unwrap();
         assert!(log.contains(&format!("backup: {named})")), "{point}");
         assert_eq!(std::fs::read_to_string(named).unwrap(), orig, "{point}");
@@ -399,14 +492,24 @@ fn an_interrupted_apply_over_a_changed_file_is_reported_not_guessed() {
     let edited = orig.replace("fix typo", "fix typos");
     std::fs::write(h.home.models(), &edited).unwrap();
     let e = apply(&h.home, "c", false).unwrap_err().to_string();
-    assert!(e.contains("interrupted apply") && e.contains("--force"), "{e}");
+    assert!(
+        e.contains("interrupted apply") && e.contains("--force"),
+        "{e}"
+    );
     assert_eq!(h.models(), edited);
     let e = reject(&h.home, "c", None).unwrap_err().to_string();
     assert!(e.contains("interrupted"), "{e}");
     let done = apply(&h.home, "c", true).unwrap();
-    assert!(done.notes.iter().any(|n| n.contains("discarded an interrupted apply")));
+    assert!(done
+        .notes
+        .iter()
+        .any(|n| n.contains("discarded an interrupted apply")));
     assert_eq!(
         h.models(),
-        edited.replacen(&format!("\"model\": \"{HAIKU}\""), &format!("\"model\": \"{SONNET}\""), 1)
+        edited.replacen(
+            &format!("\"model\": \"{HAIKU}\""),
+            &format!("\"model\": \"{SONNET}\""),
+            1
+        )
     );
 }

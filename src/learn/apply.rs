@@ -74,7 +74,10 @@ pub fn learning_lock_path(home: &Home) -> PathBuf {
 }
 
 fn lock_learning(home: &Home) -> Result<std::fs::File> {
-    rules::lock_file(&learning_lock_path(home), std::time::Duration::from_secs(10))
+    rules::lock_file(
+        &learning_lock_path(home),
+        std::time::Duration::from_secs(10),
+    )
 }
 
 struct LearningFile {
@@ -206,7 +209,9 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
         "applied" => {
             return Err(Error::Invalid(format!(
                 "suggestion {id} was already applied at {}{}; nothing to do",
-                sug.get("applied_at").and_then(Value::as_str).unwrap_or("an unknown time"),
+                sug.get("applied_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("an unknown time"),
                 sug.get("backup")
                     .and_then(Value::as_str)
                     .map(|b| format!(" (backup: {b})"))
@@ -216,7 +221,9 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
         "rejected" if !force => {
             return Err(Error::Invalid(format!(
                 "suggestion {id} was rejected at {}{}; pass --force to apply it anyway",
-                sug.get("rejected_at").and_then(Value::as_str).unwrap_or("an unknown time"),
+                sug.get("rejected_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("an unknown time"),
                 sug.get("rejection_reason")
                     .and_then(Value::as_str)
                     .map(|r| format!(" ({r})"))
@@ -345,7 +352,8 @@ fn fresh_apply(
         after: fingerprint(&edit.bytes),
         description: edit.description.clone(),
     };
-    lf.suggestion(id)?.insert("apply_intent".into(), intent.to_value());
+    lf.suggestion(id)?
+        .insert("apply_intent".into(), intent.to_value());
     lf.write()?;
     crash_point("after-intent");
     crate::store::write_atomic(&models_path, &edit.bytes)?;
@@ -438,7 +446,8 @@ fn append_change_line(home: &Home, line: &str, id: &str, backup: &Path) -> Resul
         .map_err(|e| Error::io("cannot open", &path, e))?;
     f.write_all(line.as_bytes())
         .map_err(|e| Error::io("cannot append to", &path, e))?;
-    f.sync_data().map_err(|e| Error::io("cannot sync", &path, e))
+    f.sync_data()
+        .map_err(|e| Error::io("cannot sync", &path, e))
 }
 
 /// Rejects suggestion `id`; it is never suggested again.
@@ -446,14 +455,21 @@ pub fn reject(home: &Home, id: &str, reason: Option<&str>) -> Result<Rejected> {
     let _lock = lock_learning(home)?;
     let mut lf = LearningFile::read(home)?;
     let sug = lf.suggestion(id)?;
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(crate::signals::redact);
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(crate::signals::redact);
     match status_of(sug).as_str() {
         "applied" => {
             return Err(Error::Invalid(format!(
                 "suggestion {id} was applied at {}; to undo it, restore the backup {} \
                  (or apply the opposite change)",
-                sug.get("applied_at").and_then(Value::as_str).unwrap_or("an unknown time"),
-                sug.get("backup").and_then(Value::as_str).unwrap_or("listed in logs/model-config-changes.log")
+                sug.get("applied_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("an unknown time"),
+                sug.get("backup")
+                    .and_then(Value::as_str)
+                    .unwrap_or("listed in logs/model-config-changes.log")
             )))
         }
         "rejected" => {
@@ -659,15 +675,19 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
                 .unwrap_or_default();
             for (i, r) in models.rules.iter().enumerate() {
                 let Ok(r) = r else { continue };
-                if r.condition.trim() == rule.condition.trim() {
-                    if models.resolve(&r.model, &pricing) == new_model {
+                if r.condition.trim() == rule.condition.trim()
+                    && models.resolve(&r.model, &pricing) == new_model
+                {
+                    {
                         return Err(Error::Invalid(format!(
                             "rules[{i}] is already {{\"if\": {:?}, \"use\": {:?}}}; nothing to add",
                             r.condition, r.model
                         )));
                     }
                 }
-                let Ok(expr) = rules::parse(&r.condition) else { continue };
+                let Ok(expr) = rules::parse(&r.condition) else {
+                    continue;
+                };
                 let shared: Vec<String> = expr
                     .needles()
                     .into_iter()
@@ -700,7 +720,8 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
             match expected.get_mut("rules") {
                 Some(Value::Array(a)) => a.push(serde_json::to_value(rule).expect("rule")),
                 _ => {
-                    expected["rules"] = Value::Array(vec![serde_json::to_value(rule).expect("rule")]);
+                    expected["rules"] =
+                        Value::Array(vec![serde_json::to_value(rule).expect("rule")]);
                 }
             }
             (
@@ -748,8 +769,14 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
             }
             notes.extend(rule_notes(rule));
             let mut spans = [
-                (span(buf, ri), serde_json::to_string(&rule.condition).expect("string")),
-                (span(buf, ru), serde_json::to_string(&rule.model).expect("string")),
+                (
+                    span(buf, ri),
+                    serde_json::to_string(&rule.condition).expect("string"),
+                ),
+                (
+                    span(buf, ru),
+                    serde_json::to_string(&rule.model).expect("string"),
+                ),
             ];
             spans.sort_by_key(|((s, _), _)| std::cmp::Reverse(*s));
             let mut out = buf.to_string();
@@ -821,7 +848,10 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
             if !empty {
                 out.push(',');
             }
-            out.push_str(&format!("\n{unit}\"rules\": [\n{}{body}\n{unit}]\n", unit.repeat(2)));
+            out.push_str(&format!(
+                "\n{unit}\"rules\": [\n{}{body}\n{unit}]\n",
+                unit.repeat(2)
+            ));
             out.push_str(&buf[close..]);
         }
         Some(raw) => {
@@ -846,7 +876,13 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
                         .nth(1)
                         .map(|l| l[..l.len() - l.trim_start().len()].to_string())
                         .unwrap_or_else(|| format!("{elem_indent}  "));
-                    let body = rule_json(rule, one_line, ftext.starts_with("{ "), &inner, &elem_indent);
+                    let body = rule_json(
+                        rule,
+                        one_line,
+                        ftext.starts_with("{ "),
+                        &inner,
+                        &elem_indent,
+                    );
                     out.push_str(&buf[..le]);
                     if multiline_array {
                         out.push_str(&format!(",\n{elem_indent}{body}"));
