@@ -977,8 +977,9 @@ pub struct CellStats {
 
 impl CellStats {
     /// Reads the complexity-level patterns of `complexity` from the learning
-    /// file: modelfit's `patterns[]` (entries without a keyword) or the JS
-    /// analyzer's `by_complexity[]`. Anything unreadable gives no data.
+    /// file: modelfit's `patterns[]` (entries without a keyword; the
+    /// effective sample size when given) or the JS analyzer's
+    /// `by_complexity[]`. Anything unreadable gives no data.
     pub fn load(path: &Path, complexity: &str) -> CellStats {
         let mut s = CellStats::default();
         let Some(v) = std::fs::read(path)
@@ -1028,11 +1029,12 @@ impl CellStats {
                 let Some(n) = n.filter(|n| *n > 0.0) else {
                     continue;
                 };
+                // Prefer the rate times the (effective) size: decayed counts stay honest.
                 let succ = p
-                    .get("successes")
+                    .get("success_rate")
                     .and_then(Value::as_f64)
-                    .filter(|_| p.get("effective_n").is_none())
-                    .or_else(|| p.get("success_rate").and_then(Value::as_f64).map(|r| r * n));
+                    .map(|r| r * n)
+                    .or_else(|| p.get("successes").and_then(Value::as_f64));
                 let Some(succ) = succ else { continue };
                 let prev = s.arms[t].unwrap_or((0.0, 0.0));
                 s.arms[t] = Some((prev.0 + succ.clamp(0.0, n), prev.1 + n));

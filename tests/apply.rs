@@ -452,11 +452,24 @@ fn a_crash_at_any_step_is_completed_by_a_rerun() {
         &format!("\"model\": \"{SONNET}\""),
         1,
     );
-    for point in ["after-backup", "after-intent", "after-models", "after-log"] {
+    for point in [
+        "after-backup",
+        "after-intent",
+        "after-models",
+        "after-log",
+        "after-learning",
+    ] {
         let h = H::new(&orig, vec![sug("c", tc("simple", HAIKU, SONNET), 0.9)]);
         let out = run_child(&h.home, "c", Some(point));
         assert!(!out.status.success(), "{point}: the child must die");
-        assert_eq!(h.sug("c")["status"], "open", "{point}");
+        let want = if point == "after-learning" {
+            "applied"
+        } else {
+            "open"
+        };
+        assert_eq!(h.sug("c")["status"], want, "{point}");
+        let intent = modelfit::learn::apply::intent_path(&h.home);
+        assert_eq!(intent.exists(), point != "after-backup", "{point}");
         let out = run_child(&h.home, "c", None);
         assert!(
             out.status.success(),
@@ -479,7 +492,47 @@ fn a_crash_at_any_step_is_completed_by_a_rerun() {
         for b in h.backups() {
             assert_eq!(std::fs::read_to_string(b).unwrap(), orig, "{point}");
         }
+        assert!(!intent.exists(), "{point}");
+        assert_eq!(s["status_history"].as_array().unwrap().len(), 1, "{point}");
     }
+}
+
+#[test]
+fn an_interrupted_apply_is_finished_by_the_next_command_even_if_suggest_dropped_it() {
+    let orig = fixture("models.json");
+    let h = H::new(
+        &orig,
+        vec![
+            sug("c", tc("simple", HAIKU, SONNET), 0.9),
+            sug("d", add("task contains 'database'", "opus"), 0.9),
+        ],
+    );
+    assert!(!run_child(&h.home, "c", Some("after-models"))
+        .status
+        .success());
+    // `learn suggest` rewrites the file meanwhile and no longer lists "c".
+    let mut v = h.learning();
+    v["suggestions"].as_array_mut().unwrap().remove(0);
+    std::fs::write(h.home.learning(), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    // Applying another suggestion first completes "c".
+    let done = apply(&h.home, "d", false).unwrap();
+    assert!(
+        done.notes.iter().any(|n| n.contains("suggestion c")),
+        "{:?}",
+        done.notes
+    );
+    let c = h.sug("c");
+    assert_eq!(c["status"], "applied");
+    assert_eq!(
+        c["evidence"],
+        json!({"n": 12}),
+        "the snapshot is kept on record"
+    );
+    assert_eq!(h.sug("d")["status"], "applied");
+    assert_eq!(h.log().lines().count(), 2);
+    let m: Value = serde_json::from_str(&h.models()).unwrap();
+    assert_eq!(m["task_complexity"]["simple"]["model"], SONNET);
+    assert_eq!(m["rules"][3]["if"], "task contains 'database'");
 }
 
 #[test]
@@ -498,7 +551,10 @@ fn an_interrupted_apply_over_a_changed_file_is_reported_not_guessed() {
     );
     assert_eq!(h.models(), edited);
     let e = reject(&h.home, "c", None).unwrap_err().to_string();
-    assert!(e.contains("interrupted"), "{e}");
+    assert!(
+        e.contains("interrupted apply") && e.contains("apply-intent.json"),
+        "{e}"
+    );
     let done = apply(&h.home, "c", true).unwrap();
     assert!(done
         .notes
