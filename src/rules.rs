@@ -906,23 +906,24 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
         }
     }
     let rule_model = match &matched {
-        Some((_, rule)) => {
-            let id = models.resolve(&rule.model, &pricing);
-            if !is_alias(&rule.model)
-                && !KNOWN_MODELS.iter().any(|k| k.eq_ignore_ascii_case(&id))
-                && !pricing.contains(&id)
-                && !models.levels.iter().any(|(_, m)| *m == id)
-            {
-                warnings.push(format!(
-                    "rule {:?} uses {:?}, which is neither in pricing.json nor a known Claude model id",
-                    rule.condition, rule.model
-                ));
-            }
-            id
-        }
+        Some((_, rule)) => models.resolve(&rule.model, &pricing),
         None if missing => default_model(&input.complexity).to_string(),
         None => models.fallback(&input.complexity),
     };
+    if !KNOWN_MODELS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(&rule_model))
+        && !pricing.contains(&rule_model)
+    {
+        // Used as written (the orchestrator would too), but a person should know.
+        let source = match &matched {
+            Some((i, rule)) => format!("rules[{i}] ({:?})", rule.condition),
+            None => format!("task_complexity for {:?}", input.complexity),
+        };
+        warnings.push(format!(
+            "{source} gives {rule_model:?}, which is neither in pricing.json nor a known Claude model id"
+        ));
+    }
 
     let mut sel = Selection {
         model: rule_model.clone(),

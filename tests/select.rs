@@ -222,7 +222,21 @@ fn broken_rules_are_warned_about_never_fatal() {
         "{err}"
     );
     assert!(err.contains("route api to haiku"), "{err}");
-    assert!(err.contains("neither in pricing.json nor a known"), "{err}");
+    assert!(
+        err.contains("rules[4]") && err.contains("neither in pricing.json nor a known"),
+        "{err}"
+    );
+    // An invalid id in task_complexity (the JS analyzer's kind) is used, and warned about.
+    let h = home_with(Some(
+        &json!({"task_complexity": {"simple": {"model": "claude-sonnet-4-5-20251001"}}})
+            .to_string(),
+    ));
+    let (out, err) = sel(h.path(), &["simple", "x"]);
+    assert_eq!(out, "claude-sonnet-4-5-20251001");
+    assert!(
+        err.contains("task_complexity for \"simple\"") && err.contains("neither in"),
+        "{err}"
+    );
     // `rules` replaced by prose (the miner's proposal): warned, fallback.
     let h = home_with(Some(
         &json!({"task_complexity": {"medium": {"model": SONNET}}, "rules": "use opus for design"})
