@@ -416,7 +416,7 @@ pre{{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:8px}}code{{b
         }
         let _ = writeln!(o, "</table>");
     }
-    let _ = writeln!(o, "<h2>Full report</h2><pre>{}</pre>", hesc(&md.replace("\\|", "|")));
+    let _ = writeln!(o, "<h2>Full report</h2><pre>{}</pre>", hesc(&md.replace("\\|", "|").replace("&lt;", "<")));
     let _ = writeln!(o, "</body></html>");
     o
 }
