@@ -293,8 +293,10 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                     evidence.push(json!({
                         "cell": level,
                         "what": format!(
-                            "{} may be enough for {level} tasks ({}/{} succeeded, n*={:.1} of the {N_DOWN} needed, confidence {:.2} of the {GAMMA_DOWN} needed): about {:.0} more explored {level} tasks on {} would settle it; explore with `modelfit select --explore`",
-                            cap(m), mc.s, mc.n, mc.n_eff, conf, (need - mc.n_eff).max(1.0).ceil(), cap(m)
+                            "{} may be enough for {level} tasks ({}/{} succeeded, n*={:.1} of the {N_DOWN} needed{}): about {:.0} more explored {level} tasks on {} would settle it; explore with `modelfit select --explore`",
+                            cap(m), mc.s, mc.n, mc.n_eff,
+                            if conf < GAMMA_DOWN { format!(", confidence {conf:.2} of the {GAMMA_DOWN} needed") } else { String::new() },
+                            (need - mc.n_eff).max(1.0).ceil(), cap(m)
                         ),
                         "model": m,
                         "more_tasks": (need - mc.n_eff).max(1.0).ceil(),
