@@ -569,3 +569,124 @@ fn an_interrupted_apply_over_a_changed_file_is_reported_not_guessed() {
         )
     );
 }
+
+// ---------------------------------------------------------------------------
+// End to end through the binary, on ledgers from learn's simulator.
+
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+fn bin(home: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("modelfit").unwrap();
+    c.env("MODELFIT_NOW", NOW).arg("--home").arg(home);
+    c
+}
+
+fn simulated_home(world: &str) -> TempDir {
+    use modelfit::learn::simulate::{self, World};
+    let w = World::scenarios()
+        .into_iter()
+        .find(|w| w.name == world)
+        .unwrap();
+    let dir = TempDir::new().unwrap();
+    let h = dir.path();
+    std::fs::create_dir_all(h.join("logs")).unwrap();
+    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
+    std::fs::write(
+        h.join("config/orchestrator/models.json"),
+        simulate::models_json(w.rules),
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("config/orchestrator/pricing.json"),
+        fixture("pricing.json"),
+    )
+    .unwrap();
+    let now = modelfit::clock::parse(NOW).unwrap();
+    simulate::write_ledger(&w, 1, now, &h.join("logs/dispatches.json")).unwrap();
+    dir
+}
+
+fn open_ids(home: &Path) -> Vec<String> {
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(home.join("logs/model-learning.json")).unwrap())
+            .unwrap();
+    v["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "open")
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn cli_reject_is_never_suggested_again_and_apply_changes_routing() {
+    let dir = simulated_home("over_provisioned");
+    let h = dir.path();
+    bin(h).arg("learn").assert().success();
+    let open = open_ids(h);
+    assert!(
+        !open.is_empty(),
+        "the simulator world must produce a suggestion"
+    );
+    let id = open[0].clone();
+    bin(h)
+        .args(["learn", "reject", &id, "--reason", "keep sonnet for medium"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("rejected {id}")));
+    for _ in 0..2 {
+        bin(h).arg("learn").assert().success();
+        assert!(!open_ids(h).contains(&id), "a rejected change came back");
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(h.join("logs/model-learning.json")).unwrap())
+                .unwrap();
+        let s = v["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(s["status"], "rejected");
+        assert_eq!(s["rejection_reason"], "keep sonnet for medium");
+    }
+
+    let dir = simulated_home("underperforming");
+    let h = dir.path();
+    bin(h).arg("learn").assert().success();
+    let id = open_ids(h)[0].clone();
+    let before = std::fs::read_to_string(h.join("config/orchestrator/models.json")).unwrap();
+    let rule_model = |h: &Path| {
+        String::from_utf8(
+            bin(h)
+                .args(["select", "simple", "fix typo"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+    };
+    let old = rule_model(h);
+    bin(h)
+        .args(["learn", "apply", &id])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("applied {id}")));
+    let after = std::fs::read_to_string(h.join("config/orchestrator/models.json")).unwrap();
+    assert_eq!(after, before.replacen(old.trim(), rule_model(h).trim(), 1));
+    assert_ne!(old, rule_model(h));
+    bin(h).arg("learn").assert().success();
+    assert!(!open_ids(h).contains(&id), "an applied change came back");
+    let log = std::fs::read_to_string(h.join("logs/model-config-changes.log")).unwrap();
+    assert_eq!(log.lines().count(), 1);
+    assert!(
+        log.starts_with("[2026-06-01T00:00:00.000Z] APPLIED sg-"),
+        "{log}"
+    );
+    bin(h)
+        .args(["learn", "apply", &id])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("already applied"));
+}
