@@ -690,3 +690,52 @@ fn cli_reject_is_never_suggested_again_and_apply_changes_routing() {
         .failure()
         .stderr(predicates::str::contains("already applied"));
 }
+
+#[test]
+fn crlf_files_stay_crlf() {
+    let orig = fixture("models.json").replace('\n', "\r\n");
+    let h = H::new(
+        &orig,
+        vec![sug("a", add("task contains 'api'", "sonnet"), 0.9)],
+    );
+    apply(&h.home, "a", false).unwrap();
+    let now = h.models();
+    assert_eq!(now.matches('\n').count(), now.matches("\r\n").count());
+    assert_eq!(now.lines().count(), orig.lines().count() + 4);
+}
+
+#[test]
+fn concurrent_applies_serialize_under_the_lock() {
+    let orig = fixture("models.json");
+    let h = H::new(
+        &orig,
+        vec![
+            sug("a", tc("simple", HAIKU, SONNET), 0.9),
+            sug("b", add("task contains 'database'", "opus"), 0.9),
+            sug("c", add("task contains 'billing'", "sonnet"), 0.9),
+        ],
+    );
+    let kids: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|id| {
+            let home = h.home.clone();
+            std::thread::spawn(move || run_child(&home, id, None))
+        })
+        .collect();
+    for k in kids {
+        let out = k.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let m: Value = serde_json::from_str(&h.models()).unwrap();
+    assert_eq!(m["task_complexity"]["simple"]["model"], SONNET);
+    assert_eq!(m["rules"].as_array().unwrap().len(), 5);
+    assert_eq!(h.log().lines().count(), 3);
+    assert_eq!(h.backups().len(), 3);
+    for id in ["a", "b", "c"] {
+        assert_eq!(h.sug(id)["status"], "applied");
+    }
+}

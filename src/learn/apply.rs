@@ -918,6 +918,9 @@ fn compact_raw(text: &str) -> String {
 /// (or creates the array at the end of the top-level object).
 fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<String> {
     let mut out = String::with_capacity(buf.len() + 128);
+    // Inserted line breaks follow the file's own (CRLF files stay CRLF).
+    let crlf = buf.contains("\r\n");
+    let nl = |s: String| if crlf { s.replace('\n', "\r\n") } else { s };
     match top.get("rules") {
         None => {
             // Close of the top-level object: the last `}` of the text.
@@ -933,10 +936,10 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
             if !empty {
                 out.push(',');
             }
-            out.push_str(&format!(
+            out.push_str(&nl(format!(
                 "\n{unit}\"rules\": [\n{}{body}\n{unit}]\n",
                 unit.repeat(2)
-            ));
+            )));
             out.push_str(&buf[close..]);
         }
         Some(raw) => {
@@ -970,9 +973,9 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
                     );
                     out.push_str(&buf[..le]);
                     if multiline_array {
-                        out.push_str(&format!(",\n{elem_indent}{body}"));
+                        out.push_str(&nl(format!(",\n{elem_indent}{body}")));
                     } else {
-                        out.push_str(&format!(", {body}"));
+                        out.push_str(&nl(format!(", {body}")));
                     }
                     out.push_str(&buf[le..]);
                 }
@@ -987,7 +990,7 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
                         &format!("{indent}{unit}"),
                     );
                     out.push_str(&buf[..rs]);
-                    out.push_str(&format!("[\n{indent}{unit}{body}\n{indent}]"));
+                    out.push_str(&nl(format!("[\n{indent}{unit}{body}\n{indent}]")));
                     out.push_str(&buf[re..]);
                 }
             }
