@@ -311,6 +311,16 @@ impl Expr {
         out
     }
 
+    /// The complexity this condition requires (`complexity == x` at the top
+    /// level or inside `and`s), if it requires one.
+    pub fn required_complexity(&self) -> Option<&str> {
+        match self {
+            Expr::Complexity(v, false) => Some(v),
+            Expr::And(a, b) => a.required_complexity().or_else(|| b.required_complexity()),
+            _ => None,
+        }
+    }
+
     fn collect_needles(&self, out: &mut Vec<String>) {
         match self {
             Expr::Contains { needles, .. } => out.extend(needles.iter().cloned()),

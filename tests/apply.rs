@@ -739,3 +739,32 @@ fn concurrent_applies_serialize_under_the_lock() {
         assert_eq!(h.sug(id)["status"], "applied");
     }
 }
+
+#[test]
+fn rules_scoped_to_different_levels_do_not_conflict() {
+    let models = fixture("models.json").replace(
+        "      \"if\": \"estimated_files > 5\",",
+        "      \"if\": \"task contains 'api' and complexity == 'simple'\",",
+    );
+    let h = H::new(
+        &models,
+        vec![
+            sug(
+                "m",
+                add("task contains 'api' and complexity == 'medium'", "opus"),
+                0.9,
+            ),
+            sug(
+                "s",
+                add("task contains 'api' and complexity == simple", "sonnet"),
+                0.9,
+            ),
+        ],
+    );
+    apply(&h.home, "m", false).unwrap();
+    let e = apply(&h.home, "s", false).unwrap_err().to_string();
+    assert!(
+        e.contains("rules[2]") && e.contains("would not fire"),
+        "{e}"
+    );
+}

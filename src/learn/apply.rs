@@ -755,9 +755,11 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
             })?;
             check_model(home, &rule.model)?;
             let new_model = models.resolve(&rule.model, &pricing);
-            let new_needles = rules::parse(&rule.condition)
-                .map(|e| e.needles())
-                .unwrap_or_default();
+            let new_expr = rules::parse(&rule.condition).ok();
+            let new_needles = new_expr.as_ref().map(|e| e.needles()).unwrap_or_default();
+            let new_level = new_expr
+                .as_ref()
+                .and_then(|e| e.required_complexity().map(str::to_string));
             for (i, r) in models.rules.iter().enumerate() {
                 let Ok(r) = r else { continue };
                 if r.condition.trim() == rule.condition.trim()
@@ -773,6 +775,11 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
                 let Ok(expr) = rules::parse(&r.condition) else {
                     continue;
                 };
+                if let (Some(a), Some(b)) = (new_level.as_deref(), expr.required_complexity()) {
+                    if a != b {
+                        continue; // Scoped to different levels: no task meets both.
+                    }
+                }
                 let shared: Vec<String> = expr
                     .needles()
                     .into_iter()
