@@ -496,3 +496,52 @@ fn hook_script_is_a_drop_in_with_fallback() {
     assert_eq!(out, format!("{OPUS}\n"));
     assert!(err.contains("failed"), "{err}");
 }
+
+#[test]
+fn exploration_reads_both_learning_file_shapes() {
+    use modelfit::rules::{neighbour_probabilities, CellStats};
+    // The JS analyzer's by_complexity[]: medium has only sonnet, 13/18 (below target): up.
+    let js = Path::new(FIX).join("learning-sample/model-learning.json");
+    let medium = CellStats::load(&js, "medium");
+    assert_eq!(medium.arms[1], Some((13.0, 18.0)));
+    assert_eq!(medium.arms[0], None);
+    assert_eq!(neighbour_probabilities(1, &medium), vec![(2, 1.0)]);
+    // Complex: opus 10/12 and sonnet 8/8; opus has a single neighbour.
+    let complex = CellStats::load(&js, "complex");
+    assert_eq!(complex.arms[2], Some((10.0, 12.0)));
+    assert_eq!(neighbour_probabilities(2, &complex), vec![(1, 1.0)]);
+    // No data for a level: uniform among the neighbours.
+    assert_eq!(
+        neighbour_probabilities(1, &CellStats::load(&js, "nonexistent")),
+        vec![(0, 0.5), (2, 0.5)]
+    );
+    // modelfit's patterns[]: effective sizes, keyword patterns ignored.
+    let dir = TempDir::new().unwrap();
+    let p = dir.path().join("model-learning.json");
+    std::fs::write(
+        &p,
+        json!({"patterns": [
+            {"pattern_id": "complexity=medium/model=sonnet", "trigger": "complexity == 'medium'", "complexity": "medium",
+             "model": SONNET, "success_rate": 0.95, "sample_size": 60, "successes": 57, "effective_sample_size": 40.0},
+            {"pattern_id": "keyword=api/complexity=medium/model=haiku", "trigger": "task contains 'api' and complexity == 'medium'",
+             "complexity": "medium", "keyword": "api", "model": HAIKU, "success_rate": 0.2, "sample_size": 50}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let s = CellStats::load(&p, "medium");
+    let (succ, n) = s.arms[1].unwrap();
+    assert!(
+        (n - 40.0).abs() < 1e-9 && (succ - 38.0).abs() < 1e-9,
+        "{succ} {n}"
+    );
+    assert_eq!(s.arms[0], None, "keyword patterns are not the level's cell");
+    // Sonnet comfortably above target, both neighbours unexplored: down first.
+    assert_eq!(neighbour_probabilities(1, &s), vec![(0, 1.0)]);
+    // A corrupt file gives no data, never an error.
+    std::fs::write(&p, "{").unwrap();
+    assert!(CellStats::load(&p, "medium")
+        .arms
+        .iter()
+        .all(Option::is_none));
+}
