@@ -411,8 +411,10 @@ fn reject_is_remembered_and_redacted() {
     assert!(e.contains("restore the backup"), "{e}");
 }
 
-/// Not a test on its own: the child process of the crash tests.
+/// Not a test on its own: the child process of the crash and concurrency
+/// tests, run by them with `--ignored --exact`.
 #[test]
+#[ignore = "child process of the crash tests; runs only when they spawn it"]
 fn helper_child_apply() {
     let Ok(root) = std::env::var("APPLY_CHILD_HOME") else {
         return;
@@ -430,6 +432,7 @@ fn helper_child_apply() {
 fn run_child(home: &Home, id: &str, crash_at: Option<&str>) -> std::process::Output {
     let mut c = Command::new(std::env::current_exe().unwrap());
     c.args([
+        "--ignored",
         "--exact",
         "helper_child_apply",
         "--nocapture",
