@@ -121,6 +121,11 @@ impl Home {
     pub fn torn_dir(&self) -> PathBuf {
         self.state_dir().join("torn")
     }
+
+    /// `logs/modelfit/selections.jsonl`, `select --explore`'s log of choices.
+    pub fn selections(&self) -> PathBuf {
+        self.state_dir().join("selections.jsonl")
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,193 @@
-//! `learn` and `select`.
+//! `learn`: analyze, suggest, report, apply, reject.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
 use crate::home::Home;
+use crate::learn::{self, AnalyzeOptions, ReportFormat, SuggestOptions};
 
 #[derive(Debug, Args)]
-pub struct LearnArgs {}
+pub struct LearnArgs {
+    #[command(subcommand)]
+    command: Option<LearnCommand>,
+    /// Cells with fewer effective samples get no suggestion (with no subcommand)
+    #[arg(long, default_value_t = 5)]
+    min_sample_size: u32,
+    /// Only records created at or after this date (YYYY-MM-DD or ISO) count
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Suggestions below this confidence are not emitted (with no subcommand)
+    #[arg(long, default_value_t = 0.70)]
+    min_confidence: f64,
+}
 
-pub fn learn(_a: LearnArgs, _home: &Home) -> Result<ExitCode> {
-    Err(Error::Invalid("learn: not built yet".into()))
+#[derive(Debug, Subcommand)]
+enum LearnCommand {
+    /// Stream the ledger into per-cell statistics (logs/model-learning.json).
+    Analyze {
+        /// Cells with fewer effective samples get no suggestion
+        #[arg(long, default_value_t = 5)]
+        min_sample_size: u32,
+        /// Only records created at or after this date count [default: last 90 days, decayed]
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// Turn the latest analysis into suggestions with stable ids.
+    Suggest {
+        /// Suggestions below this confidence are not emitted
+        #[arg(long, default_value_t = 0.70)]
+        min_confidence: f64,
+    },
+    /// Render the latest analysis for a person.
+    Report {
+        /// md, json or html
+        #[arg(long, value_enum, default_value_t = Format::Md)]
+        format: Format,
+        /// Write to FILE (atomically) instead of stdout
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Apply suggestion ID to models.json.
+    Apply {
+        /// The suggestion id (sg-…)
+        id: String,
+        /// Apply even when it conflicts with an existing rule
+        #[arg(long)]
+        force: bool,
+    },
+    /// Reject suggestion ID; it is never suggested again.
+    Reject {
+        /// The suggestion id (sg-…)
+        id: String,
+        /// Why (kept in the learning file)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Md,
+    Json,
+    Html,
+}
+
+fn parse_since(s: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    match s {
+        None => Ok(None),
+        Some(t) => crate::clock::parse(t).map(Some).ok_or_else(|| {
+            Error::Invalid(format!(
+                "--since {t:?} is not a date: use YYYY-MM-DD or an ISO timestamp"
+            ))
+        }),
+    }
+}
+
+fn check_confidence(c: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&c) {
+        return Err(Error::Invalid(format!(
+            "--min-confidence {c} is outside 0..1"
+        )));
+    }
+    Ok(())
+}
+
+fn print_analysis(a: &learn::Analysis, home: &Home) {
+    let cells = a
+        .patterns
+        .iter()
+        .filter(|p| p.get("keyword").is_none())
+        .count();
+    println!(
+        "analysed {} records: {} complexity × model cells, {} keyword cells → {}",
+        a.total_dispatches,
+        cells,
+        a.patterns.len() - cells,
+        home.learning().display()
+    );
+}
+
+fn print_suggestions(s: &[learn::Suggestion]) {
+    if s.is_empty() {
+        println!("no open suggestion (see `modelfit learn report` for the evidence still needed)");
+    }
+    for sg in s {
+        println!(
+            "{}  {}  confidence {:.2}\n    {}\n    apply: modelfit learn apply {}   reject: modelfit learn reject {}",
+            sg.id, sg.kind, sg.confidence, sg.reason, sg.id, sg.id
+        );
+    }
+}
+
+pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
+    match a.command {
+        None => {
+            check_confidence(a.min_confidence)?;
+            let an = learn::analyze(
+                home,
+                &AnalyzeOptions {
+                    min_sample_size: a.min_sample_size,
+                    since: parse_since(a.since.as_deref())?,
+                },
+            )?;
+            print_analysis(&an, home);
+            let s = learn::suggest(
+                home,
+                &SuggestOptions {
+                    min_confidence: a.min_confidence,
+                },
+            )?;
+            print_suggestions(&s);
+        }
+        Some(LearnCommand::Analyze {
+            min_sample_size,
+            since,
+        }) => {
+            let an = learn::analyze(
+                home,
+                &AnalyzeOptions {
+                    min_sample_size,
+                    since: parse_since(since.as_deref())?,
+                },
+            )?;
+            print_analysis(&an, home);
+        }
+        Some(LearnCommand::Suggest { min_confidence }) => {
+            check_confidence(min_confidence)?;
+            let s = learn::suggest(home, &SuggestOptions { min_confidence })?;
+            print_suggestions(&s);
+        }
+        Some(LearnCommand::Report { format, output }) => {
+            let fmt = match format {
+                Format::Md => ReportFormat::Markdown,
+                Format::Json => ReportFormat::Json,
+                Format::Html => ReportFormat::Html,
+            };
+            let text = learn::report(home, fmt)?;
+            match output {
+                Some(p) => {
+                    crate::store::write_atomic(&p, text.as_bytes())?;
+                    println!("wrote {}", p.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        Some(LearnCommand::Apply { id, force }) => {
+            let r = learn::apply(home, &id, force)?;
+            println!(
+                "applied {}: {} (backup: {})",
+                r.id,
+                r.description,
+                r.backup.display()
+            );
+        }
+        Some(LearnCommand::Reject { id, reason }) => {
+            let r = learn::reject(home, &id, reason.as_deref())?;
+            println!("rejected {}; it will not be suggested again", r.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

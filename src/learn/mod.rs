@@ -2,15 +2,34 @@
 //! keyword × model), `suggest` (rule changes with honest confidence),
 //! `report`, and `apply` / `reject` of suggestions.
 //!
-//! INTERFACE STUB: the types and signatures below are the contract shared by
-//! the CLI, the MCP server, `apply` and `select`; bodies are being written.
+//! The types below are the contract shared by the CLI, the MCP server,
+//! `apply` and `select`.
+//!
+//! Outcome of an attempt, by precedence: an explicit verdict of a person or
+//! CI; else, if a later retry links to it (`previous_dispatch_id`), failure;
+//! else the hook's verdict or the orchestrator status (complete → success,
+//! failed → failure); else unknown (never imputed, counted). `partial` counts
+//! as not a success. An implicit success whose tokens or time are far above
+//! the cell's norm counts as unknown ("questioned").
+//!
+//! Confidence of a pattern: the posterior probability (Jeffreys prior, decayed
+//! effective counts) that the true first-attempt success rate lies within ±10
+//! points of the estimate. Confidence of a suggestion: the posterior
+//! probability of its claim (learning-statistics §5).
 
+pub mod analyze;
 pub mod apply;
+pub mod file;
+pub mod models;
+pub mod report;
+pub mod simulate;
+pub mod stats;
+pub mod suggest;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::home::Home;
 use crate::rules::Rule;
 
@@ -139,19 +158,16 @@ pub enum ReportFormat {
 /// Streams the ledger, computes per-group statistics and writes them to
 /// `logs/model-learning.json` (locked, atomic; earlier suggestions kept).
 pub fn analyze(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
-    let _ = (home, opts);
-    Err(Error::Invalid("learn analyze: not built yet".into()))
+    analyze::run(home, opts)
 }
 
 /// Turns the latest analysis into suggestions (never re-suggesting a
 /// rejected or applied change) and stores them. Returns the open ones.
 pub fn suggest(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
-    let _ = (home, opts);
-    Err(Error::Invalid("learn suggest: not built yet".into()))
+    suggest::run(home, opts)
 }
 
 /// Renders the report of the latest analysis.
 pub fn report(home: &Home, format: ReportFormat) -> Result<String> {
-    let _ = (home, format);
-    Err(Error::Invalid("learn report: not built yet".into()))
+    report::render(home, format)
 }

@@ -1,0 +1,928 @@
+//! `learn analyze`: two streaming passes over the ledger into per-cell
+//! statistics, written to `logs/model-learning.json`.
+//!
+//! Pass 1 collects what later attempts say about earlier ones (which ids a
+//! retry links to) and each cell's norm of tokens and time (log-scale
+//! histograms, for anomalies). Pass 2 resolves every attempt's outcome and
+//! accumulates decayed counts. Memory depends on the number of cells, weeks
+//! and retried attempts, never on the number of records.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::models::{self, Routing};
+use super::stats::{self, Beta, LogHist};
+use super::{AnalyzeOptions, Analysis, Status, Suggestion};
+use crate::error::Result;
+use crate::home::Home;
+use crate::outcome::Source;
+use crate::pricing::Pricing;
+use crate::record::RecordView;
+use crate::store::Ledger;
+
+/// Target first-attempt success rate T.
+pub const TARGET: f64 = 0.80;
+/// Non-inferiority margin δ.
+pub const DELTA: f64 = 0.05;
+/// Decay half-life in days.
+pub const HALF_LIFE_DAYS: f64 = 30.0;
+/// Default window in days.
+pub const WINDOW_DAYS: i64 = 90;
+/// Cooldown after an applied change, in days.
+pub const COOLDOWN_DAYS: i64 = 14;
+/// Effective samples needed on a changed cell before it may change again.
+pub const COOLDOWN_N: f64 = 20.0;
+/// Most anomalies listed in the file.
+const MAX_ANOMALIES: usize = 100;
+/// How close (before / after the record's creation) a `select` log line must be to join.
+const JOIN_BEFORE_MS: i64 = 15 * 60 * 1000;
+const JOIN_AFTER_MS: i64 = 2 * 60 * 1000;
+
+/// Pass 1's view of a record.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Lite {
+    #[serde(deserialize_with = "lenient_string")]
+    complexity: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    model: Option<String>,
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    created_at: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    previous_dispatch_id: Option<String>,
+    #[serde(deserialize_with = "lenient_f64")]
+    tokens_used: Option<f64>,
+    #[serde(deserialize_with = "lenient_f64")]
+    execution_time_seconds: Option<f64>,
+}
+
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    })
+}
+
+/// Accumulated figures of one cell (complexity × model, or keyword × complexity × model).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Acc {
+    /// First attempts with a known outcome.
+    n: u64,
+    s: u64,
+    partial: u64,
+    unknown: u64,
+    questioned: u64,
+    sum_w: f64,
+    sum_w2: f64,
+    sum_ws: f64,
+    attempts: u64,
+    retries: u64,
+    escalations: u64,
+    explored: u64,
+    explored_s: u64,
+    overrides: u64,
+    tokens_sum: f64,
+    tokens_n: u64,
+    without_tokens: u64,
+    time_sum: f64,
+    time_n: u64,
+    cost_sum: f64,
+    costed: u64,
+    tasks: u64,
+    tasks_succeeded: u64,
+    anomalies: u64,
+    latest_model: String,
+    latest_at: i64,
+    versions: Vec<String>,
+    /// Weighted counts after the cell's last applied change (cooldown).
+    after_w: f64,
+    after_w2: f64,
+}
+
+impl Acc {
+    fn see_model(&mut self, model: &str, at: i64) {
+        if at >= self.latest_at || self.latest_model.is_empty() {
+            self.latest_at = at;
+            self.latest_model = model.to_string();
+        }
+        if let Some(v) = models::version(model) {
+            if !self.versions.contains(&v) && self.versions.len() < 16 {
+                self.versions.push(v);
+            }
+        }
+    }
+}
+
+/// One week's totals, for the trend.
+#[derive(Debug, Default, Clone)]
+struct Week {
+    n: u64,
+    s: u64,
+    cost: f64,
+    costed: u64,
+    attempts: u64,
+    tasks_succeeded: u64,
+    tasks: u64,
+    covered: u64,
+}
+
+/// A `select --explore` log line.
+#[derive(Debug, Clone)]
+struct Selection {
+    at_ms: i64,
+    family: Option<&'static str>,
+    rule_family: Option<&'static str>,
+    explored: bool,
+}
+
+/// What a later attempt inherits from the task's first attempt.
+#[derive(Debug, Clone)]
+struct Chain {
+    root: (String, &'static str),
+    root_week: Option<String>,
+    family: &'static str,
+    succeeded: bool,
+}
+
+/// How an attempt's outcome was established.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Resolved {
+    Success { implicit: bool },
+    Failure,
+    Partial,
+    Unknown,
+}
+
+/// Streams the ledger and writes the analysis. See [`super::analyze`].
+pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
+    let now = crate::clock::now();
+    let since = opts.since.unwrap_or(now - Duration::days(WINDOW_DAYS));
+    let routing = Routing::load(home)?;
+    let pricing = Pricing::load(&home.pricing());
+    let ledger = Ledger::of(home);
+
+    // Read the earlier file first: its applied suggestions set the cooldown cutoffs.
+    let learning_path = home.learning();
+    let earlier = super::file::load(&learning_path)?;
+    let cutoffs = cooldown_cutoffs(&earlier);
+
+    // Pass 1: retry links and per-cell norms.
+    let mut linked: HashSet<String> = HashSet::new();
+    let mut tok_hist: HashMap<(String, &'static str), LogHist> = HashMap::new();
+    let mut time_hist: HashMap<(String, &'static str), LogHist> = HashMap::new();
+    ledger.for_each(|r: Lite| {
+        if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
+            linked.insert(p);
+        }
+        if r.kind.as_deref() == Some("batch") {
+            return true;
+        }
+        let (Some(c), Some(fam)) = (r.complexity, r.model.as_deref().and_then(models::family))
+        else {
+            return true;
+        };
+        let in_window = r
+            .created_at
+            .as_deref()
+            .and_then(crate::clock::parse)
+            .is_some_and(|t| t >= since);
+        if !in_window {
+            return true;
+        }
+        if let Some(t) = r.tokens_used {
+            tok_hist.entry((c.clone(), fam)).or_default().add(t);
+        }
+        if let Some(t) = r.execution_time_seconds {
+            time_hist.entry((c, fam)).or_default().add(t);
+        }
+        true
+    })?;
+    let tok_fence: HashMap<_, _> = tok_hist
+        .iter()
+        .filter_map(|(k, h)| h.fence().map(|f| (k.clone(), (f, h.median().unwrap_or(0.0)))))
+        .collect();
+    let time_fence: HashMap<_, _> = time_hist
+        .iter()
+        .filter_map(|(k, h)| h.fence().map(|f| (k.clone(), (f, h.median().unwrap_or(0.0)))))
+        .collect();
+    drop(tok_hist);
+    drop(time_hist);
+
+    let selections = load_selections(home);
+
+    // Pass 2.
+    let mut total: u64 = 0;
+    let mut cells: BTreeMap<(String, &'static str), Acc> = BTreeMap::new();
+    let mut kw_cells: BTreeMap<(String, String, &'static str), Acc> = BTreeMap::new();
+    let mut weeks: BTreeMap<String, Week> = BTreeMap::new();
+    let mut chains: HashMap<String, Chain> = HashMap::new();
+    let mut anomalies: Vec<Value> = Vec::new();
+    let mut anomalies_total: u64 = 0;
+    let mut health = Health::default();
+
+    ledger.for_each(|r: RecordView| {
+        total += 1;
+        if r.kind.as_deref() == Some("batch") {
+            health.batch_records += 1;
+            return true;
+        }
+        let model = r.model.clone().unwrap_or_default();
+        let Some(fam) = models::family(&model) else {
+            if model.is_empty() || model == "none" {
+                health.no_model += 1;
+            } else {
+                *health.unrecognised.entry(model.clone()).or_default() += 1;
+            }
+            return true;
+        };
+        let Some(level) = r.complexity.clone().filter(|c| models::LEVELS.contains(&c.as_str()))
+        else {
+            health.no_complexity += 1;
+            return true;
+        };
+        let Some(at) = r
+            .created_at
+            .as_deref()
+            .or(r.completed_at.as_deref())
+            .and_then(crate::clock::parse)
+        else {
+            health.undated += 1;
+            return true;
+        };
+        if at < since {
+            health.before_window += 1;
+            return true;
+        }
+        let at_ms = at.timestamp_millis();
+        let age_days = (now - at).num_milliseconds() as f64 / 86_400_000.0;
+        let w = stats::decay_weight(age_days, HALF_LIFE_DAYS, None);
+        let week = week_start(at);
+        let key = (level.clone(), fam);
+
+        // Anomaly: far above the cell's norm in tokens or time.
+        let tok_anom = match (r.tokens_used, tok_fence.get(&key)) {
+            (Some(t), Some((f, med))) if t > *f => Some((t, *med)),
+            _ => None,
+        };
+        let time_anom = match (r.execution_time_seconds, time_fence.get(&key)) {
+            (Some(t), Some((f, med))) if t > *f => Some((t, *med)),
+            _ => None,
+        };
+        let anomalous = tok_anom.is_some() || time_anom.is_some();
+
+        let id = r.id.clone().unwrap_or_default();
+        let retried = !id.is_empty() && linked.contains(&id);
+        let resolved = resolve(&r, retried, anomalous);
+
+        // Attempt kind: retry / escalation, exploration, override, rule.
+        let prev = r.previous_dispatch_id.as_deref().filter(|p| !p.is_empty());
+        let chain = prev.and_then(|p| chains.get(p)).cloned();
+        let is_retry = prev.is_some();
+        let escalation = chain
+            .as_ref()
+            .is_some_and(|c| models::tier(fam) > models::tier(c.family));
+        let text = r
+            .original_task
+            .clone()
+            .or_else(|| r.task.as_deref().map(crate::outcome::strip_context))
+            .unwrap_or_default();
+        let sel = if selections.is_empty() || text.is_empty() {
+            None
+        } else {
+            match_selection(&selections, &text, at_ms, fam)
+        };
+        let explored = sel.as_ref().is_some_and(|s| s.explored);
+        let overridden = sel
+            .as_ref()
+            .is_some_and(|s| !s.explored && s.rule_family.is_some() && s.rule_family != Some(fam));
+
+        let keywords: Vec<String> = match &r.task_keywords {
+            Some(k) => k.clone(),
+            None => crate::signals::keywords(&text),
+        };
+
+        let cost = r.cost_usd.or_else(|| {
+            r.tokens_used
+                .and_then(|t| estimate_cost(&pricing, &model, t))
+        });
+
+        // Cost per success: every attempt is charged to its task's first attempt.
+        let root = match &chain {
+            Some(c) => c.root.clone(),
+            None => key.clone(),
+        };
+        let root_week = match &chain {
+            Some(c) => c.root_week.clone(),
+            None => Some(week.clone()),
+        };
+        let success_now = matches!(resolved, Resolved::Success { .. });
+        let already = chain.as_ref().is_some_and(|c| c.succeeded);
+        {
+            let rc = cells.entry(root.clone()).or_default();
+            if let Some(c) = cost {
+                rc.cost_sum += c;
+                rc.costed += 1;
+            }
+            if chain.is_none() {
+                rc.tasks += 1;
+            }
+            if success_now && !already {
+                rc.tasks_succeeded += 1;
+            }
+        }
+        if let Some(wk) = root_week.as_ref() {
+            let e = weeks.entry(wk.clone()).or_default();
+            if let Some(c) = cost {
+                e.cost += c;
+                e.costed += 1;
+            }
+            e.attempts += 1;
+            if chain.is_none() {
+                e.tasks += 1;
+            }
+            if success_now && !already {
+                e.tasks_succeeded += 1;
+            }
+        }
+        if retried {
+            chains.insert(
+                id.clone(),
+                Chain {
+                    root: root.clone(),
+                    root_week,
+                    family: fam,
+                    succeeded: already || success_now,
+                },
+            );
+        }
+
+        let first_attempt = !is_retry && !overridden;
+        let add = |acc: &mut Acc, kw: bool| {
+            acc.attempts += 1;
+            acc.see_model(&model, at_ms);
+            if is_retry {
+                acc.retries += 1;
+                if escalation {
+                    acc.escalations += 1;
+                }
+            }
+            if overridden {
+                acc.overrides += 1;
+            }
+            if anomalous && !kw {
+                acc.anomalies += 1;
+            }
+            match r.tokens_used {
+                Some(t) => {
+                    acc.tokens_sum += t;
+                    acc.tokens_n += 1;
+                }
+                None => acc.without_tokens += 1,
+            }
+            if let Some(t) = r.execution_time_seconds {
+                acc.time_sum += t;
+                acc.time_n += 1;
+            }
+            if !first_attempt {
+                return;
+            }
+            let y = match resolved {
+                Resolved::Success { .. } => 1.0,
+                Resolved::Failure => 0.0,
+                Resolved::Partial => {
+                    acc.partial += 1;
+                    0.0
+                }
+                Resolved::Unknown => {
+                    acc.unknown += 1;
+                    if anomalous {
+                        acc.questioned += 1;
+                    }
+                    return;
+                }
+            };
+            acc.n += 1;
+            acc.s += y as u64;
+            acc.sum_w += w;
+            acc.sum_w2 += w * w;
+            acc.sum_ws += w * y;
+            if explored {
+                acc.explored += 1;
+                acc.explored_s += y as u64;
+            }
+        };
+        add(cells.entry(key.clone()).or_default(), false);
+        for k in &keywords {
+            add(
+                kw_cells.entry((level.clone(), k.clone(), fam)).or_default(),
+                true,
+            );
+        }
+        // Cooldown: decayed samples after the last applied change on this level.
+        if first_attempt && !matches!(resolved, Resolved::Unknown) {
+            if let Some(cut) = cutoffs.get(&level) {
+                if at_ms >= *cut {
+                    let c = cells.get_mut(&key).expect("inserted above");
+                    c.after_w += w;
+                    c.after_w2 += w * w;
+                }
+            }
+            for k in &keywords {
+                if let Some(cut) = cutoffs.get(&format!("{level}/{k}")) {
+                    if at_ms >= *cut {
+                        let c = kw_cells
+                            .get_mut(&(level.clone(), k.clone(), fam))
+                            .expect("inserted above");
+                        c.after_w += w;
+                        c.after_w2 += w * w;
+                    }
+                }
+            }
+        }
+
+        {
+            let e = weeks.entry(week).or_default();
+            if first_attempt {
+                match resolved {
+                    Resolved::Success { .. } => {
+                        e.n += 1;
+                        e.s += 1;
+                    }
+                    Resolved::Failure | Resolved::Partial => e.n += 1,
+                    Resolved::Unknown => {}
+                }
+            }
+            if !is_retry && routing.covers_task(&text.to_lowercase(), &level) {
+                e.covered += 1;
+            }
+        }
+        match resolved {
+            Resolved::Unknown => *health.unknown_by_model.entry(fam).or_default() += 1,
+            _ => *health.known_by_model.entry(fam).or_default() += 1,
+        }
+        if r.tokens_used.is_none() {
+            *health.without_tokens_by_model.entry(fam).or_default() += 1;
+        }
+        if anomalous {
+            anomalies_total += 1;
+            let (what, value, median) = match (tok_anom, time_anom) {
+                (Some((t, m)), _) => ("tokens", t, m),
+                (None, Some((t, m))) => ("execution_time_seconds", t, m),
+                _ => unreachable!(),
+            };
+            let entry = json!({
+                "id": if id.is_empty() { Value::Null } else { Value::String(id.clone()) },
+                "created_at": crate::clock::iso(at),
+                "complexity": level,
+                "model": model,
+                "metric": what,
+                "value": value,
+                "cell_median": (median * 10.0).round() / 10.0,
+                "times_median": if median > 0.0 { ((value / median) * 10.0).round() / 10.0 } else { 0.0 },
+                "outcome": match resolved {
+                    Resolved::Success { .. } => "success",
+                    Resolved::Failure => "failure",
+                    Resolved::Partial => "partial",
+                    Resolved::Unknown => "questioned",
+                },
+            });
+            if anomalies.len() < MAX_ANOMALIES {
+                anomalies.push(entry);
+            } else {
+                // Keep the most recent ones.
+                anomalies.remove(0);
+                anomalies.push(entry);
+            }
+        }
+        true
+    })?;
+
+    // Build the document.
+    let mut patterns = Vec::new();
+    for ((level, fam), acc) in &cells {
+        if acc.attempts == 0 {
+            continue;
+        }
+        patterns.push(pattern_json(level, None, fam, acc, &cutoffs));
+    }
+    for ((level, kw), group) in group_keywords(&kw_cells) {
+        for (fam, acc) in group {
+            patterns.push(pattern_json(&level, Some(&kw), fam, acc, &cutoffs));
+        }
+    }
+    let weekly: Vec<Value> = weeks
+        .iter()
+        .map(|(wk, e)| {
+            json!({
+                "week": wk,
+                "first_attempts": e.n,
+                "successes": e.s,
+                "success_rate": ratio(e.s as f64, e.n as f64),
+                "attempts": e.attempts,
+                "tasks": e.tasks,
+                "tasks_succeeded": e.tasks_succeeded,
+                "cost_usd": round6(e.cost),
+                "cost_per_success_usd": if e.costed > 0 && e.tasks_succeeded > 0 { json!(round6(e.cost / e.tasks_succeeded as f64)) } else { Value::Null },
+                "rule_coverage": ratio(e.covered as f64, e.tasks as f64),
+            })
+        })
+        .collect();
+
+    let lock = super::file::lock(home)?;
+    // Re-read under the lock: a concurrent apply or reject may have written since.
+    let mut doc = super::file::load(&learning_path)?;
+    doc.insert("last_updated".into(), json!(crate::clock::iso(now)));
+    doc.insert("total_dispatches".into(), json!(total));
+    doc.insert(
+        "window".into(),
+        json!({
+            "since": crate::clock::iso(since),
+            "until": crate::clock::iso(now),
+            "half_life_days": HALF_LIFE_DAYS,
+            "target_success_rate": TARGET,
+            "min_sample_size": opts.min_sample_size,
+        }),
+    );
+    doc.insert("patterns".into(), Value::Array(patterns.clone()));
+    doc.insert("weekly".into(), Value::Array(weekly));
+    doc.insert(
+        "anomalies".into(),
+        json!({"total": anomalies_total, "listed": anomalies}),
+    );
+    doc.insert("health".into(), health.to_json());
+    if !doc.contains_key("suggestions") {
+        doc.insert("suggestions".into(), json!([]));
+    }
+    super::file::save(&learning_path, &doc)?;
+    drop(lock);
+    Ok(Analysis {
+        total_dispatches: total,
+        patterns,
+    })
+}
+
+/// Per-level and per-keyword cutoff times (ms) of the last applied change.
+fn cooldown_cutoffs(doc: &Map<String, Value>) -> HashMap<String, i64> {
+    let mut out = HashMap::new();
+    for s in doc
+        .get("suggestions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if s.get("status").and_then(Value::as_str) != Some("applied") {
+            continue;
+        }
+        let Some(at) = s
+            .get("applied_at")
+            .and_then(Value::as_str)
+            .and_then(crate::clock::parse)
+        else {
+            continue;
+        };
+        if let Some(cell) = suggestion_cell(s) {
+            let ms = at.timestamp_millis();
+            let e = out.entry(cell).or_insert(ms);
+            *e = (*e).max(ms);
+        }
+    }
+    out
+}
+
+/// The cell a stored suggestion (modelfit's or the JS analyzer's shape)
+/// speaks about: `level` or `level/keyword`, or `*/keyword` for a JS keyword rule.
+pub(crate) fn suggestion_cell(s: &Value) -> Option<String> {
+    if let Ok(sg) = serde_json::from_value::<Suggestion>(s.clone()) {
+        if let Some(c) = sg.extra.get("cell").and_then(Value::as_str) {
+            return Some(c.to_string());
+        }
+        return match &sg.change {
+            super::Change::TaskComplexity { level, .. } => Some(level.clone()),
+            _ => None,
+        };
+    }
+    // The JS analyzer: group_label "complexity=simple" or "keyword=docs".
+    if let Some(g) = s.get("group_label").and_then(Value::as_str) {
+        if let Some(l) = g.strip_prefix("complexity=") {
+            return Some(l.to_string());
+        }
+        if let Some(k) = g.strip_prefix("keyword=") {
+            return Some(format!("*/{k}"));
+        }
+    }
+    if let Some(l) = s.get("complexity").and_then(Value::as_str) {
+        return Some(l.to_string());
+    }
+    s.get("keyword")
+        .and_then(Value::as_str)
+        .map(|k| format!("*/{k}"))
+}
+
+type KeywordGroups<'a> = BTreeMap<(String, String), Vec<(&'static str, &'a Acc)>>;
+
+fn group_keywords<'a>(kw: &'a BTreeMap<(String, String, &'static str), Acc>) -> KeywordGroups<'a> {
+    let mut out: KeywordGroups<'a> = BTreeMap::new();
+    for ((l, k, f), a) in kw {
+        out.entry((l.clone(), k.clone())).or_default().push((f, a));
+    }
+    out
+}
+
+fn pattern_json(
+    level: &str,
+    keyword: Option<&str>,
+    fam: &str,
+    acc: &Acc,
+    cutoffs: &HashMap<String, i64>,
+) -> Value {
+    let n_eff = stats::kish(acc.sum_w, acc.sum_w2);
+    let p = if acc.sum_w > 0.0 {
+        acc.sum_ws / acc.sum_w
+    } else {
+        0.0
+    };
+    let s_eff = p * n_eff;
+    let (lo, hi) = stats::wilson(s_eff, n_eff, stats::Z95);
+    let post = Beta::jeffreys(s_eff, n_eff);
+    let confidence = if acc.n == 0 {
+        0.0
+    } else {
+        (post.cdf((p + 0.10).min(1.0)) - post.cdf((p - 0.10).max(0.0))).clamp(0.0, 1.0)
+    };
+    let (pattern_id, trigger) = match keyword {
+        Some(k) => (
+            format!("keyword={k}/complexity={level}/model={fam}"),
+            format!("task contains '{k}' and complexity == '{level}'"),
+        ),
+        None => (
+            format!("complexity={level}/model={fam}"),
+            format!("complexity == '{level}'"),
+        ),
+    };
+    let cell = match keyword {
+        Some(k) => format!("{level}/{k}"),
+        None => level.to_string(),
+    };
+    let mut m = Map::new();
+    m.insert("pattern_id".into(), json!(pattern_id));
+    m.insert("trigger".into(), json!(trigger));
+    m.insert("complexity".into(), json!(level));
+    if let Some(k) = keyword {
+        m.insert("keyword".into(), json!(k));
+    }
+    m.insert("model".into(), json!(acc.latest_model));
+    m.insert("success_rate".into(), json!(round4(p)));
+    m.insert("sample_size".into(), json!(acc.n));
+    m.insert(
+        "avg_tokens".into(),
+        json!(if acc.tokens_n > 0 {
+            (acc.tokens_sum / acc.tokens_n as f64).round()
+        } else {
+            0.0
+        }),
+    );
+    m.insert("confidence".into(), json!(round4(confidence)));
+    m.insert("model_family".into(), json!(fam));
+    m.insert("model_versions".into(), json!(acc.versions));
+    m.insert("cell".into(), json!(cell));
+    m.insert("successes".into(), json!(acc.s));
+    m.insert("failures".into(), json!(acc.n - acc.s));
+    m.insert("partial".into(), json!(acc.partial));
+    m.insert("unknown".into(), json!(acc.unknown));
+    m.insert("questioned".into(), json!(acc.questioned));
+    m.insert("effective_sample_size".into(), json!(round4(n_eff)));
+    m.insert("weighted_successes".into(), json!(round4(s_eff)));
+    m.insert("wilson_95".into(), json!([round4(lo), round4(hi)]));
+    m.insert(
+        "avg_execution_time_seconds".into(),
+        json!(if acc.time_n > 0 {
+            (acc.time_sum / acc.time_n as f64 * 10.0).round() / 10.0
+        } else {
+            0.0
+        }),
+    );
+    m.insert("attempts".into(), json!(acc.attempts));
+    m.insert("retries".into(), json!(acc.retries));
+    m.insert("escalations".into(), json!(acc.escalations));
+    m.insert("explored".into(), json!(acc.explored));
+    m.insert("explored_successes".into(), json!(acc.explored_s));
+    m.insert("overrides".into(), json!(acc.overrides));
+    m.insert("without_tokens".into(), json!(acc.without_tokens));
+    m.insert("anomalies".into(), json!(acc.anomalies));
+    if keyword.is_none() {
+        m.insert("tasks".into(), json!(acc.tasks));
+        m.insert("tasks_succeeded".into(), json!(acc.tasks_succeeded));
+        m.insert("cost_usd".into(), json!(round6(acc.cost_sum)));
+        m.insert(
+            "cost_coverage".into(),
+            json!(round4(ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0))),
+        );
+        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0 {
+            json!(round6(acc.cost_sum / acc.tasks_succeeded as f64))
+        } else {
+            Value::Null
+        };
+        m.insert("cost_per_success_usd".into(), cps);
+        m.insert(
+            "mean_attempt_cost_usd".into(),
+            if acc.costed > 0 {
+                json!(round6(acc.cost_sum / acc.costed as f64))
+            } else {
+                Value::Null
+            },
+        );
+    }
+    if cutoffs.contains_key(&cell) {
+        m.insert(
+            "effective_n_since_change".into(),
+            json!(round4(stats::kish(acc.after_w, acc.after_w2))),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The outcome of one attempt, by source precedence (see the module docs of `learn`).
+fn resolve(r: &RecordView, retried: bool, anomalous: bool) -> Resolved {
+    let explicit = r.outcome.as_deref().map(|o| o.trim().to_ascii_lowercase());
+    let rank = r
+        .outcome_source
+        .as_deref()
+        .map_or(3, |s| Source::parse(s).map_or(3, Source::rank));
+    let from = |o: &str, implicit: bool| match o {
+        "success" => Some(Resolved::Success { implicit }),
+        "failure" => Some(Resolved::Failure),
+        "partial" => Some(Resolved::Partial),
+        _ => None,
+    };
+    let mut out = None;
+    if let Some(o) = explicit.as_deref() {
+        if rank >= 2 {
+            out = from(o, false);
+        }
+    }
+    if out.is_none() && retried {
+        out = Some(Resolved::Failure);
+    }
+    if out.is_none() {
+        if let Some(o) = explicit.as_deref() {
+            out = from(o, true);
+        }
+    }
+    if out.is_none() {
+        out = match r.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("complete") | Some("completed") => Some(Resolved::Success { implicit: true }),
+            Some("failed") | Some("error") | Some("timeout") => Some(Resolved::Failure),
+            _ => None,
+        };
+    }
+    match out {
+        // An implicit success far outside the cell's norm is not trusted.
+        Some(Resolved::Success { implicit: true }) if anomalous => Resolved::Unknown,
+        Some(x) => x,
+        None => Resolved::Unknown,
+    }
+}
+
+/// Prices a total token count: pricing's input rate for 90% of the tokens
+/// and its output rate for 10% (the ledger keeps only the total).
+fn estimate_cost(pricing: &Pricing, model: &str, tokens: f64) -> Option<f64> {
+    let (price, _) = pricing.price(model);
+    price.map(|p| (tokens * 0.9 * p.input_per_mtok + tokens * 0.1 * p.output_per_mtok) / 1e6)
+}
+
+fn load_selections(home: &Home) -> HashMap<String, Vec<Selection>> {
+    let mut out: HashMap<String, Vec<Selection>> = HashMap::new();
+    let Ok(text) = std::fs::read_to_string(home.selections()) else {
+        return out;
+    };
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let (Some(fp), Some(at)) = (
+            v.get("task_fp").and_then(Value::as_str),
+            v.get("at")
+                .and_then(Value::as_str)
+                .and_then(crate::clock::parse),
+        ) else {
+            continue;
+        };
+        out.entry(fp.to_string()).or_default().push(Selection {
+            at_ms: at.timestamp_millis(),
+            family: v.get("model").and_then(Value::as_str).and_then(models::family),
+            rule_family: v
+                .get("rule_model")
+                .and_then(Value::as_str)
+                .and_then(models::family),
+            explored: v.get("explored").and_then(Value::as_bool).unwrap_or(false),
+        });
+    }
+    out
+}
+
+fn match_selection(
+    sels: &HashMap<String, Vec<Selection>>,
+    text: &str,
+    at_ms: i64,
+    fam: &'static str,
+) -> Option<Selection> {
+    let fp = crate::signals::task_fingerprint(text);
+    sels.get(&fp)?
+        .iter()
+        .filter(|s| s.family == Some(fam))
+        .filter(|s| s.at_ms >= at_ms - JOIN_BEFORE_MS && s.at_ms <= at_ms + JOIN_AFTER_MS)
+        .min_by_key(|s| (s.at_ms - at_ms).abs())
+        .cloned()
+}
+
+/// Monday of the ISO week of `t`, as `YYYY-MM-DD`.
+pub(crate) fn week_start(t: DateTime<Utc>) -> String {
+    let d = t.date_naive();
+    let monday = d - chrono::Days::new(d.weekday().num_days_from_monday() as u64);
+    monday.format("%Y-%m-%d").to_string()
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    batch_records: u64,
+    no_model: u64,
+    no_complexity: u64,
+    undated: u64,
+    before_window: u64,
+    unrecognised: BTreeMap<String, u64>,
+    unknown_by_model: BTreeMap<&'static str, u64>,
+    known_by_model: BTreeMap<&'static str, u64>,
+    without_tokens_by_model: BTreeMap<&'static str, u64>,
+}
+
+impl Health {
+    fn to_json(&self) -> Value {
+        let mut unknown = Map::new();
+        let mut rates = Vec::new();
+        for fam in models::FAMILIES {
+            let u = *self.unknown_by_model.get(fam).unwrap_or(&0);
+            let k = *self.known_by_model.get(fam).unwrap_or(&0);
+            if u + k == 0 {
+                continue;
+            }
+            let rate = u as f64 / (u + k) as f64;
+            rates.push(rate);
+            unknown.insert(
+                fam.into(),
+                json!({"unknown": u, "attempts": u + k, "rate": round4(rate)}),
+            );
+        }
+        let gap = if rates.len() >= 2 {
+            rates.iter().cloned().fold(f64::MIN, f64::max)
+                - rates.iter().cloned().fold(f64::MAX, f64::min)
+        } else {
+            0.0
+        };
+        json!({
+            "unknown_outcomes_by_model": unknown,
+            "without_tokens_by_model": self.without_tokens_by_model,
+            "informative_missingness": gap > 0.05,
+            "unknown_rate_gap": round4(gap),
+            "batch_records": self.batch_records,
+            "records_without_model": self.no_model,
+            "records_without_complexity": self.no_complexity,
+            "records_without_date": self.undated,
+            "records_before_window": self.before_window,
+            "unrecognised_models": self.unrecognised,
+        })
+    }
+}
+
+/// `a / b`, or `None` when `b` is 0.
+pub(crate) fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| round4(a / b))
+}
+
+pub(crate) fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
+pub(crate) fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// Statuses as stored: used by suggest and report.
+pub(crate) fn status_of(v: &Value) -> Status {
+    match v.get("status").and_then(Value::as_str) {
+        Some("applied") => Status::Applied,
+        Some("rejected") => Status::Rejected,
+        _ => Status::Open,
+    }
+}

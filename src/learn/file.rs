@@ -1,0 +1,101 @@
+//! `logs/model-learning.json`: read, lock and replace it without losing what
+//! other writers (the JS analyzer, `learn apply`) put there.
+//!
+//! The file is one JSON object. modelfit owns `last_updated`,
+//! `total_dispatches`, `patterns`, `suggestions` and the keys it adds
+//! (`window`, `weekly`, `anomalies`, `health`, `evidence_needed`, …); every
+//! other top-level key is kept as written. A file that does not parse is an
+//! error naming its line and column, and is never overwritten.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::record::to_js_pretty;
+
+/// An exclusive lock on `model-learning.json.lock`, released on drop.
+#[derive(Debug)]
+pub struct LearningLock {
+    _file: File,
+}
+
+/// The sidecar lock path of the learning file.
+pub fn lock_path(home: &Home) -> PathBuf {
+    let mut p = home.learning().into_os_string();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// Takes the learning file's lock, waiting for other writers (bounded by
+/// `MODELFIT_LOCK_TIMEOUT_MS`, default 10 s).
+pub fn lock(home: &Home) -> Result<LearningLock> {
+    let path = lock_path(home);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io("cannot open the lock file", &path, e))?;
+    let timeout = std::env::var("MODELFIT_LOCK_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(crate::store::DEFAULT_LOCK_TIMEOUT);
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(LearningLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if start.elapsed() >= timeout {
+                    return Err(Error::LockTimeout {
+                        path,
+                        waited: timeout,
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io("cannot lock", &path, e))
+            }
+        }
+    }
+}
+
+/// Reads the learning file as an object; a missing or empty file is `{}`.
+pub fn load(path: &Path) -> Result<Map<String, Value>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+        Err(e) => return Err(Error::io("cannot read", path, e)),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::Shape {
+            path: path.to_path_buf(),
+            message: "the top level is not a JSON object; move the file aside and run \
+                      `modelfit learn` again"
+                .into(),
+        }),
+        Err(e) => Err(Error::parse(path, &e)),
+    }
+}
+
+/// Replaces the learning file atomically (2-space JSON, trailing newline).
+pub fn save(path: &Path, doc: &Map<String, Value>) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+    }
+    let mut text = to_js_pretty(&Value::Object(doc.clone()), 0);
+    text.push('\n');
+    crate::store::write_atomic(path, text.as_bytes())
+}
