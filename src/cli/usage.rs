@@ -109,11 +109,7 @@ fn summary_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
     o
 }
 
-fn to_json(
-    path: &std::path::Path,
-    session: &Session,
-    pricing: &Pricing,
-) -> Value {
+fn to_json(path: &std::path::Path, session: &Session, pricing: &Pricing) -> Value {
     let total = &session.total;
     let turns: Vec<Value> = session
         .turns
