@@ -170,7 +170,9 @@ pub struct Summary {
     /// Subagents named by a Task result whose transcript file was not found:
     /// their spend is missing from the totals.
     pub missing_subagents: BTreeSet<String>,
-    /// Subagent files read (besides the main transcript).
+    /// Subagent files read (besides the main transcript). Serialized lossily
+    /// as strings, so a non-UTF-8 path never fails serialization.
+    #[serde(serialize_with = "lossy_paths")]
     pub subagent_files: Vec<PathBuf>,
     /// Claude Code versions seen on counted responses.
     pub versions: BTreeSet<String>,
@@ -251,6 +253,10 @@ impl Summary {
             self.last_timestamp = Some(ts.to_string());
         }
     }
+}
+
+fn lossy_paths<S: serde::Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
 }
 
 fn min_opt(a: Option<String>, b: Option<String>) -> Option<String> {
@@ -1062,19 +1068,30 @@ fn first_line_session_matches(path: &Path, sid: &str) -> bool {
         #[serde(rename = "sessionId", borrow, default)]
         session_id: LStr<'a>,
     }
-    let Ok(f) = File::open(path) else {
+    let Ok(mut f) = File::open(path) else {
         return false;
     };
-    let mut buf = Vec::with_capacity(64 << 10);
-    if f.take(1 << 20).read_to_end(&mut buf).is_err() {
-        return false;
-    }
-    for line in buf.split(|&c| c == b'\n') {
-        if let Ok(h) = serde_json::from_slice::<Head>(line) {
-            if let Some(s) = h.session_id.0 {
-                return s == sid;
+    // Up to 1 MiB, in 64 KiB steps, stopping at the first line that names a session.
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut parsed = 0;
+    while buf.len() < (1 << 20) {
+        let n = match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = memchr::memrchr(b'\n', &buf) else {
+            continue;
+        };
+        for line in buf[parsed..end].split(|&c| c == b'\n') {
+            if let Ok(h) = serde_json::from_slice::<Head>(line) {
+                if let Some(s) = h.session_id.0 {
+                    return s == sid;
+                }
             }
         }
+        parsed = end + 1;
     }
     // No session named in the first MiB: let the per-line filter decide.
     true
@@ -1965,6 +1982,23 @@ mod tests {
         assert!(!version_before("2.1.97", (2, 1, 97)));
         assert!(!version_before("2.1.123", (2, 1, 97)));
         assert!(!version_before("dev", (2, 1, 97)));
+    }
+
+    #[test]
+    fn summary_serializes_even_with_non_utf8_paths() {
+        use std::os::unix::ffi::OsStrExt;
+        let s = Summary {
+            subagent_files: vec![PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"/t/\xffagent.jsonl",
+            ))],
+            ..Summary::default()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["subagent_files"][0], "/t/\u{FFFD}agent.jsonl");
+        // Tokens: the 1-hour part only appears when non-zero.
+        assert!(v.to_string().contains("\"by_model\":{}"));
+        let t = serde_json::to_value(Tokens::default()).unwrap();
+        assert_eq!(t.as_object().unwrap().len(), 4);
     }
 
     #[test]

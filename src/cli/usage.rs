@@ -29,7 +29,7 @@ pub struct UsageArgs {
 pub fn usage(a: UsageArgs, home: &Home) -> Result<ExitCode> {
     if !a.transcript.is_file() {
         return Err(Error::Invalid(format!(
-            "{}: no such transcript file (Claude Code keeps them under ~/.claude/projects/<project>/<session>.jsonl)",
+            "{}: not a transcript file (Claude Code keeps them as ~/.claude/projects/<project>/<session>.jsonl)",
             a.transcript.display()
         )));
     }
