@@ -416,9 +416,7 @@ fn lock_timeout_from_env() -> Duration {
 
 fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     let mut f = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| Error::io("cannot stat", path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io("cannot stat", path, e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     f.read_to_end(&mut bytes)
         .map_err(|e| Error::io("cannot read", path, e))?;

@@ -13,3 +13,4 @@ pub struct LearnArgs {}
 pub fn learn(_a: LearnArgs, _home: &Home) -> Result<ExitCode> {
     Err(Error::Invalid("learn: not built yet".into()))
 }
+

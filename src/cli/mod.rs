@@ -5,8 +5,8 @@
 
 mod capture;
 mod explicit;
-mod learn;
 mod ledger;
+mod learn;
 mod mcp;
 mod select;
 mod usage;
