@@ -34,15 +34,17 @@ pub fn parse_age(text: &str) -> Result<Duration> {
         Some(i) => (&t[..i], &t[i..]),
         None => (t, "d"),
     };
-    let n: i64 = num
-        .parse()
-        .map_err(|_| Error::Invalid(format!("cannot read the age {text:?}: use e.g. 90d, 12w or 36h")))?;
+    let n: i64 = num.parse().map_err(|_| {
+        Error::Invalid(format!(
+            "cannot read the age {text:?}: use e.g. 90d, 12w or 36h"
+        ))
+    })?;
     match unit {
         "d" => Ok(Duration::days(n)),
         "w" => Ok(Duration::weeks(n)),
         "h" => Ok(Duration::hours(n)),
         _ => Err(Error::Invalid(format!(
-            "unknown unit in {text:?}: use d (days), w (weeks) or h (hours)"
+            "unknown unit in {text:?}: use e.g. 90d (days), 12w (weeks) or 36h (hours)"
         ))),
     }
 }
@@ -99,6 +101,9 @@ pub fn rotate(home: &Home, older_than: Duration, dry_run: bool) -> Result<Rotati
                 .map_err(|e| Error::io("cannot create directory", home.archive_dir(), e))?;
             for (path, records) in &groups {
                 append_archive(path, records)?;
+            }
+            if crate::store::failpoint("rotate-archived") {
+                std::process::abort();
             }
             Ok(())
         },

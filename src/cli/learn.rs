@@ -13,4 +13,3 @@ pub struct LearnArgs {}
 pub fn learn(_a: LearnArgs, _home: &Home) -> Result<ExitCode> {
     Err(Error::Invalid("learn: not built yet".into()))
 }
-
