@@ -32,7 +32,8 @@
 //!
 //! Reading starts at a byte offset (seek, then read: the cost is the new
 //! bytes, not the file) and stops after the last complete line, so a line
-//! still being written is left for the next read. Malformed lines and lines
+//! still being written is left for the next read; an offset inside a line
+//! skips the rest of that line (it belongs to the stretch before). Malformed lines and lines
 //! over [`MAX_LINE`] bytes are skipped and counted in
 //! [`Summary::skipped_lines`]; invalid UTF-8 is replaced (U+FFFD) and the
 //! line read; a field of an unexpected type reads as absent.
@@ -1118,11 +1119,19 @@ fn read_lines_max(
         // replaced: resume at its end rather than in the middle of a line.
         return Ok(offset.min(len));
     }
+    // An offset inside a line (a size taken while Claude Code was writing):
+    // that line began before the offset and belongs to the earlier stretch.
+    let mut skipping = false; // inside a line not to be handed to `f`
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset - 1))?;
+        let mut before = [0u8; 1];
+        file.read_exact(&mut before)?;
+        skipping = before[0] != b'\n';
+    }
     file.seek(SeekFrom::Start(offset))?;
     let mut buf: Vec<u8> = vec![0; (1 << 20).min(max_line)];
     let mut filled = 0usize; // bytes in buf
     let mut consumed = offset; // file offset of buf[0]
-    let mut skipping = false; // inside a line longer than MAX_LINE
     loop {
         if filled == buf.len() {
             if buf.len() < max_line {
@@ -1692,6 +1701,24 @@ mod tests {
         // An offset past the end (file replaced) reads nothing and resets to the end.
         let s4 = summarize(&p, 1 << 40, None).unwrap();
         assert_eq!((s4.responses, s4.end_offset), (0, s2.end_offset));
+    }
+
+    #[test]
+    fn an_offset_inside_a_line_skips_the_rest_of_that_line_quietly() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let a = asst("msg_a", Some("r"), 5, ts) + "\n";
+        let b = asst("msg_b", Some("r2"), 7, ts) + "\n";
+        let p = d.path().join("s1.jsonl");
+        std::fs::write(&p, format!("{a}{b}")).unwrap();
+        let s = summarize(&p, 10, None).unwrap();
+        assert_eq!((s.responses, s.total().output, s.skipped_lines), (1, 7, 0));
+        // At a boundary nothing is skipped.
+        let s = summarize(&p, a.len() as u64, None).unwrap();
+        assert_eq!((s.responses, s.total().output), (1, 7));
+        // Inside the last line: nothing, and the end is the file's end.
+        let s = summarize(&p, a.len() as u64 + 3, None).unwrap();
+        assert_eq!((s.responses, s.end_offset), (0, (a.len() + b.len()) as u64));
     }
 
     /// Splitting a read at any line boundary and resuming with the open
