@@ -583,7 +583,12 @@ impl Engine {
             };
             // A subagent file that vanished or cannot be read is left out; the
             // main transcript's figures still stand.
-            if read_lines(&sub.path, 0, |line| self.line(line, &mut ctx)).is_err() {
+            // A long file (a resumed subagent) is entered near `since`, not read through.
+            let start = self
+                .since
+                .as_ref()
+                .map_or(0, |since| seek_since(&sub.path, since));
+            if read_lines(&sub.path, start, |line| self.line(line, &mut ctx)).is_err() {
                 continue;
             }
             let last = self.buckets.len() - 1;
@@ -1096,6 +1101,65 @@ fn first_line_session_matches(path: &Path, sid: &str) -> bool {
     }
     // No session named in the first MiB: let the per-line filter decide.
     true
+}
+
+/// Files smaller than this are read whole even with a `since`.
+const SEEK_MIN: u64 = 4 << 20;
+
+/// How far before `since` the search for a starting line aims: lines are
+/// appended in time order only give or take a few seconds.
+const SEEK_MARGIN_SECS: i64 = 600;
+
+/// For a long file read with a `since`: the offset of a line that is older
+/// than `since` minus a margin, found by bisection on the timestamps of the
+/// lines at probe points (so the read costs the recent bytes, not the file).
+/// 0 when the file is short or a probe finds no timestamp. Lines after the
+/// offset are still filtered one by one.
+fn seek_since(path: &Path, since: &Since) -> u64 {
+    let Ok(mut file) = File::open(path) else {
+        return 0;
+    };
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return 0;
+    };
+    if len < SEEK_MIN {
+        return 0;
+    }
+    let target = crate::clock::iso(since.at - chrono::Duration::seconds(SEEK_MARGIN_SECS));
+    let (mut lo, mut hi) = (0u64, len);
+    let mut window = vec![0u8; 64 << 10];
+    while hi - lo > (256 << 10) {
+        let mid = lo + (hi - lo) / 2;
+        match probe_timestamp(&mut file, mid, &mut window) {
+            Some((start, ts)) if ts.as_str() < target.as_str() && start < hi => lo = start,
+            Some(_) => hi = mid,
+            None => break,
+        }
+    }
+    lo
+}
+
+/// The start and timestamp of the first line beginning after `pos`, if both
+/// are within a 64 KiB window and the timestamp is canonical.
+fn probe_timestamp(file: &mut File, pos: u64, window: &mut [u8]) -> Option<(u64, String)> {
+    file.seek(SeekFrom::Start(pos)).ok()?;
+    let mut n = 0;
+    while n < window.len() {
+        match file.read(&mut window[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    let w = &window[..n];
+    let nl = memchr::memchr(b'\n', w)?;
+    let line = &w[nl + 1..];
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    let key = b"\"timestamp\":\"";
+    let at = memchr::memmem::find(line, key)? + key.len();
+    let ts = line.get(at..at + 24)?;
+    let ts = std::str::from_utf8(ts).ok()?;
+    is_canonical(ts).then(|| (pos + nl as u64 + 1, ts.to_string()))
 }
 
 /// Calls `f` on every complete line of `path` from byte `offset` (`None` for
@@ -1922,6 +1986,47 @@ mod tests {
         assert_eq!(s2.missing_subagents.iter().collect::<Vec<_>>(), vec!["a1"]);
 
         assert!(summarize(&main, 0, Some("yesterday")).is_err());
+    }
+
+    #[test]
+    fn a_long_subagent_file_is_entered_near_since_not_read_through() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "s1.jsonl",
+            &[prompt("go", "2026-02-12T10:00:00.000Z")],
+        );
+        // ~6 MiB of old responses (one per second from 00:00), then two new ones.
+        let mut lines = Vec::new();
+        let mut i = 0u32;
+        let pad = "y".repeat(2000);
+        while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < (6 << 20) {
+            let ts = format!(
+                "2026-02-12T{:02}:{:02}:{:02}.000Z",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            );
+            lines.push(asst(&format!("old{i}"), Some("r"), 1, &ts).replace("hi\\nthere", &pad));
+            i += 1;
+        }
+        lines.push(asst("new1", Some("r"), 50, "2026-02-12T10:00:01.000Z"));
+        lines.push(asst("new2", Some("r"), 60, "2026-02-12T10:00:02.000Z"));
+        let sub = write(d.path(), "s1/subagents/agent-b.jsonl", &lines);
+        let since = Since::parse("2026-02-12T10:00:00.000Z").unwrap();
+        let start = seek_since(&sub, &since);
+        let len = std::fs::metadata(&sub).unwrap().len();
+        assert!(start > len / 2, "entered at {start} of {len}");
+        let bytes = std::fs::read(&sub).unwrap();
+        assert_eq!(bytes[start as usize - 1], b'\n');
+        let s = summarize(&main, 0, Some("2026-02-12T10:00:00.000Z")).unwrap();
+        assert_eq!((s.responses, s.total().output), (2, 110));
+        // Without since: everything.
+        let all = summarize(&main, 0, None).unwrap();
+        assert_eq!(all.responses, i as u64 + 2);
+        // A since before every line: from the start.
+        let early = Since::parse("2026-02-11T00:00:00Z").unwrap();
+        assert_eq!(seek_since(&sub, &early), 0);
     }
 
     #[test]
