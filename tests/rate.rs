@@ -489,3 +489,21 @@ fn notes_longer_than_the_limit_are_refused() {
     );
     assert_eq!(std::fs::read(ledger(home.path())).unwrap(), before);
 }
+
+#[test]
+fn stray_non_object_elements_do_not_stop_the_scan() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let here = root.join("p");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    let text = format!(
+        "[\n  1,\n  \"text\",\n  null,\n  [\n    {{\"id\": \"nested\"}}\n  ],\n  {{\n    \"id\": \"dispatch-5-ok\",\n    \"cwd\": \"{}\",\n    \"created_at\": \"2026-03-09T08:00:00.000Z\",\n    \"task\": \"x\"\n  }},\n  true\n]",
+        here.display()
+    );
+    std::fs::write(root.join("logs/dispatches.json"), &text).unwrap();
+    modelfit(&root).current_dir(&here).args(["rate", "y"]).assert().success();
+    let after = std::fs::read_to_string(root.join("logs/dispatches.json")).unwrap();
+    assert!(after.starts_with("[\n  1,\n  \"text\",\n  null,\n  [\n    {\"id\": \"nested\"}\n  ],"), "{after}");
+    assert_eq!(record(&root, "dispatch-5-ok")["outcome"], "success");
+}

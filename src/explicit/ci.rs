@@ -330,8 +330,11 @@ fn resolve_commit(ledger: &Ledger, prefix: &str) -> Result<Option<String>> {
         git_commit: Value,
     }
     let mut found: BTreeSet<String> = BTreeSet::new();
-    ledger.for_each(|r: C| {
-        if let Value::String(c) = r.git_commit {
+    ledger.for_each(|r: super::ObjectOr<C>| {
+        if let Some(C {
+            git_commit: Value::String(c),
+        }) = r.0
+        {
             let c = c.to_ascii_lowercase();
             if c.starts_with(prefix) {
                 found.insert(c);

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::TaskView;
+use super::{ObjectOr, TaskView};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::outcome::{Change, Outcome, Source, Verdict};
@@ -90,7 +90,8 @@ pub enum MatchedBy {
 pub fn find_last(home: &Home, scope: &Scope) -> Result<Option<(TaskView, MatchedBy)>> {
     let mut by_session: Option<(DateTime<Utc>, TaskView)> = None;
     let mut by_dir: Option<(DateTime<Utc>, TaskView)> = None;
-    Ledger::of(home).for_each(|r: TaskView| {
+    Ledger::of(home).for_each(|r: ObjectOr<TaskView>| {
+        let Some(r) = r.0 else { return true };
         if r.id.is_none() || r.kind.as_deref() == Some("batch") {
             return true;
         }
