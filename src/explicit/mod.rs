@@ -14,6 +14,8 @@ pub mod prompt;
 pub mod rate;
 pub mod reminder;
 
+pub use reminder::{set_reminder, stop_reminder};
+
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
