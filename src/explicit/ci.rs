@@ -221,7 +221,7 @@ pub fn record(
                 // A full SHA-1 / SHA-256 names itself: no resolving pass.
                 Some(prefix)
             } else {
-                match resolve_commit(&ledger, &prefix)? {
+                match resolve_commit(home, &prefix)? {
                     Some(c) => Some(c),
                     None => return Ok(report),
                 }
@@ -351,18 +351,15 @@ fn has_id(r: &Record, id: &str) -> bool {
 
 /// The one recorded commit starting with `prefix`; an error naming the
 /// candidates when several do.
-fn resolve_commit(ledger: &Ledger, prefix: &str) -> Result<Option<String>> {
+fn resolve_commit(home: &Home, prefix: &str) -> Result<Option<String>> {
     #[derive(serde::Deserialize)]
     struct C {
         #[serde(default)]
         git_commit: Value,
     }
     let mut found: BTreeSet<String> = BTreeSet::new();
-    ledger.for_each(|r: super::ObjectOr<C>| {
-        if let Some(C {
-            git_commit: Value::String(c),
-        }) = r.0
-        {
+    super::scan(home, |r: C| {
+        if let Value::String(c) = r.git_commit {
             let c = c.to_ascii_lowercase();
             if c.starts_with(prefix) {
                 found.insert(c);

@@ -27,6 +27,9 @@ pub struct TaskView {
     /// Record id.
     #[serde(deserialize_with = "lenient")]
     pub id: Option<String>,
+    /// The id under the other name the orchestrator's lookup accepts.
+    #[serde(deserialize_with = "lenient")]
+    pub dispatch_id: Option<String>,
     /// Record kind (`batch`, `claude-code`, …; absent for dispatches).
     #[serde(rename = "type", deserialize_with = "lenient")]
     pub kind: Option<String>,
@@ -177,4 +180,33 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOr<T> {
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
+}
+
+/// Calls `f` on every object of the ledger, read as `T`, until `f` returns
+/// false. Reads the file into memory and parses from the slice, several
+/// times faster than the streaming reader on a large ledger; these commands
+/// rewrite the whole file anyway when they change it, so they need that
+/// memory regardless. A missing ledger has no records; one that does not
+/// parse is an error naming the line and column.
+pub fn scan<T, F>(home: &crate::home::Home, mut f: F) -> crate::error::Result<()>
+where
+    T: serde::de::DeserializeOwned,
+    F: FnMut(T) -> bool,
+{
+    let path = home.ledger();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(crate::error::Error::io("cannot read", &path, e)),
+    };
+    for (s, e) in crate::store::element_spans(&path, &bytes)? {
+        let item: ObjectOr<T> = serde_json::from_slice(&bytes[s..e])
+            .map_err(|err| crate::error::Error::parse(&path, &err))?;
+        if let Some(t) = item.0 {
+            if !f(t) {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
