@@ -107,7 +107,10 @@ impl TaskView {
             let by = self.outcome_source.as_deref().unwrap_or("orchestrator");
             out.push_str(&format!(" (now: {o}, by {by})"));
         }
-        out
+        // Ledger text goes to a terminal: no escape sequences from it.
+        out.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
     }
 }
 
@@ -209,4 +212,25 @@ where
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_is_short_and_safe_for_a_terminal() {
+        let v: TaskView = serde_json::from_str(
+            r#"{"id": "d-1", "model": "opus", "task": "<workspace-context>\nctx\n</workspace-context>\nFix \u001b[2J the\n   parser and then a very long tail of words that goes on and on and on and on and on",
+                "outcome": "success"}"#,
+        )
+        .unwrap();
+        let d = v.describe();
+        assert!(!d.chars().any(char::is_control), "{d}");
+        assert!(d.starts_with("d-1 [opus] \"Fix ?[2J the parser"), "{d}");
+        assert!(
+            d.contains('…') && d.ends_with("(now: success, by orchestrator)"),
+            "{d}"
+        );
+    }
 }
