@@ -259,7 +259,9 @@ impl Ledger {
     ) -> Result<Option<R>> {
         let mut matched = false;
         let mut result = None;
-        self.update_where(
+        let needle = raw_needle(id);
+        self.update_where_prefiltered(
+            |raw| needle.as_deref().is_none_or(|n| contains(raw, n)),
             |r| {
                 let hit = record_has_id(r, id);
                 matched |= hit;
@@ -286,6 +288,20 @@ impl Ledger {
     /// records changed.
     pub fn update_where(
         &self,
+        select: impl FnMut(&Record) -> bool,
+        edit: impl FnMut(&mut Record) -> Result<bool>,
+        first_only: bool,
+    ) -> Result<usize> {
+        self.update_where_prefiltered(|_| true, select, edit, first_only)
+    }
+
+    /// [`Ledger::update_where`], parsing only the records whose raw JSON
+    /// text passes `prefilter` (e.g. "contains this id"): on a large ledger
+    /// most of the cost is building maps of records that are not selected.
+    /// `prefilter` must be true for every record `select` could accept.
+    pub fn update_where_prefiltered(
+        &self,
+        mut prefilter: impl FnMut(&[u8]) -> bool,
         mut select: impl FnMut(&Record) -> bool,
         mut edit: impl FnMut(&mut Record) -> Result<bool>,
         first_only: bool,
@@ -303,7 +319,11 @@ impl Ledger {
             // (span, new text) of each edited record; the rest is copied as is.
             let mut edits: Vec<((usize, usize), String)> = Vec::new();
             for (s, e) in spans {
-                let mut record: Record = match serde_json::from_slice(&bytes[s..e]) {
+                let raw = &bytes[s..e];
+                if !prefilter(raw) {
+                    continue;
+                }
+                let mut record: Record = match serde_json::from_slice(raw) {
                     Ok(r) => r,
                     Err(_) => continue, // not an object: never selected
                 };
@@ -433,6 +453,21 @@ pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
 /// an exact instant that a random SIGKILL would only hit by luck.
 pub fn failpoint(point: &str) -> bool {
     std::env::var_os("MODELFIT_FAILPOINT").is_some_and(|v| v == point)
+}
+
+/// The bytes a record holding the string `text` must contain, when every
+/// writer spells it literally (ASCII with nothing JSON escapes); `None` when
+/// an escaped spelling is possible and no prefilter is safe.
+pub fn raw_needle(text: &str) -> Option<Vec<u8>> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'/');
+    (plain && !text.is_empty()).then(|| text.as_bytes().to_vec())
+}
+
+/// Whether `hay` contains `needle`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 fn record_has_id(r: &Record, id: &str) -> bool {
@@ -824,5 +859,45 @@ mod tests {
         let parts: Vec<&[u8]> = spans.iter().map(|(s, e)| &bytes[*s..*e]).collect();
         assert_eq!(parts, [&b"{\"a\": 1}"[..], b"[2]", b"\"x\""]);
         assert!(element_spans(Path::new("t"), b"  ").unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+
+    #[test]
+    fn needles_and_contains() {
+        assert_eq!(
+            raw_needle("dispatch-1-abc").as_deref(),
+            Some(&b"dispatch-1-abc"[..])
+        );
+        for risky in ["", "a\"b", "a\\b", "a/b", "é", "a b", "a\tb"] {
+            assert_eq!(raw_needle(risky), None, "{risky:?}");
+        }
+        assert!(contains(b"xx\"id\": \"d-1\"", b"d-1"));
+        assert!(contains(b"abc", b"abc"));
+        assert!(!contains(b"ab", b"abc"));
+        assert!(!contains(b"aXbaXc", b"abc"));
+        assert!(contains(b"aab", b"ab"));
+    }
+
+    #[test]
+    fn update_parses_only_candidates_but_decides_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::at(dir.path().join("d.json"), dir.path().join("torn"));
+        std::fs::write(
+            l.path(),
+            "[\n  {\n    \"id\": \"a\",\n    \"note\": \"retry of b\"\n  },\n  {\n    \"id\": \"b\"\n  }\n]",
+        )
+        .unwrap();
+        l.update("b", |r| {
+            r.insert("x".into(), Value::from(1));
+            Ok(Some(()))
+        })
+        .unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(l.path()).unwrap()).unwrap();
+        assert_eq!(v[0].get("x"), None);
+        assert_eq!(v[1]["x"], 1);
     }
 }
