@@ -552,25 +552,12 @@ fn summarize_task(task: &TaskState) -> Summary {
             continue;
         }
         if let Ok(extra) = transcript::summarize(agent, 0, Some(&task.started_at)) {
-            merge(&mut sum, extra);
+            let end = sum.end_offset;
+            sum.merge(&extra);
+            sum.end_offset = end; // offsets of another file mean nothing here
         }
     }
     sum
-}
-
-fn merge(into: &mut Summary, from: Summary) {
-    for (model, t) in from.by_model {
-        let e = into.by_model.entry(model).or_default();
-        e.input += t.input;
-        e.output += t.output;
-        e.cache_creation += t.cache_creation;
-        e.cache_read += t.cache_read;
-    }
-    into.responses += from.responses;
-    into.tool_errors += from.tool_errors;
-    into.api_errors += from.api_errors;
-    into.interrupted |= from.interrupted;
-    into.files_touched.extend(from.files_touched);
 }
 
 /// Writes (or refreshes) the task's record in the ledger.
@@ -602,6 +589,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     let started = clock::parse(&task.started_at).unwrap_or(now);
     let seconds = ((now - started).num_milliseconds().max(0) as f64 / 1000.0).round();
 
+    let final_api_errors = sum.api_errors.saturating_sub(sum.api_retries);
     let (outcome, mut note) = match &ending {
         Ending::StopFailure(err) => (
             Outcome::Failure,
@@ -616,9 +604,10 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
                 "no Stop hook fired before the {why} (interrupted with Esc?); usage up to then"
             )),
         ),
-        Ending::Stop | Ending::Refresh if sum.api_errors > 0 => (
+        // Retried requests that then succeeded are not failures.
+        Ending::Stop | Ending::Refresh if final_api_errors > 0 => (
             Outcome::Failure,
-            Some(format!("{} API error(s) in the transcript", sum.api_errors)),
+            Some(format!("{final_api_errors} API error(s) in the transcript")),
         ),
         Ending::Stop | Ending::Refresh if sum.interrupted => {
             (Outcome::Partial, Some("interrupted by the user".to_string()))
@@ -636,12 +625,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
         if let Some(c) = pricing.cost(model, t) {
             cost += c;
         }
-        let src = match src {
-            crate::pricing::PriceSource::PricingFile => "pricing.json",
-            crate::pricing::PriceSource::BuiltIn => "built-in",
-            crate::pricing::PriceSource::Unknown => "unknown",
-        };
-        sources.insert(model.clone(), json!(src));
+        sources.insert(model.clone(), json!(src.label()));
     }
     let main_model = sum
         .by_model
@@ -661,12 +645,17 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
         ("models_used".into(), json!(sum.by_model.keys().collect::<Vec<_>>())),
         ("files_touched".into(), json!(sum.files_touched)),
         ("tool_errors".into(), json!(sum.tool_errors)),
-        ("api_errors".into(), json!(sum.api_errors)),
+        ("api_errors".into(), json!(final_api_errors)),
+        ("api_retries".into(), json!(sum.api_retries)),
         ("api_responses".into(), json!(sum.responses)),
         ("session_id".into(), json!(s.state.session_id)),
     ];
     if let Some(pid) = &task.prompt_id {
         extra.push(("prompt_id".into(), json!(pid)));
+    }
+    if sum.output_lower_bound {
+        // Claude Code before 2.1.97 wrote placeholder output figures.
+        extra.push(("tokens_output_lower_bound".into(), json!(true)));
     }
     if let Some((commit, branch)) = git {
         extra.push(("git_commit".into(), json!(commit)));

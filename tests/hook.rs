@@ -148,6 +148,7 @@ fn count_tokens(lines: &[String]) -> [u64; 4] {
     })
 }
 
+/// Lines 4..16 are a clean turn; line 17 is `[Request interrupted by user]`.
 const TOOL_HEAVY: &str = "spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl";
 
 #[test]
@@ -166,7 +167,7 @@ fn prompt_then_stop_records_an_adhoc_task_with_tokens_git_and_redaction() {
     e.hook(&ups, "2026-02-10T22:57:54.700Z");
     assert!(e.ledger().is_empty(), "nothing is written before the Stop");
 
-    append(&tr, &lines[4..19]); // the turn
+    append(&tr, &lines[4..16]); // the turn
     let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
     stop["session_id"] = start["session_id"].clone();
     e.hook(&stop, "2026-02-10T22:58:05.200Z");
@@ -201,7 +202,7 @@ fn prompt_then_stop_records_an_adhoc_task_with_tokens_git_and_redaction() {
     assert_eq!(r["git_commit"], "1111111111111111111111111111111111111111");
     assert_eq!(r["git_branch"], "feature/x");
     // Tokens against an independent count of the same lines.
-    let want = count_tokens(&lines[4..19]);
+    let want = count_tokens(&lines[4..16]);
     assert!(want.iter().sum::<u64>() > 0);
     assert_eq!(
         r["tokens"],
@@ -251,7 +252,7 @@ fn links_to_the_running_dispatch_of_the_workspace() {
     let mut ups = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
     ups["prompt"] = dispatch["task"].clone();
     e.hook(&ups, "2026-03-06T10:01:03.000Z");
-    append(&tr, &lines[4..19]);
+    append(&tr, &lines[4..16]);
     let stop = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 2, &tr);
     e.hook(&stop, "2026-03-06T10:04:03.000Z");
 
@@ -266,7 +267,7 @@ fn links_to_the_running_dispatch_of_the_workspace() {
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["outcome_source"], "hook");
     assert_eq!(r["execution_time_seconds"], 180);
-    let want = count_tokens(&lines[4..19]);
+    let want = count_tokens(&lines[4..16]);
     assert_eq!(r["tokens_used"], json!(want.iter().sum::<u64>()));
     assert_eq!(r["session_id"], ups["session_id"]);
     // Every field the orchestrator wrote keeps its place; new ones come after.
@@ -431,6 +432,9 @@ fn stop_without_prompt_submit_takes_the_prompt_from_the_transcript() {
     let l = e.ledger();
     assert_eq!(l.len(), 1);
     assert_eq!(l[0]["task"], "start phoenix in background");
+    // The turn ends with "[Request interrupted by user]": partial.
+    assert_eq!(l[0]["outcome"], "partial");
+    assert!(l[0]["outcome_notes"].as_str().unwrap().contains("interrupted"));
     assert_eq!(l[0]["tokens_used"], json!(count_tokens(&lines[..19]).iter().sum::<u64>()));
 }
 
