@@ -609,3 +609,51 @@ fn a_held_lock_times_out_quickly_and_is_logged() {
     assert!(e.log().contains("lock"), "{}", e.log());
     drop(lock);
 }
+
+#[test]
+fn subagent_usage_counts_toward_the_task_once() {
+    let e = Env::new();
+    let src = format!("{FIX}/claude-code/transcripts/spotter-v2.1.39-session-with-subagents");
+    let sid = "4d5611e5-241a-462a-8d15-5122611a9569";
+    let tr = e.transcript(&format!("{sid}.jsonl"));
+    let main = transcript_lines("spotter-v2.1.39-session-with-subagents/4d5611e5-241a-462a-8d15-5122611a9569.excerpt.jsonl");
+    let sub_dir = tr.with_extension("").join("subagents");
+    fs::create_dir_all(&sub_dir).unwrap();
+    for f in ["agent-a2898e3.jsonl", "agent-acompact-e1f845.jsonl"] {
+        fs::copy(format!("{src}/{sid}/subagents/{f}"), sub_dir.join(f)).unwrap();
+    }
+    append(&tr, &main[..6]);
+    let mut ups = e.payload("real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl", 1, &tr);
+    ups["session_id"] = json!(sid);
+    ups["prompt"] = json!("Work on bead spotter-dov.");
+    e.hook(&ups, "2026-02-12T16:02:25.000Z");
+    append(&tr, &main[6..38]);
+    // The subagent finishes, then the main agent stops.
+    let mut sub = e.payload("real-2026-02-claude-agentic-framework/SubagentStop.jsonl", 0, &tr);
+    sub["session_id"] = json!(sid);
+    sub["agent_transcript_path"] = json!(sub_dir.join("agent-a2898e3.jsonl"));
+    e.hook(&sub, "2026-02-12T16:40:00.000Z");
+    e.hook(&sub, "2026-02-12T16:40:01.000Z"); // reported twice: still once
+    assert!(e.ledger().is_empty(), "SubagentStop writes nothing by itself");
+    let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+    stop["session_id"] = json!(sid);
+    e.hook(&stop, "2026-02-12T20:18:00.000Z");
+
+    let l = e.ledger();
+    assert_eq!(l.len(), 1);
+    // The main lines alone, by the independent count, are less than the
+    // record: the subagent's responses are in it, and only once.
+    let main_only: u64 = count_tokens(&main[6..38]).iter().sum();
+    let sub_lines: Vec<String> = fs::read_to_string(sub_dir.join("agent-a2898e3.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let sub_only: u64 = count_tokens(&sub_lines).iter().sum();
+    let got = l[0]["tokens_used"].as_u64().unwrap();
+    assert!(got >= main_only + sub_only, "{got} < {main_only} + {sub_only}");
+    assert!(got < main_only + 2 * sub_only, "subagent counted twice: {got}");
+    // Same figure as the library's own reading of the same stretch.
+    let sum = modelfit::transcript::summarize(&tr, fs::metadata(&tr).unwrap().len() - main[6..38].iter().map(|x| x.len() as u64 + 1).sum::<u64>(), Some("2026-02-12T16:02:25.000Z")).unwrap();
+    assert_eq!(got, sum.total().total());
+}
