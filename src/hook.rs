@@ -329,7 +329,12 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
     let p = Payload::parse(bytes)?;
     let known = matches!(
         p.event.as_str(),
-        "SessionStart" | "UserPromptSubmit" | "Stop" | "StopFailure" | "SubagentStop" | "SessionEnd"
+        "SessionStart"
+            | "UserPromptSubmit"
+            | "Stop"
+            | "StopFailure"
+            | "SubagentStop"
+            | "SessionEnd"
     );
     if !known {
         return Ok(()); // unknown or uninteresting events: quietly nothing
@@ -368,7 +373,9 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
             s.save()?;
         }
         "SubagentStop" => {
-            if let (Some(task), Some(path)) = (s.state.task.as_mut(), p.agent_transcript_path.as_ref()) {
+            if let (Some(task), Some(path)) =
+                (s.state.task.as_mut(), p.agent_transcript_path.as_ref())
+            {
                 if !task.subagents.contains(path) {
                     task.subagents.push(path.clone());
                 }
@@ -409,7 +416,10 @@ fn start_task(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()
     let prompt = clean_prompt(&raw_prompt);
     let cwd_raw = p.cwd.clone().or(s.state.cwd.clone()).unwrap_or_default();
     let cwd = canonical(&cwd_raw);
-    let transcript_path = p.transcript_path.clone().or(s.state.transcript_path.clone());
+    let transcript_path = p
+        .transcript_path
+        .clone()
+        .or(s.state.transcript_path.clone());
     let start_offset = transcript_path.as_deref().map_or(0, file_len);
     let linked = if cwd.is_empty() {
         None
@@ -609,9 +619,10 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
             Outcome::Failure,
             Some(format!("{final_api_errors} API error(s) in the transcript")),
         ),
-        Ending::Stop | Ending::Refresh if sum.interrupted => {
-            (Outcome::Partial, Some("interrupted by the user".to_string()))
-        }
+        Ending::Stop | Ending::Refresh if sum.interrupted => (
+            Outcome::Partial,
+            Some("interrupted by the user".to_string()),
+        ),
         _ => (Outcome::Success, None),
     };
     note = note.map(|n| crate::signals::redact(&n));
@@ -640,9 +651,15 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     verdict.tokens = Some(total.total());
     let mut extra: Vec<(String, Value)> = vec![
         ("tokens".into(), tokens_json(&total)),
-        ("cost_usd".into(), outcome::number((cost * 1e6).round() / 1e6)),
+        (
+            "cost_usd".into(),
+            outcome::number((cost * 1e6).round() / 1e6),
+        ),
         ("price_sources".into(), Value::Object(sources)),
-        ("models_used".into(), json!(sum.by_model.keys().collect::<Vec<_>>())),
+        (
+            "models_used".into(),
+            json!(sum.by_model.keys().collect::<Vec<_>>()),
+        ),
         ("files_touched".into(), json!(sum.files_touched)),
         ("tool_errors".into(), json!(sum.tool_errors)),
         ("api_errors".into(), json!(final_api_errors)),
@@ -699,7 +716,13 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
             Ok(_) => {}
             Err(Error::NotFound { .. }) if task.linked => {
                 // The dispatch vanished (rotated, rewritten): keep the task as ad hoc.
-                log(home, &format!("hook: linked dispatch {} not found; recording ad hoc", task.id));
+                log(
+                    home,
+                    &format!(
+                        "hook: linked dispatch {} not found; recording ad hoc",
+                        task.id
+                    ),
+                );
                 task.linked = false;
                 task.id = record::new_dispatch_id(now.timestamp_millis());
                 let rec = adhoc_record(s, &task, main_model.as_deref(), status, &now_iso, &verdict);
@@ -716,7 +739,10 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     task.end_offset = if sum.end_offset > 0 {
         sum.end_offset
     } else {
-        task.transcript_path.as_deref().map_or(0, file_len).max(task.start_offset)
+        task.transcript_path
+            .as_deref()
+            .map_or(0, file_len)
+            .max(task.start_offset)
     };
     s.state.next_offset = task.end_offset;
     let attempt = Attempt {
@@ -728,7 +754,10 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     };
     s.state.task = Some(task);
     if let Err(e) = remember_attempt(home, attempt, now) {
-        log(home, &format!("hook: cannot remember the attempt for retry detection: {e}"));
+        log(
+            home,
+            &format!("hook: cannot remember the attempt for retry detection: {e}"),
+        );
     }
     if first_time {
         hand_off(home, now);
@@ -758,7 +787,10 @@ fn adhoc_record(
         .map(str::to_string)
         .or(s.state.model.clone())
         .unwrap_or_else(|| "unknown".to_string());
-    let workspace = task.workspace_key.clone().unwrap_or_else(|| task.cwd.clone());
+    let workspace = task
+        .workspace_key
+        .clone()
+        .unwrap_or_else(|| task.cwd.clone());
     let mut r = Record::new();
     r.insert("id".into(), json!(task.id));
     r.insert("type".into(), json!("claude-code"));
@@ -852,10 +884,16 @@ fn find_dispatch(
             .into_iter()
             .flatten()
             .filter(|h| h.get("status").and_then(Value::as_str) == Some("running"))
-            .filter_map(|h| h.get("timestamp").and_then(Value::as_str).and_then(clock::parse))
+            .filter_map(|h| {
+                h.get("timestamp")
+                    .and_then(Value::as_str)
+                    .and_then(clock::parse)
+            })
             .max();
         let Some(at) = running_at else { return true };
-        if now - at > chrono::Duration::hours(LINK_WINDOW_HOURS) || at - now > chrono::Duration::minutes(5) {
+        if now - at > chrono::Duration::hours(LINK_WINDOW_HOURS)
+            || at - now > chrono::Duration::minutes(5)
+        {
             return true;
         }
         let exact = [r.task.as_str(), r.original_task.as_str()]
@@ -943,7 +981,10 @@ fn remember_attempt(home: &Home, attempt: Attempt, now: DateTime<Utc>) -> Result
     all.retain(|a| a.id != attempt.id);
     all.push(attempt);
     retry::prune(&mut all, now);
-    store::write_atomic(&path, &serde_json::to_vec(&all).expect("attempts serialize"))
+    store::write_atomic(
+        &path,
+        &serde_json::to_vec(&all).expect("attempts serialize"),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -998,7 +1039,8 @@ fn hand_off(home: &Home, now: DateTime<Utc>) {
             Err(e) => log(home, &format!("hook: cannot start modelfit learn: {e}")),
         }
     }
-    if let Err(e) = store::write_atomic(&path, &serde_json::to_vec_pretty(&h).expect("serializes")) {
+    if let Err(e) = store::write_atomic(&path, &serde_json::to_vec_pretty(&h).expect("serializes"))
+    {
         log(home, &format!("hook: {e}"));
     }
 }
@@ -1086,7 +1128,9 @@ fn canonical(p: &str) -> String {
 }
 
 fn file_len(p: &str) -> u64 {
-    fs::metadata(p).map(|m| if m.is_file() { m.len() } else { 0 }).unwrap_or(0)
+    fs::metadata(p)
+        .map(|m| if m.is_file() { m.len() } else { 0 })
+        .unwrap_or(0)
 }
 
 fn is_regular(p: &Path) -> bool {
@@ -1108,7 +1152,9 @@ fn first_prompt(path: &Path, offset: u64) -> Option<String> {
         if !line.windows(6).any(|w| w == b"\"user\"") {
             continue;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(&line) else { continue };
+        let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
         if v.get("type").and_then(Value::as_str) != Some("user")
             || v.get("isMeta").and_then(Value::as_bool) == Some(true)
             || v.get("isCompactSummary").and_then(Value::as_bool) == Some(true)
@@ -1200,7 +1246,8 @@ fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
             None => break,
         }
     }
-    let is_sha = (head.len() == 40 || head.len() == 64) && head.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_sha =
+        (head.len() == 40 || head.len() == 64) && head.bytes().all(|b| b.is_ascii_hexdigit());
     is_sha.then_some((head, branch))
 }
 
@@ -1257,7 +1304,11 @@ mod tests {
         );
         // packed
         fs::remove_file(g.join("refs/heads/main")).unwrap();
-        fs::write(g.join("packed-refs"), format!("# pack-refs with: peeled\n{sha} refs/heads/main\n^ffff\n")).unwrap();
+        fs::write(
+            g.join("packed-refs"),
+            format!("# pack-refs with: peeled\n{sha} refs/heads/main\n^ffff\n"),
+        )
+        .unwrap();
         assert_eq!(git_head(&repo).unwrap().0, sha);
         // worktree via gitdir: file + commondir
         let wt_admin = g.join("worktrees/w1");
@@ -1267,7 +1318,10 @@ mod tests {
         let wt = t.path().join("wt");
         fs::create_dir_all(&wt).unwrap();
         fs::write(wt.join(".git"), format!("gitdir: {}\n", wt_admin.display())).unwrap();
-        assert_eq!(git_head(&wt), Some((sha.to_string(), Some("main".to_string()))));
+        assert_eq!(
+            git_head(&wt),
+            Some((sha.to_string(), Some("main".to_string())))
+        );
         // detached
         fs::write(g.join("HEAD"), format!("{sha}\n")).unwrap();
         assert_eq!(git_head(&repo), Some((sha.to_string(), None)));

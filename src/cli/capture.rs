@@ -92,7 +92,10 @@ pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
     let ledger = Ledger::of(home);
     if hook::FileLock::is_held(ledger.lock_path()) {
         r.fail(
-            &format!("the ledger lock {} is held right now", ledger.lock_path().display()),
+            &format!(
+                "the ledger lock {} is held right now",
+                ledger.lock_path().display()
+            ),
             &format!(
                 "if this persists, find the holder with `fuser {}` and stop it",
                 ledger.lock_path().display()
@@ -175,7 +178,11 @@ pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
     let analyzed = std::fs::read(home.learning())
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v.get("last_analyzed").and_then(Value::as_str).map(str::to_string));
+        .and_then(|v| {
+            v.get("last_analyzed")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     match (&analyzed, &handoff.last_started_at) {
         (Some(a), _) => r.info(&format!("learn last analyzed at {a}")),
         (None, Some(s)) => r.info(&format!("learn last started by the hook at {s}")),
@@ -233,7 +240,10 @@ pub fn hooks(c: HooksCommand, _home: &Home) -> Result<ExitCode> {
     };
     match (&c, out.changed) {
         (HooksCommand::Install, false) => {
-            println!("hooks already installed in {}; nothing changed", out.path.display())
+            println!(
+                "hooks already installed in {}; nothing changed",
+                out.path.display()
+            )
         }
         (HooksCommand::Install, true) => println!(
             "installed modelfit hooks for {} in {}",
@@ -241,7 +251,10 @@ pub fn hooks(c: HooksCommand, _home: &Home) -> Result<ExitCode> {
             out.path.display()
         ),
         (HooksCommand::Uninstall, false) => {
-            println!("no modelfit hooks in {}; nothing changed", out.path.display())
+            println!(
+                "no modelfit hooks in {}; nothing changed",
+                out.path.display()
+            )
         }
         (HooksCommand::Uninstall, true) => println!(
             "removed modelfit hooks for {} from {}",
