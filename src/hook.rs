@@ -271,7 +271,7 @@ impl<'h> Session<'h> {
 
     fn save(&self) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("state serializes");
-        store::write_atomic(&self.path, &bytes)
+        replace_file(&self.path, &bytes)
     }
 
     fn remove(self) {
@@ -981,7 +981,7 @@ fn remember_attempt(home: &Home, attempt: Attempt, now: DateTime<Utc>) -> Result
     all.retain(|a| a.id != attempt.id);
     all.push(attempt);
     retry::prune(&mut all, now);
-    store::write_atomic(
+    replace_file(
         &path,
         &serde_json::to_vec(&all).expect("attempts serialize"),
     )
@@ -1039,8 +1039,7 @@ fn hand_off(home: &Home, now: DateTime<Utc>) {
             Err(e) => log(home, &format!("hook: cannot start modelfit learn: {e}")),
         }
     }
-    if let Err(e) = store::write_atomic(&path, &serde_json::to_vec_pretty(&h).expect("serializes"))
-    {
+    if let Err(e) = replace_file(&path, &serde_json::to_vec_pretty(&h).expect("serializes")) {
         log(home, &format!("hook: {e}"));
     }
 }
@@ -1072,6 +1071,23 @@ fn spawn_learn(home: &Home) -> std::io::Result<u32> {
 
 // ---------------------------------------------------------------------------
 // Housekeeping and small helpers
+
+/// Replaces `path` atomically (temporary file in the same directory, then
+/// rename) without syncing: the hook's own state is a cache whose loss in a
+/// power cut costs at most one task's figures, while every fsync would add
+/// milliseconds to each prompt. The ledger itself is always synced.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let res = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.map_err(|e| Error::io("cannot write", path, e))
+}
 
 /// Removes session state untouched for [`STATE_MAX_AGE`].
 fn sweep(home: &Home, _now: DateTime<Utc>) {
