@@ -217,6 +217,10 @@ struct TaskState {
     /// `session end`) and the error, so a refresh keeps the verdict's basis.
     ending: Option<String>,
     ending_error: Option<String>,
+    /// When the record says the task ended (ISO).
+    ended_at: Option<String>,
+    /// `tokens_used` as last written, to notice late transcript lines.
+    recorded_tokens: u64,
 }
 
 /// A file name for a session id: the id itself when it is a plain
@@ -364,6 +368,7 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
             sweep(home, now);
         }
         "UserPromptSubmit" => {
+            refine_recorded(&mut s, now);
             close_open_task(&mut s, now, "next prompt")?;
             start_task(&mut s, &p, now)?;
             s.save()?;
@@ -384,7 +389,7 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
                 if refresh {
                     // A subagent that finished after the Stop (background agent):
                     // the record is recomputed, never added to.
-                    record_task(&mut s, Ending::Refresh, now)?;
+                    record_task(&mut s, Ending::Late, now)?;
                     s.save()?;
                 }
             }
@@ -407,8 +412,11 @@ enum Ending {
     StopFailure(Option<String>),
     /// No Stop came: closed at the next prompt or at session end.
     Closed(&'static str),
-    /// The record exists; recompute its figures (repeated Stop, late subagent).
+    /// The record exists; recompute its figures (repeated Stop: the turn went on).
     Refresh,
+    /// The record exists; recompute its figures but keep its end time (lines
+    /// Claude Code wrote after the Stop, a background subagent finishing).
+    Late,
 }
 
 fn start_task(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()> {
@@ -461,6 +469,8 @@ fn start_task(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()
         end_offset: start_offset,
         ending: None,
         ending_error: None,
+        ended_at: None,
+        recorded_tokens: 0,
     });
     Ok(())
 }
@@ -536,6 +546,26 @@ fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now
     });
 }
 
+/// Claude Code writes the transcript asynchronously: lines of the last turn
+/// can land after its Stop ran. At the next prompt everything up to the
+/// transcript's current end belongs to the recorded task, so its figures are
+/// recomputed (its end time kept) when they changed.
+fn refine_recorded(s: &mut Session<'_>, now: DateTime<Utc>) {
+    let Some(task) = s.state.task.as_ref().filter(|t| t.recorded) else {
+        return;
+    };
+    let grown = task
+        .transcript_path
+        .as_deref()
+        .is_some_and(|p| file_len(p) > task.end_offset);
+    if !grown || summarize_task(task).total().total() == task.recorded_tokens {
+        return;
+    }
+    if let Err(e) = record_task(s, Ending::Late, now) {
+        log(s.home, &format!("hook: cannot refine the last task: {e}"));
+    }
+}
+
 fn close_open_task(s: &mut Session<'_>, now: DateTime<Utc>, why: &'static str) -> Result<()> {
     match &s.state.task {
         Some(t) if !t.recorded => record_task(s, Ending::Closed(why), now),
@@ -576,8 +606,13 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     let Some(mut task) = s.state.task.clone() else {
         return Ok(());
     };
+    let keep_end = matches!(ending, Ending::Late);
+    let now = match (keep_end, task.ended_at.as_deref().and_then(clock::parse)) {
+        (true, Some(end)) => end,
+        _ => now,
+    };
     let ending = match ending {
-        Ending::Refresh => match task.ending.as_deref() {
+        Ending::Refresh | Ending::Late => match task.ending.as_deref() {
             Some("StopFailure") => Ending::StopFailure(task.ending_error.clone()),
             Some("next prompt") => Ending::Closed("next prompt"),
             Some("session end") => Ending::Closed("session end"),
@@ -587,7 +622,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     };
     if task.ending.is_none() {
         let (name, err) = match &ending {
-            Ending::Stop | Ending::Refresh => ("Stop", None),
+            Ending::Stop | Ending::Refresh | Ending::Late => ("Stop", None),
             Ending::StopFailure(e) => ("StopFailure", e.clone()),
             Ending::Closed(why) => (*why, None),
         };
@@ -615,11 +650,11 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
             )),
         ),
         // Retried requests that then succeeded are not failures.
-        Ending::Stop | Ending::Refresh if final_api_errors > 0 => (
+        Ending::Stop | Ending::Refresh | Ending::Late if final_api_errors > 0 => (
             Outcome::Failure,
             Some(format!("{final_api_errors} API error(s) in the transcript")),
         ),
-        Ending::Stop | Ending::Refresh if sum.interrupted => (
+        Ending::Stop | Ending::Refresh | Ending::Late if sum.interrupted => (
             Outcome::Partial,
             Some("interrupted by the user".to_string()),
         ),
@@ -687,7 +722,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     extra.push((
         "ended_by".into(),
         json!(match &ending {
-            Ending::Stop | Ending::Refresh => "Stop",
+            Ending::Stop | Ending::Refresh | Ending::Late => "Stop",
             Ending::StopFailure(_) => "StopFailure",
             Ending::Closed("next prompt") => "next-prompt",
             Ending::Closed(_) => "SessionEnd",
@@ -736,6 +771,8 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     }
     let first_time = !task.recorded;
     task.recorded = true;
+    task.ended_at = Some(now_iso.clone());
+    task.recorded_tokens = total.total();
     task.end_offset = if sum.end_offset > 0 {
         sum.end_offset
     } else {

@@ -794,3 +794,34 @@ fn subagent_usage_counts_toward_the_task_once() {
     .unwrap();
     assert_eq!(got, sum.total().total());
 }
+
+#[test]
+fn lines_written_after_the_stop_are_counted_at_the_next_prompt() {
+    let e = Env::new();
+    let tr = e.transcript("late.jsonl");
+    let lines = transcript_lines(TOOL_HEAVY);
+    append(&tr, &lines[..4]);
+    let mut ups = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
+    ups["prompt"] = json!("start phoenix in background");
+    e.hook(&ups, "2026-03-06T10:00:00.000Z");
+    // At Stop time the transcript lacks the turn's last response.
+    append(&tr, &lines[4..11]);
+    let stop = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 2, &tr);
+    e.hook(&stop, "2026-03-06T10:00:20.000Z");
+    let first = e.ledger()[0]["tokens_used"].as_u64().unwrap();
+    assert_eq!(first, count_tokens(&lines[4..11]).iter().sum::<u64>());
+    // Claude Code finishes writing; then the next prompt comes.
+    append(&tr, &lines[11..16]);
+    let mut next = ups.clone();
+    next["prompt"] = json!("now stop it");
+    next["prompt_id"] = json!("another-prompt");
+    e.hook(&next, "2026-03-06T10:05:00.000Z");
+    let l = e.ledger();
+    assert_eq!(l.len(), 1, "refined in place, nothing appended");
+    let want: u64 = count_tokens(&lines[4..16]).iter().sum();
+    assert!(want > first);
+    assert_eq!(l[0]["tokens_used"], json!(want));
+    // Its end is still the Stop's.
+    assert_eq!(l[0]["execution_time_seconds"], 20);
+    assert_eq!(l[0]["completed_at"], "2026-03-06T10:00:20.000Z");
+}
