@@ -529,6 +529,7 @@ fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now
     let cwd = canonical(&p.cwd.clone().or(s.state.cwd.clone()).unwrap_or_default());
     let started_at = path
         .as_deref()
+        .filter(|tp| is_regular(Path::new(tp)))
         .and_then(|tp| transcript::summarize(Path::new(tp), start_offset, None).ok())
         .and_then(|sum| sum.first_timestamp)
         .unwrap_or_else(|| clock::iso(now));
@@ -1249,7 +1250,7 @@ pub fn git_head(dir: &Path) -> Option<(String, Option<String>)> {
             let gitdir = if meta.is_dir() {
                 dotgit
             } else {
-                let text = fs::read_to_string(&dotgit).ok()?;
+                let text = read_git_file(&dotgit).ok()?;
                 let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
                 let p = Path::new(target);
                 if p.is_absolute() {
@@ -1269,8 +1270,18 @@ pub fn git_head(dir: &Path) -> Option<(String, Option<String>)> {
     None
 }
 
+/// Reads a file of a git directory: regular files only (a FIFO planted in a
+/// hostile checkout would block the hook), at most 64 MB.
+fn read_git_file(path: &Path) -> std::io::Result<String> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() || meta.len() > 64 << 20 {
+        return Err(std::io::Error::other("not a small regular file"));
+    }
+    fs::read_to_string(path)
+}
+
 fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
-    let common = fs::read_to_string(gitdir.join("commondir"))
+    let common = read_git_file(&gitdir.join("commondir"))
         .ok()
         .map(|c| {
             let p = Path::new(c.trim());
@@ -1281,7 +1292,7 @@ fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
             }
         })
         .unwrap_or_else(|| gitdir.to_path_buf());
-    let head = fs::read_to_string(gitdir.join("HEAD")).ok()?;
+    let head = read_git_file(&gitdir.join("HEAD")).ok()?;
     let mut head = head.trim().to_string();
     let mut branch = None;
     for _ in 0..5 {
@@ -1306,11 +1317,11 @@ fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
 
 fn resolve_ref(gitdir: &Path, common: &Path, r: &str) -> Option<String> {
     for base in [gitdir, common] {
-        if let Ok(text) = fs::read_to_string(base.join(r)) {
+        if let Ok(text) = read_git_file(&base.join(r)) {
             return Some(text.trim().to_string());
         }
     }
-    let packed = fs::read_to_string(common.join("packed-refs")).ok()?;
+    let packed = read_git_file(&common.join("packed-refs")).ok()?;
     packed
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with('^'))
@@ -1378,5 +1389,11 @@ mod tests {
         // detached
         fs::write(g.join("HEAD"), format!("{sha}\n")).unwrap();
         assert_eq!(git_head(&repo), Some((sha.to_string(), None)));
+        // A FIFO planted as HEAD is not opened (it would block forever).
+        fs::remove_file(g.join("HEAD")).unwrap();
+        let c = std::ffi::CString::new(g.join("HEAD").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert_eq!(git_head(&repo), None);
     }
 }
