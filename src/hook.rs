@@ -890,21 +890,25 @@ fn find_dispatch(
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
     let ledger = Ledger::of(home);
-    // Cheap pre-check: the workspace's last path component must appear in the
-    // file at all, else no record can match (most prompts are not dispatches).
+    // Only records whose text holds `/<last component of cwd>"` can match:
+    // find those bytes first, then parse just the records around them, so a
+    // prompt costs one read of the ledger, not a parse of it.
     let base = Path::new(cwd)
         .file_name()
         .map(|b| b.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !base.is_empty() {
-        let needle = serde_json::to_string(&base).unwrap_or_default();
-        if !file_contains(ledger.path(), needle.trim_start_matches('"').as_bytes()) {
-            return Ok(None);
-        }
+    if base.is_empty() {
+        return Ok(None);
+    }
+    let escaped = serde_json::to_string(&base).unwrap_or_default();
+    let needle = format!("/{}", escaped.trim_start_matches('"'));
+    let hits = match_offsets(ledger.path(), needle.as_bytes());
+    if hits.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(None);
     }
     let prompt = prompt.trim();
     let mut best: Option<(bool, DateTime<Utc>, String)> = None;
-    ledger.for_each(|r: LinkView| {
+    let mut consider = |r: LinkView| {
         let (Some(id), Some(wp), Some("running")) =
             (r.id.as_str(), r.workspace_path.as_str(), r.status.as_str())
         else {
@@ -946,41 +950,94 @@ fn find_dispatch(
             best = Some((exact, at, id.to_string()));
         }
         true
-    })?;
+    };
+    match hits.and_then(|h| records_around(ledger.path(), &h)) {
+        Some(records) => {
+            for raw in records {
+                if let Ok(r) = serde_json::from_slice::<LinkView>(&raw) {
+                    consider(r);
+                }
+            }
+        }
+        // Not in the orchestrator's layout (or unreadable): parse it all.
+        None => ledger.for_each(&mut consider)?,
+    }
     Ok(best.map(|(_, _, id)| id))
 }
 
-/// Whether the file at `path` contains `needle`, read in 1 MB chunks (memory
-/// stays flat whatever the ledger's size). A missing file contains nothing.
-fn file_contains(path: &Path, needle: &[u8]) -> bool {
-    let Ok(re) = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle))) else {
-        return true;
-    };
-    let Ok(mut f) = File::open(path) else {
-        return false;
+/// Byte offsets of `needle` in the file at `path`, read in 1 MB chunks
+/// (memory stays flat whatever the ledger's size). A missing file has none;
+/// `None` when the file cannot be read (let the full scan decide).
+fn match_offsets(path: &Path, needle: &[u8]) -> Option<Vec<u64>> {
+    let re = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle))).ok()?;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+        Err(_) => return None,
     };
     let keep = needle.len().saturating_sub(1);
     let mut buf = vec![0u8; (1 << 20) + keep];
     let mut filled = 0usize;
+    let mut base = 0u64; // file offset of buf[0]
+    let mut hits = Vec::new();
     loop {
         let n = match f.read(&mut buf[filled..]) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return true, // unsure: let the full scan decide
+            Err(_) => return None,
         };
-        if n == 0 {
-            return re.is_match(&buf[..filled]);
-        }
         filled += n;
-        if filled == buf.len() {
-            if re.is_match(&buf[..filled]) {
-                return true;
+        if n == 0 || filled == buf.len() {
+            // A match cannot fit in the kept tail alone, so none is seen twice.
+            hits.extend(
+                re.find_iter(&buf[..filled])
+                    .map(|m| base + m.start() as u64),
+            );
+            if hits.len() > 10_000 {
+                return None;
             }
-            // Keep the tail, in case the needle straddles two chunks.
+            if n == 0 {
+                return Some(hits);
+            }
             buf.copy_within(filled - keep..filled, 0);
+            base += (filled - keep) as u64;
             filled = keep;
         }
     }
+}
+
+/// The top-level records around `hits`, relying on the orchestrator's layout
+/// (`JSON.stringify(…, null, 2)`: each record opens with `\n  {` and closes
+/// with `\n  }`, deeper objects are indented further). `None` when a hit's
+/// record cannot be delimited that way within 1 MB either side.
+fn records_around(path: &Path, hits: &[u64]) -> Option<Vec<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    const SPAN: u64 = 1 << 20;
+    let f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut out = Vec::new();
+    let mut covered_to = 0u64;
+    for &hit in hits {
+        if hit < covered_to {
+            continue; // inside the record already taken
+        }
+        let from = hit.saturating_sub(SPAN);
+        let to = (hit + SPAN).min(len);
+        let mut window = vec![0u8; (to - from) as usize];
+        f.read_exact_at(&mut window, from).ok()?;
+        let at = (hit - from) as usize;
+        let start = window[..at]
+            .windows(4)
+            .rposition(|w| w == b"\n  {")
+            .map(|i| i + 3)?;
+        let end = window[at..]
+            .windows(4)
+            .position(|w| w == b"\n  }")
+            .map(|i| at + i + 4)?;
+        out.push(window[start..end].to_vec());
+        covered_to = from + end as u64;
+    }
+    Some(out)
 }
 
 /// The `workspaces.json` key whose path is `cwd`, if any.

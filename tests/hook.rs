@@ -825,3 +825,25 @@ fn lines_written_after_the_stop_are_counted_at_the_next_prompt() {
     assert_eq!(l[0]["execution_time_seconds"], 20);
     assert_eq!(l[0]["completed_at"], "2026-03-06T10:00:20.000Z");
 }
+
+#[test]
+fn links_also_in_a_ledger_not_in_the_orchestrator_layout() {
+    let e = Env::new();
+    let ws = e.ws();
+    e.write_ledger_fixture(|v| v[27]["workspace_path"] = json!(ws));
+    // Rewrite it compact (one line): the fast path cannot delimit records.
+    let v: Value =
+        serde_json::from_slice(&fs::read(e.home().join("logs/dispatches.json")).unwrap()).unwrap();
+    fs::write(e.home().join("logs/dispatches.json"), v.to_string()).unwrap();
+    let tr = e.transcript("compact.jsonl");
+    append(&tr, &transcript_lines(TOOL_HEAVY)[..16]);
+    let mut ups = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
+    ups["prompt"] = json!("something else than the dispatch's task");
+    e.hook(&ups, "2026-03-06T10:01:03.000Z");
+    let stop = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 2, &tr);
+    e.hook(&stop, "2026-03-06T10:02:03.000Z");
+    let l = e.ledger();
+    assert_eq!(l.len(), 29, "linked, not appended");
+    assert_eq!(l[27]["outcome"], "success");
+    assert_eq!(l[27]["status"], "running");
+}
