@@ -1402,6 +1402,25 @@ mod tests {
     }
 
     #[test]
+    fn the_log_stays_bounded_and_timestamped() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::at(t.path());
+        let line = "x".repeat(1000);
+        for _ in 0..1500 {
+            log(&home, &line);
+        }
+        let text = fs::read_to_string(home.log_file()).unwrap();
+        assert!(text.len() as u64 <= LOG_CAP + 2048, "{}", text.len());
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with("[20") && l.ends_with(&line)));
+        log(&home, "two\nlines");
+        assert!(fs::read_to_string(home.log_file())
+            .unwrap()
+            .ends_with("two lines\n"));
+    }
+
+    #[test]
     fn prompt_cap_keeps_char_boundaries() {
         let long = "é".repeat(PROMPT_CAP);
         let c = clean_prompt(&long);
