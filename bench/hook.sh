@@ -15,7 +15,7 @@ command -v python3 >/dev/null || { echo "bench/hook.sh needs python3" >&2; exit 
 BIN=${MODELFIT_BIN:-target/release/modelfit}
 if [ -z "${MODELFIT_BIN:-}" ]; then cargo build --release --quiet; fi
 BIN=$(realpath "$BIN")
-RUNS=${RUNS:-40}
+RUNS=${RUNS:-60}
 SIZE_MB=${SIZE_MB:-100}
 W=$(mktemp -d /tmp/modelfit-bench-hook.XXXXXX)
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT

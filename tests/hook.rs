@@ -847,3 +847,46 @@ fn links_also_in_a_ledger_not_in_the_orchestrator_layout() {
     assert_eq!(l[27]["outcome"], "success");
     assert_eq!(l[27]["status"], "running");
 }
+
+#[test]
+fn parallel_sessions_each_get_their_record() {
+    let e = Env::new();
+    let lines = transcript_lines(TOOL_HEAVY);
+    let base = e.payload(
+        "real-2026-09-jjodel-probe/claude-p-sequence.jsonl",
+        1,
+        &e.transcript("x"),
+    );
+    std::thread::scope(|scope| {
+        for i in 0..6 {
+            let e = &e;
+            let lines = &lines;
+            let base = base.clone();
+            scope.spawn(move || {
+                let tr = e.transcript(&format!("par-{i}.jsonl"));
+                append(&tr, &lines[..4]);
+                let mut ups = base.clone();
+                ups["session_id"] = json!(format!("par-session-{i}"));
+                ups["transcript_path"] = json!(tr);
+                ups["prompt"] = json!(format!("parallel task {i}: {}", "abcdefgh".repeat(i + 1)));
+                e.hook(&ups, "2026-03-06T10:00:00.000Z");
+                append(&tr, &lines[4..16]);
+                let mut stop = ups.clone();
+                stop["hook_event_name"] = json!("Stop");
+                e.hook(&stop, "2026-03-06T10:00:30.000Z");
+            });
+        }
+    });
+    let l = e.ledger();
+    assert_eq!(l.len(), 6);
+    let want: u64 = count_tokens(&lines[4..16]).iter().sum();
+    let mut sessions: Vec<&str> = l
+        .iter()
+        .map(|r| r["session_id"].as_str().unwrap())
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    assert_eq!(sessions.len(), 6);
+    assert!(l.iter().all(|r| r["tokens_used"] == json!(want)));
+    assert!(!e.log().contains("lock"), "{}", e.log());
+}
