@@ -129,7 +129,6 @@ struct Payload {
     stop_hook_active: bool,
     error: Option<String>,
     agent_transcript_path: Option<String>,
-    reason: Option<String>,
 }
 
 impl Payload {
@@ -169,7 +168,6 @@ impl Payload {
             stop_hook_active: m.get("stop_hook_active").and_then(Value::as_bool) == Some(true),
             error,
             agent_transcript_path: s("agent_transcript_path"),
-            reason: s("reason"),
         })
     }
 }
@@ -261,7 +259,12 @@ impl<'h> Session<'h> {
                 );
                 SessionState::default()
             }),
-            Err(_) => SessionState::default(),
+            // A session that ended and comes back (`--resume` firing no
+            // SessionStart): start where it ended, never at 0.
+            Err(_) => SessionState {
+                next_offset: ended_offset(home, &stem).unwrap_or(0),
+                ..SessionState::default()
+            },
         };
         let mut s = Session {
             home,
@@ -283,6 +286,38 @@ impl<'h> Session<'h> {
         let lock = self.path.with_extension("lock");
         let _ = fs::remove_file(lock);
     }
+}
+
+/// Where ended sessions stopped: `logs/modelfit/sessions/ended.json`, a map
+/// of session file stem → `{offset, at}`, kept 7 days.
+fn ended_path(home: &Home) -> PathBuf {
+    home.sessions_dir().join("ended.json")
+}
+
+fn ended_offset(home: &Home, stem: &str) -> Option<u64> {
+    let v: Value = serde_json::from_slice(&fs::read(ended_path(home)).ok()?).ok()?;
+    v.get(stem)?.get("offset")?.as_u64()
+}
+
+fn remember_end(home: &Home, stem: &str, offset: u64, now: DateTime<Utc>) -> Result<()> {
+    let path = ended_path(home);
+    let _lock = FileLock::acquire(&path.with_extension("lock"), LOCK_TIMEOUT)?;
+    let mut map = fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Map<String, Value>>(&b).ok())
+        .unwrap_or_default();
+    let horizon = now - chrono::Duration::from_std(STATE_MAX_AGE).expect("7 days fit");
+    map.retain(|_, v| {
+        v.get("at")
+            .and_then(Value::as_str)
+            .and_then(clock::parse)
+            .is_some_and(|t| t > horizon)
+    });
+    map.insert(
+        stem.to_string(),
+        json!({"offset": offset, "at": clock::iso(now)}),
+    );
+    replace_file(&path, &serde_json::to_vec(&map).expect("serializes"))
 }
 
 /// An exclusive `flock` on a file, released on drop.
@@ -396,9 +431,17 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
         }
         "SessionEnd" => {
             close_open_task(&mut s, now, "session end")?;
+            let end = s
+                .state
+                .task
+                .as_ref()
+                .map_or(0, |t| t.end_offset)
+                .max(s.state.next_offset);
+            if let Err(e) = remember_end(home, &session_file_stem(&sid), end, now) {
+                log(home, &format!("hook: {e}"));
+            }
             s.remove();
             sweep(home, now);
-            let _ = &p.reason;
         }
         _ => {}
     }
@@ -502,22 +545,33 @@ fn stop(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()> {
                         .and_then(|tp| first_prompt(Path::new(tp), t.end_offset))
                         .is_some());
             if new_prompt {
-                begin_unannounced(s, p, path, now);
-                record_task(s, ending, now)
+                if begin_unannounced(s, p, path, now) {
+                    record_task(s, ending, now)
+                } else {
+                    Ok(())
+                }
             } else {
                 record_task(s, Ending::Refresh, now)
             }
         }
         None => {
-            begin_unannounced(s, p, path, now);
-            record_task(s, ending, now)
+            if begin_unannounced(s, p, path, now) {
+                record_task(s, ending, now)
+            } else {
+                Ok(())
+            }
         }
     }
 }
 
 /// A task whose UserPromptSubmit never fired (headless runs, a hook added
 /// mid-session): it starts where the last recorded task ended.
-fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now: DateTime<Utc>) {
+fn begin_unannounced(
+    s: &mut Session<'_>,
+    p: &Payload,
+    path: Option<String>,
+    now: DateTime<Utc>,
+) -> bool {
     let start_offset = match &s.state.task {
         Some(t) if t.recorded => t.end_offset.max(s.state.next_offset),
         _ => s.state.next_offset,
@@ -533,7 +587,7 @@ fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now
         .and_then(|tp| transcript::summarize(Path::new(tp), start_offset, None).ok())
         .and_then(|sum| sum.first_timestamp)
         .unwrap_or_else(|| clock::iso(now));
-    s.state.task = Some(TaskState {
+    let task = TaskState {
         id: record::new_dispatch_id(now.timestamp_millis()),
         linked: false,
         prompt: clean_prompt(&raw),
@@ -544,7 +598,14 @@ fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now
         started_at,
         start_offset,
         ..TaskState::default()
-    });
+    };
+    // A Stop with neither a prompt nor an API response since the last task
+    // (a resumed session's bookkeeping, an empty turn) is no task.
+    if task.prompt.is_empty() && summarize_task(&task).responses == 0 {
+        return false;
+    }
+    s.state.task = Some(task);
+    true
 }
 
 /// Claude Code writes the transcript asynchronously: lines of the last turn

@@ -890,3 +890,50 @@ fn parallel_sessions_each_get_their_record() {
     assert!(l.iter().all(|r| r["tokens_used"] == json!(want)));
     assert!(!e.log().contains("lock"), "{}", e.log());
 }
+
+#[test]
+fn a_resumed_session_after_session_end_does_not_count_its_past_again() {
+    let e = Env::new();
+    let tr = e.transcript("resume.jsonl");
+    let lines = transcript_lines(TOOL_HEAVY);
+    append(&tr, &lines[..4]);
+    let sid = "resumed-session";
+    let mut ups = e.payload(
+        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+        1,
+        &tr,
+    );
+    ups["session_id"] = json!(sid);
+    ups["prompt"] = json!("start phoenix in background");
+    e.hook(&ups, "2026-03-06T10:00:00.000Z");
+    append(&tr, &lines[4..16]);
+    let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+    stop["session_id"] = json!(sid);
+    e.hook(&stop, "2026-03-06T10:00:30.000Z");
+    let mut end = e.payload(
+        "real-2026-02-claude-agentic-framework/SessionEnd.jsonl",
+        1,
+        &tr,
+    );
+    end["session_id"] = json!(sid);
+    e.hook(&end, "2026-03-06T10:01:00.000Z");
+    // Resumed headless: only a Stop fires, for a turn with no usage.
+    append(&tr, &lines[16..18]);
+    e.hook(&stop, "2026-03-06T11:00:00.000Z");
+    // Nothing new: no prompt, no response since the session ended. No
+    // record, and above all not the first turn counted again.
+    assert_eq!(e.ledger().len(), 1);
+    // A real new turn after the resume counts from where the session ended.
+    append(&tr, &lines[24..30]);
+    e.hook(&stop, "2026-03-06T11:05:00.000Z");
+    let l = e.ledger();
+    assert_eq!(l.len(), 2);
+    assert!(l[1]["task"]
+        .as_str()
+        .unwrap()
+        .starts_with("scrolling back in xterm.js"));
+    assert_eq!(
+        l[1]["tokens_used"],
+        json!(count_tokens(&lines[24..30]).iter().sum::<u64>())
+    );
+}
