@@ -126,6 +126,18 @@ impl Home {
     pub fn selections(&self) -> PathBuf {
         self.state_dir().join("selections.jsonl")
     }
+
+    /// `logs/modelfit/recent-tasks.json`, tasks ended within the last hour
+    /// (retry detection).
+    pub fn recent_tasks(&self) -> PathBuf {
+        self.state_dir().join("recent-tasks.json")
+    }
+
+    /// `logs/modelfit/learn-handoff.json`, outcomes since the hook last
+    /// started `modelfit learn`, and that run's pid.
+    pub fn learn_handoff(&self) -> PathBuf {
+        self.state_dir().join("learn-handoff.json")
+    }
 }
 
 #[cfg(test)]

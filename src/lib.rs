@@ -8,11 +8,13 @@
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout)]
 
+pub mod claude_settings;
 pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod explicit;
 pub mod home;
+pub mod hook;
 pub mod learn;
 pub mod outcome;
 pub mod pricing;

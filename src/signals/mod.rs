@@ -20,3 +20,4 @@ pub fn task_fingerprint(text: &str) -> String {
     }
     format!("{h:016x}")
 }
+pub mod retry;
