@@ -76,8 +76,10 @@ pub fn read_capped(mut input: impl Read) -> (Vec<u8>, bool) {
 }
 
 /// Handles one payload. Errors are logged, never returned: the hook's caller
-/// exits 0 whatever happens.
-pub fn run(home: &Home, bytes: &[u8], truncated: bool) {
+/// exits 0 whatever happens. Returns the one line the caller may print on
+/// stdout: the optional rating reminder after a `Stop`, as a `systemMessage`
+/// (shown to the person, never given to the model). Nothing otherwise.
+pub fn run(home: &Home, bytes: &[u8], truncated: bool) -> Option<String> {
     let result = if truncated {
         Err(Error::Invalid(format!(
             "payload larger than {} MB ignored",
@@ -86,8 +88,12 @@ pub fn run(home: &Home, bytes: &[u8], truncated: bool) {
     } else {
         handle(home, bytes)
     };
-    if let Err(e) = result {
-        log(home, &format!("hook: {e}"));
+    match result {
+        Ok(message) => message,
+        Err(e) => {
+            log(home, &format!("hook: {e}"));
+            None
+        }
     }
 }
 
@@ -364,7 +370,7 @@ impl FileLock {
 // ---------------------------------------------------------------------------
 // Events
 
-fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
+fn handle(home: &Home, bytes: &[u8]) -> Result<Option<String>> {
     let p = Payload::parse(bytes)?;
     let known = matches!(
         p.event.as_str(),
@@ -376,7 +382,7 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
             | "SessionEnd"
     );
     if !known {
-        return Ok(()); // unknown or uninteresting events: quietly nothing
+        return Ok(None); // unknown or uninteresting events: quietly nothing
     }
     let Some(sid) = p.session_id.clone() else {
         return Err(Error::Invalid(format!(
@@ -411,6 +417,12 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
         "Stop" | "StopFailure" => {
             stop(&mut s, &p, now)?;
             s.save()?;
+            // StopFailure discards hook output; a Stop shows a systemMessage.
+            if p.event == "Stop" {
+                if let Some(task) = s.state.task.as_ref().filter(|t| t.recorded) {
+                    return Ok(crate::explicit::stop_reminder(home, &task.id));
+                }
+            }
         }
         "SubagentStop" => {
             if let (Some(task), Some(path)) =
@@ -445,7 +457,7 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 /// How a task ended.

@@ -98,6 +98,26 @@ impl Env {
     fn hook(&self, payload: &Value, now: &str) {
         self.hook_bytes(payload.to_string().as_bytes(), now);
     }
+    /// Runs the hook and returns its stdout (exit 0 asserted).
+    fn hook_stdout(&self, payload: &Value, now: &str) -> String {
+        let out = Command::cargo_bin("modelfit")
+            .unwrap()
+            .arg("--home")
+            .arg(self.home())
+            .arg("hook")
+            .env("HOME", self.tmp.path().join("fakehome"))
+            .env(
+                "CLAUDE_CONFIG_DIR",
+                self.tmp.path().join("fakehome/.claude"),
+            )
+            .env("MODELFIT_NOW", now)
+            .env_remove("ORCHESTRATOR_HOME")
+            .write_stdin(payload.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "hook exit status");
+        String::from_utf8(out.stdout).unwrap()
+    }
     /// A fixture payload with `cwd` and `transcript_path` rewritten.
     fn payload(&self, file: &str, index: usize, transcript: &Path) -> Value {
         let text = fs::read_to_string(format!("{FIX}/claude-code/hooks/{file}")).unwrap();
@@ -935,5 +955,56 @@ fn a_resumed_session_after_session_end_does_not_count_its_past_again() {
     assert_eq!(
         l[1]["tokens_used"],
         json!(count_tokens(&lines[24..30]).iter().sum::<u64>())
+    );
+}
+
+#[test]
+fn the_rating_reminder_is_a_system_message_after_stop_only_when_turned_on() {
+    let e = Env::new();
+    let tr = e.transcript("d6e0bada.jsonl");
+    let lines = transcript_lines(TOOL_HEAVY);
+    append(&tr, &lines[..4]);
+    let sid = "d6e0bada-1959-4eec-a9d2-0bfade768d8f";
+    let ups = |e: &Env| {
+        let mut p = e.payload(
+            "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+            1,
+            &tr,
+        );
+        p["session_id"] = json!(sid);
+        p
+    };
+    let stop = |e: &Env| {
+        let mut p = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+        p["session_id"] = json!(sid);
+        p
+    };
+    // Off by default: the Stop prints nothing.
+    e.hook(&ups(&e), "2026-02-10T22:57:54.700Z");
+    append(&tr, &lines[4..16]);
+    assert_eq!(e.hook_stdout(&stop(&e), "2026-02-10T22:58:30.000Z"), "");
+
+    Command::cargo_bin("modelfit")
+        .unwrap()
+        .arg("--home")
+        .arg(e.home())
+        .args(["config", "reminder", "on"])
+        .assert()
+        .success();
+    // The prompt itself still prints nothing (its stdout would reach the model).
+    assert_eq!(e.hook_stdout(&ups(&e), "2026-02-10T23:00:00.000Z"), "");
+    append(&tr, &lines[16..]);
+    let out = e.hook_stdout(&stop(&e), "2026-02-10T23:01:00.000Z");
+    let msg: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    let id = e.ledger().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = msg["systemMessage"].as_str().unwrap();
+    assert!(text.contains(&format!("rate {id} y|n|p")), "{text}");
+    assert_eq!(
+        msg.as_object().unwrap().len(),
+        1,
+        "only a systemMessage: {out}"
     );
 }

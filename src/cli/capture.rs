@@ -1,6 +1,6 @@
 //! `hook`, `doctor` and `hooks install|uninstall`: automatic capture.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,16 +17,21 @@ use crate::store::Ledger;
 #[derive(Debug, Args)]
 pub struct HookArgs {}
 
-/// Runs the hook. Always exit 0 and print nothing: a hook must never hurt
-/// Claude Code (stdout of some events becomes model context).
+/// Runs the hook. Always exit 0, and print nothing but the optional Stop
+/// reminder: a hook must never hurt Claude Code (stdout of some events becomes
+/// model context; JSON on stdout is read as control output).
 pub fn hook(_a: &HookArgs, home: Option<&Path>) -> ExitCode {
     let (bytes, truncated) = hook::read_capped(std::io::stdin().lock());
     let Ok(home) = Home::resolve(home) else {
         return ExitCode::SUCCESS; // no home: nowhere to record or log
     };
-    let outcome = std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated));
-    if outcome.is_err() {
-        hook::log(&home, "hook: internal error (panic); payload ignored");
+    match std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated)) {
+        // Only ever the Stop reminder (a JSON systemMessage, off by default).
+        Ok(Some(line)) => {
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
+        Ok(None) => {}
+        Err(_) => hook::log(&home, "hook: internal error (panic); payload ignored"),
     }
     ExitCode::SUCCESS
 }
