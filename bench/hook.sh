@@ -15,10 +15,10 @@ command -v python3 >/dev/null || { echo "bench/hook.sh needs python3" >&2; exit 
 BIN=${MODELFIT_BIN:-target/release/modelfit}
 if [ -z "${MODELFIT_BIN:-}" ]; then cargo build --release --quiet; fi
 BIN=$(realpath "$BIN")
-RUNS=${RUNS:-40}
+RUNS=${RUNS:-60}
 SIZE_MB=${SIZE_MB:-100}
 W=$(mktemp -d /tmp/modelfit-bench-hook.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT
 FIX=tests/fixtures/claude-code/transcripts/spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl
 
 python3 - "$W" "$FIX" "$SIZE_MB" tests/fixtures/jarvis/dispatches.json <<'PY'

@@ -16,7 +16,8 @@
 #   ORCHESTRATOR_HOME           the orchestrator home, as for modelfit itself
 #
 # Without a terminal (CI=true, no controlling terminal, stdin closed)
-# `modelfit rate` returns at once without asking.
+# `modelfit rate` returns at once without asking. Ctrl-C during CMD ends this
+# script as well, without asking.
 
 if [ "$#" -eq 0 ]; then
     echo "usage: post-task-checkpoint.sh CMD [ARGS...]" >&2

@@ -57,11 +57,18 @@ fn wanted(command: &str) -> Vec<(String, Value)> {
     if let Some(events) = snippet.get("hooks").and_then(Value::as_object) {
         for (event, groups) in events {
             for g in groups.as_array().into_iter().flatten() {
-                for h in g.get("hooks").and_then(Value::as_array).into_iter().flatten() {
+                for h in g
+                    .get("hooks")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let mut h = h.clone();
                     if let Some(c) = h.get_mut("command") {
                         *c = Value::String(
-                            c.as_str().unwrap_or_default().replace(&format!("{PLACEHOLDER} hook"), command),
+                            c.as_str()
+                                .unwrap_or_default()
+                                .replace(&format!("{PLACEHOLDER} hook"), command),
                         );
                     }
                     out.push((event.clone(), h));
@@ -185,7 +192,9 @@ pub fn install(path: &Path, exe: &Path) -> Result<Outcome> {
         .expect("checked in load");
     let mut events = Vec::new();
     for (event, handler) in wanted(&command) {
-        let groups = hooks.entry(event.clone()).or_insert_with(|| Value::Array(Vec::new()));
+        let groups = hooks
+            .entry(event.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
         let Some(groups) = groups.as_array_mut() else {
             return Err(Error::Shape {
                 path: l.target.clone(),

@@ -122,7 +122,7 @@ impl Home {
         self.state_dir().join("torn")
     }
 
-    /// `logs/modelfit/selections.jsonl`, one line per `select --explore` choice.
+    /// `logs/modelfit/selections.jsonl`, `select --explore`'s log of choices.
     pub fn selections(&self) -> PathBuf {
         self.state_dir().join("selections.jsonl")
     }

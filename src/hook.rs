@@ -76,8 +76,10 @@ pub fn read_capped(mut input: impl Read) -> (Vec<u8>, bool) {
 }
 
 /// Handles one payload. Errors are logged, never returned: the hook's caller
-/// exits 0 whatever happens.
-pub fn run(home: &Home, bytes: &[u8], truncated: bool) {
+/// exits 0 whatever happens. Returns the one line the caller may print on
+/// stdout: the optional rating reminder after a `Stop`, as a `systemMessage`
+/// (shown to the person, never given to the model). Nothing otherwise.
+pub fn run(home: &Home, bytes: &[u8], truncated: bool) -> Option<String> {
     let result = if truncated {
         Err(Error::Invalid(format!(
             "payload larger than {} MB ignored",
@@ -86,8 +88,12 @@ pub fn run(home: &Home, bytes: &[u8], truncated: bool) {
     } else {
         handle(home, bytes)
     };
-    if let Err(e) = result {
-        log(home, &format!("hook: {e}"));
+    match result {
+        Ok(message) => message,
+        Err(e) => {
+            log(home, &format!("hook: {e}"));
+            None
+        }
     }
 }
 
@@ -129,7 +135,6 @@ struct Payload {
     stop_hook_active: bool,
     error: Option<String>,
     agent_transcript_path: Option<String>,
-    reason: Option<String>,
 }
 
 impl Payload {
@@ -169,7 +174,6 @@ impl Payload {
             stop_hook_active: m.get("stop_hook_active").and_then(Value::as_bool) == Some(true),
             error,
             agent_transcript_path: s("agent_transcript_path"),
-            reason: s("reason"),
         })
     }
 }
@@ -217,6 +221,10 @@ struct TaskState {
     /// `session end`) and the error, so a refresh keeps the verdict's basis.
     ending: Option<String>,
     ending_error: Option<String>,
+    /// When the record says the task ended (ISO).
+    ended_at: Option<String>,
+    /// `tokens_used` as last written, to notice late transcript lines.
+    recorded_tokens: u64,
 }
 
 /// A file name for a session id: the id itself when it is a plain
@@ -257,7 +265,12 @@ impl<'h> Session<'h> {
                 );
                 SessionState::default()
             }),
-            Err(_) => SessionState::default(),
+            // A session that ended and comes back (`--resume` firing no
+            // SessionStart): start where it ended, never at 0.
+            Err(_) => SessionState {
+                next_offset: ended_offset(home, &stem).unwrap_or(0),
+                ..SessionState::default()
+            },
         };
         let mut s = Session {
             home,
@@ -271,7 +284,7 @@ impl<'h> Session<'h> {
 
     fn save(&self) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("state serializes");
-        store::write_atomic(&self.path, &bytes)
+        replace_file(&self.path, &bytes)
     }
 
     fn remove(self) {
@@ -279,6 +292,38 @@ impl<'h> Session<'h> {
         let lock = self.path.with_extension("lock");
         let _ = fs::remove_file(lock);
     }
+}
+
+/// Where ended sessions stopped: `logs/modelfit/sessions/ended.json`, a map
+/// of session file stem → `{offset, at}`, kept 7 days.
+fn ended_path(home: &Home) -> PathBuf {
+    home.sessions_dir().join("ended.json")
+}
+
+fn ended_offset(home: &Home, stem: &str) -> Option<u64> {
+    let v: Value = serde_json::from_slice(&fs::read(ended_path(home)).ok()?).ok()?;
+    v.get(stem)?.get("offset")?.as_u64()
+}
+
+fn remember_end(home: &Home, stem: &str, offset: u64, now: DateTime<Utc>) -> Result<()> {
+    let path = ended_path(home);
+    let _lock = FileLock::acquire(&path.with_extension("lock"), LOCK_TIMEOUT)?;
+    let mut map = fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Map<String, Value>>(&b).ok())
+        .unwrap_or_default();
+    let horizon = now - chrono::Duration::from_std(STATE_MAX_AGE).expect("7 days fit");
+    map.retain(|_, v| {
+        v.get("at")
+            .and_then(Value::as_str)
+            .and_then(clock::parse)
+            .is_some_and(|t| t > horizon)
+    });
+    map.insert(
+        stem.to_string(),
+        json!({"offset": offset, "at": clock::iso(now)}),
+    );
+    replace_file(&path, &serde_json::to_vec(&map).expect("serializes"))
 }
 
 /// An exclusive `flock` on a file, released on drop.
@@ -325,14 +370,19 @@ impl FileLock {
 // ---------------------------------------------------------------------------
 // Events
 
-fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
+fn handle(home: &Home, bytes: &[u8]) -> Result<Option<String>> {
     let p = Payload::parse(bytes)?;
     let known = matches!(
         p.event.as_str(),
-        "SessionStart" | "UserPromptSubmit" | "Stop" | "StopFailure" | "SubagentStop" | "SessionEnd"
+        "SessionStart"
+            | "UserPromptSubmit"
+            | "Stop"
+            | "StopFailure"
+            | "SubagentStop"
+            | "SessionEnd"
     );
     if !known {
-        return Ok(()); // unknown or uninteresting events: quietly nothing
+        return Ok(None); // unknown or uninteresting events: quietly nothing
     }
     let Some(sid) = p.session_id.clone() else {
         return Err(Error::Invalid(format!(
@@ -359,6 +409,7 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
             sweep(home, now);
         }
         "UserPromptSubmit" => {
+            refine_recorded(&mut s, now);
             close_open_task(&mut s, now, "next prompt")?;
             start_task(&mut s, &p, now)?;
             s.save()?;
@@ -366,9 +417,17 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
         "Stop" | "StopFailure" => {
             stop(&mut s, &p, now)?;
             s.save()?;
+            // StopFailure discards hook output; a Stop shows a systemMessage.
+            if p.event == "Stop" {
+                if let Some(task) = s.state.task.as_ref().filter(|t| t.recorded) {
+                    return Ok(crate::explicit::stop_reminder(home, &task.id));
+                }
+            }
         }
         "SubagentStop" => {
-            if let (Some(task), Some(path)) = (s.state.task.as_mut(), p.agent_transcript_path.as_ref()) {
+            if let (Some(task), Some(path)) =
+                (s.state.task.as_mut(), p.agent_transcript_path.as_ref())
+            {
                 if !task.subagents.contains(path) {
                     task.subagents.push(path.clone());
                 }
@@ -377,20 +436,28 @@ fn handle(home: &Home, bytes: &[u8]) -> Result<()> {
                 if refresh {
                     // A subagent that finished after the Stop (background agent):
                     // the record is recomputed, never added to.
-                    record_task(&mut s, Ending::Refresh, now)?;
+                    record_task(&mut s, Ending::Late, now)?;
                     s.save()?;
                 }
             }
         }
         "SessionEnd" => {
             close_open_task(&mut s, now, "session end")?;
+            let end = s
+                .state
+                .task
+                .as_ref()
+                .map_or(0, |t| t.end_offset)
+                .max(s.state.next_offset);
+            if let Err(e) = remember_end(home, &session_file_stem(&sid), end, now) {
+                log(home, &format!("hook: {e}"));
+            }
             s.remove();
             sweep(home, now);
-            let _ = &p.reason;
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 /// How a task ended.
@@ -400,8 +467,11 @@ enum Ending {
     StopFailure(Option<String>),
     /// No Stop came: closed at the next prompt or at session end.
     Closed(&'static str),
-    /// The record exists; recompute its figures (repeated Stop, late subagent).
+    /// The record exists; recompute its figures (repeated Stop: the turn went on).
     Refresh,
+    /// The record exists; recompute its figures but keep its end time (lines
+    /// Claude Code wrote after the Stop, a background subagent finishing).
+    Late,
 }
 
 fn start_task(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()> {
@@ -409,7 +479,10 @@ fn start_task(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()
     let prompt = clean_prompt(&raw_prompt);
     let cwd_raw = p.cwd.clone().or(s.state.cwd.clone()).unwrap_or_default();
     let cwd = canonical(&cwd_raw);
-    let transcript_path = p.transcript_path.clone().or(s.state.transcript_path.clone());
+    let transcript_path = p
+        .transcript_path
+        .clone()
+        .or(s.state.transcript_path.clone());
     let start_offset = transcript_path.as_deref().map_or(0, file_len);
     let linked = if cwd.is_empty() {
         None
@@ -451,6 +524,8 @@ fn start_task(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()
         end_offset: start_offset,
         ending: None,
         ending_error: None,
+        ended_at: None,
+        recorded_tokens: 0,
     });
     Ok(())
 }
@@ -482,22 +557,33 @@ fn stop(s: &mut Session<'_>, p: &Payload, now: DateTime<Utc>) -> Result<()> {
                         .and_then(|tp| first_prompt(Path::new(tp), t.end_offset))
                         .is_some());
             if new_prompt {
-                begin_unannounced(s, p, path, now);
-                record_task(s, ending, now)
+                if begin_unannounced(s, p, path, now) {
+                    record_task(s, ending, now)
+                } else {
+                    Ok(())
+                }
             } else {
                 record_task(s, Ending::Refresh, now)
             }
         }
         None => {
-            begin_unannounced(s, p, path, now);
-            record_task(s, ending, now)
+            if begin_unannounced(s, p, path, now) {
+                record_task(s, ending, now)
+            } else {
+                Ok(())
+            }
         }
     }
 }
 
 /// A task whose UserPromptSubmit never fired (headless runs, a hook added
 /// mid-session): it starts where the last recorded task ended.
-fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now: DateTime<Utc>) {
+fn begin_unannounced(
+    s: &mut Session<'_>,
+    p: &Payload,
+    path: Option<String>,
+    now: DateTime<Utc>,
+) -> bool {
     let start_offset = match &s.state.task {
         Some(t) if t.recorded => t.end_offset.max(s.state.next_offset),
         _ => s.state.next_offset,
@@ -509,10 +595,11 @@ fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now
     let cwd = canonical(&p.cwd.clone().or(s.state.cwd.clone()).unwrap_or_default());
     let started_at = path
         .as_deref()
+        .filter(|tp| is_regular(Path::new(tp)))
         .and_then(|tp| transcript::summarize(Path::new(tp), start_offset, None).ok())
         .and_then(|sum| sum.first_timestamp)
         .unwrap_or_else(|| clock::iso(now));
-    s.state.task = Some(TaskState {
+    let task = TaskState {
         id: record::new_dispatch_id(now.timestamp_millis()),
         linked: false,
         prompt: clean_prompt(&raw),
@@ -523,7 +610,34 @@ fn begin_unannounced(s: &mut Session<'_>, p: &Payload, path: Option<String>, now
         started_at,
         start_offset,
         ..TaskState::default()
-    });
+    };
+    // A Stop with neither a prompt nor an API response since the last task
+    // (a resumed session's bookkeeping, an empty turn) is no task.
+    if task.prompt.is_empty() && summarize_task(&task).responses == 0 {
+        return false;
+    }
+    s.state.task = Some(task);
+    true
+}
+
+/// Claude Code writes the transcript asynchronously: lines of the last turn
+/// can land after its Stop ran. At the next prompt everything up to the
+/// transcript's current end belongs to the recorded task, so its figures are
+/// recomputed (its end time kept) when they changed.
+fn refine_recorded(s: &mut Session<'_>, now: DateTime<Utc>) {
+    let Some(task) = s.state.task.as_ref().filter(|t| t.recorded) else {
+        return;
+    };
+    let grown = task
+        .transcript_path
+        .as_deref()
+        .is_some_and(|p| file_len(p) > task.end_offset);
+    if !grown || summarize_task(task).total().total() == task.recorded_tokens {
+        return;
+    }
+    if let Err(e) = record_task(s, Ending::Late, now) {
+        log(s.home, &format!("hook: cannot refine the last task: {e}"));
+    }
 }
 
 fn close_open_task(s: &mut Session<'_>, now: DateTime<Utc>, why: &'static str) -> Result<()> {
@@ -552,25 +666,12 @@ fn summarize_task(task: &TaskState) -> Summary {
             continue;
         }
         if let Ok(extra) = transcript::summarize(agent, 0, Some(&task.started_at)) {
-            merge(&mut sum, extra);
+            let end = sum.end_offset;
+            sum.merge(&extra);
+            sum.end_offset = end; // offsets of another file mean nothing here
         }
     }
     sum
-}
-
-fn merge(into: &mut Summary, from: Summary) {
-    for (model, t) in from.by_model {
-        let e = into.by_model.entry(model).or_default();
-        e.input += t.input;
-        e.output += t.output;
-        e.cache_creation += t.cache_creation;
-        e.cache_read += t.cache_read;
-    }
-    into.responses += from.responses;
-    into.tool_errors += from.tool_errors;
-    into.api_errors += from.api_errors;
-    into.interrupted |= from.interrupted;
-    into.files_touched.extend(from.files_touched);
 }
 
 /// Writes (or refreshes) the task's record in the ledger.
@@ -579,8 +680,13 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     let Some(mut task) = s.state.task.clone() else {
         return Ok(());
     };
+    let keep_end = matches!(ending, Ending::Late);
+    let now = match (keep_end, task.ended_at.as_deref().and_then(clock::parse)) {
+        (true, Some(end)) => end,
+        _ => now,
+    };
     let ending = match ending {
-        Ending::Refresh => match task.ending.as_deref() {
+        Ending::Refresh | Ending::Late => match task.ending.as_deref() {
             Some("StopFailure") => Ending::StopFailure(task.ending_error.clone()),
             Some("next prompt") => Ending::Closed("next prompt"),
             Some("session end") => Ending::Closed("session end"),
@@ -590,7 +696,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     };
     if task.ending.is_none() {
         let (name, err) = match &ending {
-            Ending::Stop | Ending::Refresh => ("Stop", None),
+            Ending::Stop | Ending::Refresh | Ending::Late => ("Stop", None),
             Ending::StopFailure(e) => ("StopFailure", e.clone()),
             Ending::Closed(why) => (*why, None),
         };
@@ -602,6 +708,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     let started = clock::parse(&task.started_at).unwrap_or(now);
     let seconds = ((now - started).num_milliseconds().max(0) as f64 / 1000.0).round();
 
+    let final_api_errors = sum.api_errors.saturating_sub(sum.api_retries);
     let (outcome, mut note) = match &ending {
         Ending::StopFailure(err) => (
             Outcome::Failure,
@@ -616,13 +723,15 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
                 "no Stop hook fired before the {why} (interrupted with Esc?); usage up to then"
             )),
         ),
-        Ending::Stop | Ending::Refresh if sum.api_errors > 0 => (
+        // Retried requests that then succeeded are not failures.
+        Ending::Stop | Ending::Refresh | Ending::Late if final_api_errors > 0 => (
             Outcome::Failure,
-            Some(format!("{} API error(s) in the transcript", sum.api_errors)),
+            Some(format!("{final_api_errors} API error(s) in the transcript")),
         ),
-        Ending::Stop | Ending::Refresh if sum.interrupted => {
-            (Outcome::Partial, Some("interrupted by the user".to_string()))
-        }
+        Ending::Stop | Ending::Refresh | Ending::Late if sum.interrupted => (
+            Outcome::Partial,
+            Some("interrupted by the user".to_string()),
+        ),
         _ => (Outcome::Success, None),
     };
     note = note.map(|n| crate::signals::redact(&n));
@@ -636,12 +745,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
         if let Some(c) = pricing.cost(model, t) {
             cost += c;
         }
-        let src = match src {
-            crate::pricing::PriceSource::PricingFile => "pricing.json",
-            crate::pricing::PriceSource::BuiltIn => "built-in",
-            crate::pricing::PriceSource::Unknown => "unknown",
-        };
-        sources.insert(model.clone(), json!(src));
+        sources.insert(model.clone(), json!(src.label()));
     }
     let main_model = sum
         .by_model
@@ -656,17 +760,28 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     verdict.tokens = Some(total.total());
     let mut extra: Vec<(String, Value)> = vec![
         ("tokens".into(), tokens_json(&total)),
-        ("cost_usd".into(), outcome::number((cost * 1e6).round() / 1e6)),
+        (
+            "cost_usd".into(),
+            outcome::number((cost * 1e6).round() / 1e6),
+        ),
         ("price_sources".into(), Value::Object(sources)),
-        ("models_used".into(), json!(sum.by_model.keys().collect::<Vec<_>>())),
+        (
+            "models_used".into(),
+            json!(sum.by_model.keys().collect::<Vec<_>>()),
+        ),
         ("files_touched".into(), json!(sum.files_touched)),
         ("tool_errors".into(), json!(sum.tool_errors)),
-        ("api_errors".into(), json!(sum.api_errors)),
+        ("api_errors".into(), json!(final_api_errors)),
+        ("api_retries".into(), json!(sum.api_retries)),
         ("api_responses".into(), json!(sum.responses)),
         ("session_id".into(), json!(s.state.session_id)),
     ];
     if let Some(pid) = &task.prompt_id {
         extra.push(("prompt_id".into(), json!(pid)));
+    }
+    if sum.output_lower_bound {
+        // Claude Code before 2.1.97 wrote placeholder output figures.
+        extra.push(("tokens_output_lower_bound".into(), json!(true)));
     }
     if let Some((commit, branch)) = git {
         extra.push(("git_commit".into(), json!(commit)));
@@ -681,7 +796,7 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     extra.push((
         "ended_by".into(),
         json!(match &ending {
-            Ending::Stop | Ending::Refresh => "Stop",
+            Ending::Stop | Ending::Refresh | Ending::Late => "Stop",
             Ending::StopFailure(_) => "StopFailure",
             Ending::Closed("next prompt") => "next-prompt",
             Ending::Closed(_) => "SessionEnd",
@@ -710,7 +825,13 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
             Ok(_) => {}
             Err(Error::NotFound { .. }) if task.linked => {
                 // The dispatch vanished (rotated, rewritten): keep the task as ad hoc.
-                log(home, &format!("hook: linked dispatch {} not found; recording ad hoc", task.id));
+                log(
+                    home,
+                    &format!(
+                        "hook: linked dispatch {} not found; recording ad hoc",
+                        task.id
+                    ),
+                );
                 task.linked = false;
                 task.id = record::new_dispatch_id(now.timestamp_millis());
                 let rec = adhoc_record(s, &task, main_model.as_deref(), status, &now_iso, &verdict);
@@ -724,10 +845,15 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     }
     let first_time = !task.recorded;
     task.recorded = true;
+    task.ended_at = Some(now_iso.clone());
+    task.recorded_tokens = total.total();
     task.end_offset = if sum.end_offset > 0 {
         sum.end_offset
     } else {
-        task.transcript_path.as_deref().map_or(0, file_len).max(task.start_offset)
+        task.transcript_path
+            .as_deref()
+            .map_or(0, file_len)
+            .max(task.start_offset)
     };
     s.state.next_offset = task.end_offset;
     let attempt = Attempt {
@@ -739,7 +865,10 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
     };
     s.state.task = Some(task);
     if let Err(e) = remember_attempt(home, attempt, now) {
-        log(home, &format!("hook: cannot remember the attempt for retry detection: {e}"));
+        log(
+            home,
+            &format!("hook: cannot remember the attempt for retry detection: {e}"),
+        );
     }
     if first_time {
         hand_off(home, now);
@@ -769,7 +898,10 @@ fn adhoc_record(
         .map(str::to_string)
         .or(s.state.model.clone())
         .unwrap_or_else(|| "unknown".to_string());
-    let workspace = task.workspace_key.clone().unwrap_or_else(|| task.cwd.clone());
+    let workspace = task
+        .workspace_key
+        .clone()
+        .unwrap_or_else(|| task.cwd.clone());
     let mut r = Record::new();
     r.insert("id".into(), json!(task.id));
     r.insert("type".into(), json!("claude-code"));
@@ -831,21 +963,25 @@ fn find_dispatch(
     now: DateTime<Utc>,
 ) -> Result<Option<String>> {
     let ledger = Ledger::of(home);
-    // Cheap pre-check: the workspace's last path component must appear in the
-    // file at all, else no record can match (most prompts are not dispatches).
+    // Only records whose text holds `/<last component of cwd>"` can match:
+    // find those bytes first, then parse just the records around them, so a
+    // prompt costs one read of the ledger, not a parse of it.
     let base = Path::new(cwd)
         .file_name()
         .map(|b| b.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !base.is_empty() {
-        let needle = serde_json::to_string(&base).unwrap_or_default();
-        if !file_contains(ledger.path(), needle.trim_start_matches('"').as_bytes()) {
-            return Ok(None);
-        }
+    if base.is_empty() {
+        return Ok(None);
+    }
+    let escaped = serde_json::to_string(&base).unwrap_or_default();
+    let needle = format!("/{}", escaped.trim_start_matches('"'));
+    let hits = match_offsets(ledger.path(), needle.as_bytes());
+    if hits.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(None);
     }
     let prompt = prompt.trim();
     let mut best: Option<(bool, DateTime<Utc>, String)> = None;
-    ledger.for_each(|r: LinkView| {
+    let mut consider = |r: LinkView| {
         let (Some(id), Some(wp), Some("running")) =
             (r.id.as_str(), r.workspace_path.as_str(), r.status.as_str())
         else {
@@ -863,10 +999,16 @@ fn find_dispatch(
             .into_iter()
             .flatten()
             .filter(|h| h.get("status").and_then(Value::as_str) == Some("running"))
-            .filter_map(|h| h.get("timestamp").and_then(Value::as_str).and_then(clock::parse))
+            .filter_map(|h| {
+                h.get("timestamp")
+                    .and_then(Value::as_str)
+                    .and_then(clock::parse)
+            })
             .max();
         let Some(at) = running_at else { return true };
-        if now - at > chrono::Duration::hours(LINK_WINDOW_HOURS) || at - now > chrono::Duration::minutes(5) {
+        if now - at > chrono::Duration::hours(LINK_WINDOW_HOURS)
+            || at - now > chrono::Duration::minutes(5)
+        {
             return true;
         }
         let exact = [r.task.as_str(), r.original_task.as_str()]
@@ -881,41 +1023,94 @@ fn find_dispatch(
             best = Some((exact, at, id.to_string()));
         }
         true
-    })?;
+    };
+    match hits.and_then(|h| records_around(ledger.path(), &h)) {
+        Some(records) => {
+            for raw in records {
+                if let Ok(r) = serde_json::from_slice::<LinkView>(&raw) {
+                    consider(r);
+                }
+            }
+        }
+        // Not in the orchestrator's layout (or unreadable): parse it all.
+        None => ledger.for_each(&mut consider)?,
+    }
     Ok(best.map(|(_, _, id)| id))
 }
 
-/// Whether the file at `path` contains `needle`, read in 1 MB chunks (memory
-/// stays flat whatever the ledger's size). A missing file contains nothing.
-fn file_contains(path: &Path, needle: &[u8]) -> bool {
-    let Ok(re) = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle))) else {
-        return true;
-    };
-    let Ok(mut f) = File::open(path) else {
-        return false;
+/// Byte offsets of `needle` in the file at `path`, read in 1 MB chunks
+/// (memory stays flat whatever the ledger's size). A missing file has none;
+/// `None` when the file cannot be read (let the full scan decide).
+fn match_offsets(path: &Path, needle: &[u8]) -> Option<Vec<u64>> {
+    let re = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle))).ok()?;
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+        Err(_) => return None,
     };
     let keep = needle.len().saturating_sub(1);
     let mut buf = vec![0u8; (1 << 20) + keep];
     let mut filled = 0usize;
+    let mut base = 0u64; // file offset of buf[0]
+    let mut hits = Vec::new();
     loop {
         let n = match f.read(&mut buf[filled..]) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return true, // unsure: let the full scan decide
+            Err(_) => return None,
         };
-        if n == 0 {
-            return re.is_match(&buf[..filled]);
-        }
         filled += n;
-        if filled == buf.len() {
-            if re.is_match(&buf[..filled]) {
-                return true;
+        if n == 0 || filled == buf.len() {
+            // A match cannot fit in the kept tail alone, so none is seen twice.
+            hits.extend(
+                re.find_iter(&buf[..filled])
+                    .map(|m| base + m.start() as u64),
+            );
+            if hits.len() > 10_000 {
+                return None;
             }
-            // Keep the tail, in case the needle straddles two chunks.
+            if n == 0 {
+                return Some(hits);
+            }
             buf.copy_within(filled - keep..filled, 0);
+            base += (filled - keep) as u64;
             filled = keep;
         }
     }
+}
+
+/// The top-level records around `hits`, relying on the orchestrator's layout
+/// (`JSON.stringify(…, null, 2)`: each record opens with `\n  {` and closes
+/// with `\n  }`, deeper objects are indented further). `None` when a hit's
+/// record cannot be delimited that way within 1 MB either side.
+fn records_around(path: &Path, hits: &[u64]) -> Option<Vec<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    const SPAN: u64 = 1 << 20;
+    let f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let mut out = Vec::new();
+    let mut covered_to = 0u64;
+    for &hit in hits {
+        if hit < covered_to {
+            continue; // inside the record already taken
+        }
+        let from = hit.saturating_sub(SPAN);
+        let to = (hit + SPAN).min(len);
+        let mut window = vec![0u8; (to - from) as usize];
+        f.read_exact_at(&mut window, from).ok()?;
+        let at = (hit - from) as usize;
+        let start = window[..at]
+            .windows(4)
+            .rposition(|w| w == b"\n  {")
+            .map(|i| i + 3)?;
+        let end = window[at..]
+            .windows(4)
+            .position(|w| w == b"\n  }")
+            .map(|i| at + i + 4)?;
+        out.push(window[start..end].to_vec());
+        covered_to = from + end as u64;
+    }
+    Some(out)
 }
 
 /// The `workspaces.json` key whose path is `cwd`, if any.
@@ -954,7 +1149,10 @@ fn remember_attempt(home: &Home, attempt: Attempt, now: DateTime<Utc>) -> Result
     all.retain(|a| a.id != attempt.id);
     all.push(attempt);
     retry::prune(&mut all, now);
-    store::write_atomic(&path, &serde_json::to_vec(&all).expect("attempts serialize"))
+    replace_file(
+        &path,
+        &serde_json::to_vec(&all).expect("attempts serialize"),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -1009,7 +1207,7 @@ fn hand_off(home: &Home, now: DateTime<Utc>) {
             Err(e) => log(home, &format!("hook: cannot start modelfit learn: {e}")),
         }
     }
-    if let Err(e) = store::write_atomic(&path, &serde_json::to_vec_pretty(&h).expect("serializes")) {
+    if let Err(e) = replace_file(&path, &serde_json::to_vec_pretty(&h).expect("serializes")) {
         log(home, &format!("hook: {e}"));
     }
 }
@@ -1041,6 +1239,23 @@ fn spawn_learn(home: &Home) -> std::io::Result<u32> {
 
 // ---------------------------------------------------------------------------
 // Housekeeping and small helpers
+
+/// Replaces `path` atomically (temporary file in the same directory, then
+/// rename) without syncing: the hook's own state is a cache whose loss in a
+/// power cut costs at most one task's figures, while every fsync would add
+/// milliseconds to each prompt. The ledger itself is always synced.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let res = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.map_err(|e| Error::io("cannot write", path, e))
+}
 
 /// Removes session state untouched for [`STATE_MAX_AGE`].
 fn sweep(home: &Home, _now: DateTime<Utc>) {
@@ -1097,7 +1312,9 @@ fn canonical(p: &str) -> String {
 }
 
 fn file_len(p: &str) -> u64 {
-    fs::metadata(p).map(|m| if m.is_file() { m.len() } else { 0 }).unwrap_or(0)
+    fs::metadata(p)
+        .map(|m| if m.is_file() { m.len() } else { 0 })
+        .unwrap_or(0)
 }
 
 fn is_regular(p: &Path) -> bool {
@@ -1119,7 +1336,9 @@ fn first_prompt(path: &Path, offset: u64) -> Option<String> {
         if !line.windows(6).any(|w| w == b"\"user\"") {
             continue;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(&line) else { continue };
+        let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
         if v.get("type").and_then(Value::as_str) != Some("user")
             || v.get("isMeta").and_then(Value::as_bool) == Some(true)
             || v.get("isCompactSummary").and_then(Value::as_bool) == Some(true)
@@ -1161,7 +1380,7 @@ pub fn git_head(dir: &Path) -> Option<(String, Option<String>)> {
             let gitdir = if meta.is_dir() {
                 dotgit
             } else {
-                let text = fs::read_to_string(&dotgit).ok()?;
+                let text = read_git_file(&dotgit).ok()?;
                 let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
                 let p = Path::new(target);
                 if p.is_absolute() {
@@ -1181,8 +1400,18 @@ pub fn git_head(dir: &Path) -> Option<(String, Option<String>)> {
     None
 }
 
+/// Reads a file of a git directory: regular files only (a FIFO planted in a
+/// hostile checkout would block the hook), at most 64 MB.
+fn read_git_file(path: &Path) -> std::io::Result<String> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() || meta.len() > 64 << 20 {
+        return Err(std::io::Error::other("not a small regular file"));
+    }
+    fs::read_to_string(path)
+}
+
 fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
-    let common = fs::read_to_string(gitdir.join("commondir"))
+    let common = read_git_file(&gitdir.join("commondir"))
         .ok()
         .map(|c| {
             let p = Path::new(c.trim());
@@ -1193,7 +1422,7 @@ fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
             }
         })
         .unwrap_or_else(|| gitdir.to_path_buf());
-    let head = fs::read_to_string(gitdir.join("HEAD")).ok()?;
+    let head = read_git_file(&gitdir.join("HEAD")).ok()?;
     let mut head = head.trim().to_string();
     let mut branch = None;
     for _ in 0..5 {
@@ -1211,17 +1440,18 @@ fn read_head(gitdir: &Path) -> Option<(String, Option<String>)> {
             None => break,
         }
     }
-    let is_sha = (head.len() == 40 || head.len() == 64) && head.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_sha =
+        (head.len() == 40 || head.len() == 64) && head.bytes().all(|b| b.is_ascii_hexdigit());
     is_sha.then_some((head, branch))
 }
 
 fn resolve_ref(gitdir: &Path, common: &Path, r: &str) -> Option<String> {
     for base in [gitdir, common] {
-        if let Ok(text) = fs::read_to_string(base.join(r)) {
+        if let Ok(text) = read_git_file(&base.join(r)) {
             return Some(text.trim().to_string());
         }
     }
-    let packed = fs::read_to_string(common.join("packed-refs")).ok()?;
+    let packed = read_git_file(&common.join("packed-refs")).ok()?;
     packed
         .lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with('^'))
@@ -1242,6 +1472,25 @@ mod tests {
         assert!(s.starts_with("h-") && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         assert!(session_file_stem(&"a".repeat(65)).starts_with("h-"));
         assert!(session_file_stem("").starts_with("h-"));
+    }
+
+    #[test]
+    fn the_log_stays_bounded_and_timestamped() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::at(t.path());
+        let line = "x".repeat(1000);
+        for _ in 0..1500 {
+            log(&home, &line);
+        }
+        let text = fs::read_to_string(home.log_file()).unwrap();
+        assert!(text.len() as u64 <= LOG_CAP + 2048, "{}", text.len());
+        assert!(text
+            .lines()
+            .all(|l| l.starts_with("[20") && l.ends_with(&line)));
+        log(&home, "two\nlines");
+        assert!(fs::read_to_string(home.log_file())
+            .unwrap()
+            .ends_with("two lines\n"));
     }
 
     #[test]
@@ -1268,7 +1517,11 @@ mod tests {
         );
         // packed
         fs::remove_file(g.join("refs/heads/main")).unwrap();
-        fs::write(g.join("packed-refs"), format!("# pack-refs with: peeled\n{sha} refs/heads/main\n^ffff\n")).unwrap();
+        fs::write(
+            g.join("packed-refs"),
+            format!("# pack-refs with: peeled\n{sha} refs/heads/main\n^ffff\n"),
+        )
+        .unwrap();
         assert_eq!(git_head(&repo).unwrap().0, sha);
         // worktree via gitdir: file + commondir
         let wt_admin = g.join("worktrees/w1");
@@ -1278,9 +1531,18 @@ mod tests {
         let wt = t.path().join("wt");
         fs::create_dir_all(&wt).unwrap();
         fs::write(wt.join(".git"), format!("gitdir: {}\n", wt_admin.display())).unwrap();
-        assert_eq!(git_head(&wt), Some((sha.to_string(), Some("main".to_string()))));
+        assert_eq!(
+            git_head(&wt),
+            Some((sha.to_string(), Some("main".to_string())))
+        );
         // detached
         fs::write(g.join("HEAD"), format!("{sha}\n")).unwrap();
         assert_eq!(git_head(&repo), Some((sha.to_string(), None)));
+        // A FIFO planted as HEAD is not opened (it would block forever).
+        fs::remove_file(g.join("HEAD")).unwrap();
+        let c = std::ffi::CString::new(g.join("HEAD").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        assert_eq!(git_head(&repo), None);
     }
 }

@@ -86,7 +86,9 @@ fn ser_matched<S: serde::Serializer>(
 ) -> std::result::Result<S::Ok, S::Error> {
     match rule {
         None => s.serialize_none(),
-        Some((i, r)) => serde_json::json!({"index": i, "if": r.condition, "use": r.model}).serialize(s),
+        Some((i, r)) => {
+            serde_json::json!({"index": i, "if": r.condition, "use": r.model}).serialize(s)
+        }
     }
 }
 
@@ -309,6 +311,16 @@ impl Expr {
         out
     }
 
+    /// The complexity this condition requires (`complexity == x` at the top
+    /// level or inside `and`s), if it requires one.
+    pub fn required_complexity(&self) -> Option<&str> {
+        match self {
+            Expr::Complexity(v, false) => Some(v),
+            Expr::And(a, b) => a.required_complexity().or_else(|| b.required_complexity()),
+            _ => None,
+        }
+    }
+
     fn collect_needles(&self, out: &mut Vec<String>) {
         match self {
             Expr::Contains { needles, .. } => out.extend(needles.iter().cloned()),
@@ -402,7 +414,10 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                     match chars.get(i) {
                         None => {
                             let what = if quote == '/' { "regex" } else { "string" };
-                            return Err(err(start, format!("unterminated {what} (no closing {quote})")));
+                            return Err(err(
+                                start,
+                                format!("unterminated {what} (no closing {quote})"),
+                            ));
                         }
                         Some('\\') if chars.get(i + 1) == Some(&quote) => {
                             s.push(quote);
@@ -422,7 +437,14 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                         }
                     }
                 }
-                out.push((start, if quote == '/' { Tok::Regex(s) } else { Tok::Str(s) }));
+                out.push((
+                    start,
+                    if quote == '/' {
+                        Tok::Regex(s)
+                    } else {
+                        Tok::Str(s)
+                    },
+                ));
             }
             '>' | '<' | '=' | '!' => {
                 let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
@@ -446,7 +468,10 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                     out.push((start, Tok::Op(if c == '&' { "&&" } else { "||" })));
                     i += 2;
                 } else {
-                    return Err(err(start, format!("unexpected `{c}` (did you mean `{c}{c}`?)")));
+                    return Err(err(
+                        start,
+                        format!("unexpected `{c}` (did you mean `{c}{c}`?)"),
+                    ));
                 }
             }
             c if c.is_ascii_digit() => {
@@ -454,7 +479,10 @@ fn lex(text: &str) -> std::result::Result<Vec<(usize, Tok)>, ParseError> {
                     i += 1;
                 }
                 if chars.get(i).is_some_and(|c| c.is_alphabetic() || *c == '_') {
-                    return Err(err(i, "a number must be followed by a space or an operator".into()));
+                    return Err(err(
+                        i,
+                        "a number must be followed by a space or an operator".into(),
+                    ));
                 }
                 let s: String = chars[start..i].iter().collect();
                 let n = s
@@ -888,23 +916,24 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
         }
     }
     let rule_model = match &matched {
-        Some((_, rule)) => {
-            let id = models.resolve(&rule.model, &pricing);
-            if !is_alias(&rule.model)
-                && !KNOWN_MODELS.iter().any(|k| k.eq_ignore_ascii_case(&id))
-                && !pricing.contains(&id)
-                && !models.levels.iter().any(|(_, m)| *m == id)
-            {
-                warnings.push(format!(
-                    "rule {:?} uses {:?}, which is neither in pricing.json nor a known Claude model id",
-                    rule.condition, rule.model
-                ));
-            }
-            id
-        }
+        Some((_, rule)) => models.resolve(&rule.model, &pricing),
         None if missing => default_model(&input.complexity).to_string(),
         None => models.fallback(&input.complexity),
     };
+    if !KNOWN_MODELS
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(&rule_model))
+        && !pricing.contains(&rule_model)
+    {
+        // Used as written (the orchestrator would too), but a person should know.
+        let source = match &matched {
+            Some((i, rule)) => format!("rules[{i}] ({:?})", rule.condition),
+            None => format!("task_complexity for {:?}", input.complexity),
+        };
+        warnings.push(format!(
+            "{source} gives {rule_model:?}, which is neither in pricing.json nor a known Claude model id"
+        ));
+    }
 
     let mut sel = Selection {
         model: rule_model.clone(),
@@ -925,7 +954,8 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
         sel.explored = choice.explored;
         sel.propensity = choice.propensity;
         if let Err(e) = log_selection(home, input, &sel) {
-            sel.warnings.push(format!("could not record the choice: {e}"));
+            sel.warnings
+                .push(format!("could not record the choice: {e}"));
         }
     }
     Ok(sel)
@@ -958,8 +988,9 @@ pub struct CellStats {
 
 impl CellStats {
     /// Reads the complexity-level patterns of `complexity` from the learning
-    /// file: modelfit's `patterns[]` (entries without a keyword) or the JS
-    /// analyzer's `by_complexity[]`. Anything unreadable gives no data.
+    /// file: modelfit's `patterns[]` (entries without a keyword; the
+    /// effective sample size when given) or the JS analyzer's
+    /// `by_complexity[]`. Anything unreadable gives no data.
     pub fn load(path: &Path, complexity: &str) -> CellStats {
         let mut s = CellStats::default();
         let Some(v) = std::fs::read(path)
@@ -975,7 +1006,11 @@ impl CellStats {
                 continue;
             };
             for p in items {
-                if p.get("complexity").and_then(Value::as_str).map(str::to_lowercase) != Some(c.clone()) {
+                if p.get("complexity")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+                    != Some(c.clone())
+                {
                     continue;
                 }
                 let keyword = p.get("keyword").is_some_and(|k| !k.is_null());
@@ -986,18 +1021,31 @@ impl CellStats {
                 if keyword || trigger_kw {
                     continue;
                 }
-                let Some(t) = p.get("model").and_then(Value::as_str).and_then(family).and_then(tier) else {
+                let Some(t) = p
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .and_then(family)
+                    .and_then(tier)
+                else {
                     continue;
                 };
-                let n = ["effective_n", "effective_sample_size", "sample_size", "total"]
-                    .iter()
-                    .find_map(|k| p.get(*k).and_then(Value::as_f64));
-                let Some(n) = n.filter(|n| *n > 0.0) else { continue };
+                let n = [
+                    "effective_n",
+                    "effective_sample_size",
+                    "sample_size",
+                    "total",
+                ]
+                .iter()
+                .find_map(|k| p.get(*k).and_then(Value::as_f64));
+                let Some(n) = n.filter(|n| *n > 0.0) else {
+                    continue;
+                };
+                // Prefer the rate times the (effective) size: decayed counts stay honest.
                 let succ = p
-                    .get("successes")
+                    .get("success_rate")
                     .and_then(Value::as_f64)
-                    .filter(|_| p.get("effective_n").is_none())
-                    .or_else(|| p.get("success_rate").and_then(Value::as_f64).map(|r| r * n));
+                    .map(|r| r * n)
+                    .or_else(|| p.get("successes").and_then(Value::as_f64));
                 let Some(succ) = succ else { continue };
                 let prev = s.arms[t].unwrap_or((0.0, 0.0));
                 s.arms[t] = Some((prev.0 + succ.clamp(0.0, n), prev.1 + n));
@@ -1058,7 +1106,13 @@ pub fn neighbour_probabilities(r: usize, stats: &CellStats) -> Vec<(usize, f64)>
 /// One exploration draw: with probability `eps`, an adjacent tier of the rule
 /// model's tier (by [`neighbour_probabilities`]); otherwise the rule model.
 /// A rule model of no known family is never explored.
-pub fn explore(rule_model: &str, eps: f64, arms: &[String; 3], stats: &CellStats, rng: &mut Rng) -> Choice {
+pub fn explore(
+    rule_model: &str,
+    eps: f64,
+    arms: &[String; 3],
+    stats: &CellStats,
+    rng: &mut Rng,
+) -> Choice {
     let stay = |p: f64| Choice {
         model: rule_model.to_string(),
         explored: false,
@@ -1104,7 +1158,10 @@ impl Rng {
 
     /// Seeded from `MODELFIT_SEED` if set (any integer), else from the clock and pid.
     pub fn from_env() -> Rng {
-        if let Some(s) = std::env::var("MODELFIT_SEED").ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+        if let Some(s) = std::env::var("MODELFIT_SEED")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
             return Rng(s);
         }
         let t = std::time::SystemTime::now()

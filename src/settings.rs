@@ -2,8 +2,26 @@
 //! optional; unknown keys are ignored, so older binaries read newer files.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
+use crate::error::{Error, Result};
 use crate::home::Home;
+
+/// The keys `modelfit config` accepts, with what each means.
+pub const KEYS: [(&str, &str); 3] = [
+    (
+        "reminder",
+        "on/off: after each task, show the command to rate it (not seen by the model)",
+    ),
+    (
+        "learn_every",
+        "N: start `modelfit learn` in the background after N new outcomes (0: never)",
+    ),
+    (
+        "exploration_rate",
+        "0..0.5: share of `select --explore` choices given to an adjacent tier",
+    ),
+];
 
 /// Settings with their defaults.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,4 +54,60 @@ impl Settings {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
     }
+}
+
+/// Sets one setting in `logs/modelfit/config.json`, keeping every other key
+/// the file holds (including ones this version does not know).
+pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
+    let parsed = match key {
+        "reminder" => Value::Bool(match value.to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" | "1" => true,
+            "off" | "false" | "no" | "0" => false,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "reminder takes on or off, not {value:?}"
+                )))
+            }
+        }),
+        "learn_every" => Value::from(value.parse::<u32>().map_err(|_| {
+            Error::Invalid(format!("learn_every takes a whole number, not {value:?}"))
+        })?),
+        "exploration_rate" => match value.parse::<f64>() {
+            Ok(r) if (0.0..=0.5).contains(&r) => Value::from(r),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "exploration_rate takes a number from 0 to 0.5, not {value:?}"
+                )))
+            }
+        },
+        _ => {
+            let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+            return Err(Error::Invalid(format!(
+                "unknown setting {key:?}: use one of {}",
+                known.join(", ")
+            )));
+        }
+    };
+    let path = home.settings();
+    let mut map: Map<String, Value> = match std::fs::read(&path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
+        Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => {
+                return Err(Error::Shape {
+                    path,
+                    message: "it is not a JSON object".into(),
+                })
+            }
+            Err(e) => return Err(Error::parse(&path, &e)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        Err(e) => return Err(Error::io("cannot read", &path, e)),
+    };
+    map.insert(key.to_string(), parsed);
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
+    let mut text = crate::record::to_js_pretty(&Value::Object(map), 0);
+    text.push('\n');
+    crate::store::write_atomic(&path, text.as_bytes())
 }

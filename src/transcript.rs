@@ -32,7 +32,8 @@
 //!
 //! Reading starts at a byte offset (seek, then read: the cost is the new
 //! bytes, not the file) and stops after the last complete line, so a line
-//! still being written is left for the next read. Malformed lines and lines
+//! still being written is left for the next read; an offset inside a line
+//! skips the rest of that line (it belongs to the stretch before). Malformed lines and lines
 //! over [`MAX_LINE`] bytes are skipped and counted in
 //! [`Summary::skipped_lines`]; invalid UTF-8 is replaced (U+FFFD) and the
 //! line read; a field of an unexpected type reads as absent.
@@ -170,7 +171,9 @@ pub struct Summary {
     /// Subagents named by a Task result whose transcript file was not found:
     /// their spend is missing from the totals.
     pub missing_subagents: BTreeSet<String>,
-    /// Subagent files read (besides the main transcript).
+    /// Subagent files read (besides the main transcript). Serialized lossily
+    /// as strings, so a non-UTF-8 path never fails serialization.
+    #[serde(serialize_with = "lossy_paths")]
     pub subagent_files: Vec<PathBuf>,
     /// Claude Code versions seen on counted responses.
     pub versions: BTreeSet<String>,
@@ -251,6 +254,10 @@ impl Summary {
             self.last_timestamp = Some(ts.to_string());
         }
     }
+}
+
+fn lossy_paths<S: serde::Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
 }
 
 fn min_opt(a: Option<String>, b: Option<String>) -> Option<String> {
@@ -576,7 +583,12 @@ impl Engine {
             };
             // A subagent file that vanished or cannot be read is left out; the
             // main transcript's figures still stand.
-            if read_lines(&sub.path, 0, |line| self.line(line, &mut ctx)).is_err() {
+            // A long file (a resumed subagent) is entered near `since`, not read through.
+            let start = self
+                .since
+                .as_ref()
+                .map_or(0, |since| seek_since(&sub.path, since));
+            if read_lines(&sub.path, start, |line| self.line(line, &mut ctx)).is_err() {
                 continue;
             }
             let last = self.buckets.len() - 1;
@@ -1062,22 +1074,92 @@ fn first_line_session_matches(path: &Path, sid: &str) -> bool {
         #[serde(rename = "sessionId", borrow, default)]
         session_id: LStr<'a>,
     }
-    let Ok(f) = File::open(path) else {
+    let Ok(mut f) = File::open(path) else {
         return false;
     };
-    let mut buf = Vec::with_capacity(64 << 10);
-    if f.take(1 << 20).read_to_end(&mut buf).is_err() {
-        return false;
-    }
-    for line in buf.split(|&c| c == b'\n') {
-        if let Ok(h) = serde_json::from_slice::<Head>(line) {
-            if let Some(s) = h.session_id.0 {
-                return s == sid;
+    // Up to 1 MiB, in 64 KiB steps, stopping at the first line that names a session.
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut parsed = 0;
+    while buf.len() < (1 << 20) {
+        let n = match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = memchr::memrchr(b'\n', &buf) else {
+            continue;
+        };
+        for line in buf[parsed..end].split(|&c| c == b'\n') {
+            if let Ok(h) = serde_json::from_slice::<Head>(line) {
+                if let Some(s) = h.session_id.0 {
+                    return s == sid;
+                }
             }
         }
+        parsed = end + 1;
     }
     // No session named in the first MiB: let the per-line filter decide.
     true
+}
+
+/// Files smaller than this are read whole even with a `since`.
+const SEEK_MIN: u64 = 4 << 20;
+
+/// How far before `since` the search for a starting line aims: lines are
+/// appended in time order only give or take a few seconds.
+const SEEK_MARGIN_SECS: i64 = 600;
+
+/// For a long file read with a `since`: the offset of a line that is older
+/// than `since` minus a margin, found by bisection on the timestamps of the
+/// lines at probe points (so the read costs the recent bytes, not the file).
+/// 0 when the file is short or a probe finds no timestamp. Lines after the
+/// offset are still filtered one by one.
+fn seek_since(path: &Path, since: &Since) -> u64 {
+    let Ok(mut file) = File::open(path) else {
+        return 0;
+    };
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return 0;
+    };
+    if len < SEEK_MIN {
+        return 0;
+    }
+    let target = crate::clock::iso(since.at - chrono::Duration::seconds(SEEK_MARGIN_SECS));
+    let (mut lo, mut hi) = (0u64, len);
+    let mut window = vec![0u8; 64 << 10];
+    while hi - lo > (256 << 10) {
+        let mid = lo + (hi - lo) / 2;
+        match probe_timestamp(&mut file, mid, &mut window) {
+            Some((start, ts)) if ts.as_str() < target.as_str() && start < hi => lo = start,
+            Some(_) => hi = mid,
+            None => break,
+        }
+    }
+    lo
+}
+
+/// The start and timestamp of the first line beginning after `pos`, if both
+/// are within a 64 KiB window and the timestamp is canonical.
+fn probe_timestamp(file: &mut File, pos: u64, window: &mut [u8]) -> Option<(u64, String)> {
+    file.seek(SeekFrom::Start(pos)).ok()?;
+    let mut n = 0;
+    while n < window.len() {
+        match file.read(&mut window[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    let w = &window[..n];
+    let nl = memchr::memchr(b'\n', w)?;
+    let line = &w[nl + 1..];
+    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+    let key = b"\"timestamp\":\"";
+    let at = memchr::memmem::find(line, key)? + key.len();
+    let ts = line.get(at..at + 24)?;
+    let ts = std::str::from_utf8(ts).ok()?;
+    is_canonical(ts).then(|| (pos + nl as u64 + 1, ts.to_string()))
 }
 
 /// Calls `f` on every complete line of `path` from byte `offset` (`None` for
@@ -1101,11 +1183,19 @@ fn read_lines_max(
         // replaced: resume at its end rather than in the middle of a line.
         return Ok(offset.min(len));
     }
+    // An offset inside a line (a size taken while Claude Code was writing):
+    // that line began before the offset and belongs to the earlier stretch.
+    let mut skipping = false; // inside a line not to be handed to `f`
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset - 1))?;
+        let mut before = [0u8; 1];
+        file.read_exact(&mut before)?;
+        skipping = before[0] != b'\n';
+    }
     file.seek(SeekFrom::Start(offset))?;
     let mut buf: Vec<u8> = vec![0; (1 << 20).min(max_line)];
     let mut filled = 0usize; // bytes in buf
     let mut consumed = offset; // file offset of buf[0]
-    let mut skipping = false; // inside a line longer than MAX_LINE
     loop {
         if filled == buf.len() {
             if buf.len() < max_line {
@@ -1677,6 +1767,24 @@ mod tests {
         assert_eq!((s4.responses, s4.end_offset), (0, s2.end_offset));
     }
 
+    #[test]
+    fn an_offset_inside_a_line_skips_the_rest_of_that_line_quietly() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let a = asst("msg_a", Some("r"), 5, ts) + "\n";
+        let b = asst("msg_b", Some("r2"), 7, ts) + "\n";
+        let p = d.path().join("s1.jsonl");
+        std::fs::write(&p, format!("{a}{b}")).unwrap();
+        let s = summarize(&p, 10, None).unwrap();
+        assert_eq!((s.responses, s.total().output, s.skipped_lines), (1, 7, 0));
+        // At a boundary nothing is skipped.
+        let s = summarize(&p, a.len() as u64, None).unwrap();
+        assert_eq!((s.responses, s.total().output), (1, 7));
+        // Inside the last line: nothing, and the end is the file's end.
+        let s = summarize(&p, a.len() as u64 + 3, None).unwrap();
+        assert_eq!((s.responses, s.end_offset), (0, (a.len() + b.len()) as u64));
+    }
+
     /// Splitting a read at any line boundary and resuming with the open
     /// groups gives exactly the totals of one full read.
     #[test]
@@ -1881,6 +1989,47 @@ mod tests {
     }
 
     #[test]
+    fn a_long_subagent_file_is_entered_near_since_not_read_through() {
+        let d = tempfile::tempdir().unwrap();
+        let main = write(
+            d.path(),
+            "s1.jsonl",
+            &[prompt("go", "2026-02-12T10:00:00.000Z")],
+        );
+        // ~6 MiB of old responses (one per second from 00:00), then two new ones.
+        let mut lines = Vec::new();
+        let mut i = 0u32;
+        let pad = "y".repeat(2000);
+        while lines.iter().map(|l: &String| l.len() + 1).sum::<usize>() < (6 << 20) {
+            let ts = format!(
+                "2026-02-12T{:02}:{:02}:{:02}.000Z",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            );
+            lines.push(asst(&format!("old{i}"), Some("r"), 1, &ts).replace("hi\\nthere", &pad));
+            i += 1;
+        }
+        lines.push(asst("new1", Some("r"), 50, "2026-02-12T10:00:01.000Z"));
+        lines.push(asst("new2", Some("r"), 60, "2026-02-12T10:00:02.000Z"));
+        let sub = write(d.path(), "s1/subagents/agent-b.jsonl", &lines);
+        let since = Since::parse("2026-02-12T10:00:00.000Z").unwrap();
+        let start = seek_since(&sub, &since);
+        let len = std::fs::metadata(&sub).unwrap().len();
+        assert!(start > len / 2, "entered at {start} of {len}");
+        let bytes = std::fs::read(&sub).unwrap();
+        assert_eq!(bytes[start as usize - 1], b'\n');
+        let s = summarize(&main, 0, Some("2026-02-12T10:00:00.000Z")).unwrap();
+        assert_eq!((s.responses, s.total().output), (2, 110));
+        // Without since: everything.
+        let all = summarize(&main, 0, None).unwrap();
+        assert_eq!(all.responses, i as u64 + 2);
+        // A since before every line: from the start.
+        let early = Since::parse("2026-02-11T00:00:00Z").unwrap();
+        assert_eq!(seek_since(&sub, &early), 0);
+    }
+
+    #[test]
     fn turns_split_at_human_prompts_and_answered_commands() {
         let d = tempfile::tempdir().unwrap();
         let ts = |m: u32| format!("2026-02-12T16:{m:02}:00.000Z");
@@ -1965,6 +2114,23 @@ mod tests {
         assert!(!version_before("2.1.97", (2, 1, 97)));
         assert!(!version_before("2.1.123", (2, 1, 97)));
         assert!(!version_before("dev", (2, 1, 97)));
+    }
+
+    #[test]
+    fn summary_serializes_even_with_non_utf8_paths() {
+        use std::os::unix::ffi::OsStrExt;
+        let s = Summary {
+            subagent_files: vec![PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"/t/\xffagent.jsonl",
+            ))],
+            ..Summary::default()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["subagent_files"][0], "/t/\u{FFFD}agent.jsonl");
+        // Tokens: the 1-hour part only appears when non-zero.
+        assert!(v.to_string().contains("\"by_model\":{}"));
+        let t = serde_json::to_value(Tokens::default()).unwrap();
+        assert_eq!(t.as_object().unwrap().len(), 4);
     }
 
     #[test]

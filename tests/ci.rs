@@ -711,3 +711,20 @@ fn generic_post_pipeline_script() {
     let (code, _) = sh(h.path(), &[], &[]);
     assert_eq!(code, 64);
 }
+
+#[test]
+fn a_commit_recorded_in_upper_case_still_matches() {
+    let h = TempDir::new().unwrap();
+    write(
+        h.path(),
+        &json!([
+            {"id": "u", "status": "complete", "task": "x", "git_commit": A.to_uppercase()},
+            {"id": "v", "status": "complete", "task": "mentions the commit in its text only: ".to_string() + A}
+        ]),
+    );
+    let (code, _, err) =
+        run(modelfit(h.path(), &[]).args(["ci", "--status", "success", "--commit", A]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(record(h.path(), "u")["outcome"], "success");
+    assert!(record(h.path(), "v").get("ci_status").is_none());
+}

@@ -19,7 +19,13 @@ struct Env {
 impl Env {
     fn new() -> Env {
         let tmp = tempfile::tempdir().unwrap();
-        for d in ["home/logs", "home/config/orchestrator", "ws", "fakehome", "claude/projects/p"] {
+        for d in [
+            "home/logs",
+            "home/config/orchestrator",
+            "ws",
+            "fakehome",
+            "claude/projects/p",
+        ] {
             fs::create_dir_all(tmp.path().join(d)).unwrap();
         }
         // A git repository in the workspace, read by the hook without git.
@@ -73,17 +79,44 @@ impl Env {
             .arg(self.home())
             .arg("hook")
             .env("HOME", self.tmp.path().join("fakehome"))
-            .env("CLAUDE_CONFIG_DIR", self.tmp.path().join("fakehome/.claude"))
+            .env(
+                "CLAUDE_CONFIG_DIR",
+                self.tmp.path().join("fakehome/.claude"),
+            )
             .env("MODELFIT_NOW", now)
             .env_remove("ORCHESTRATOR_HOME")
             .write_stdin(payload.to_vec())
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "hook exit status");
-        assert!(out.stdout.is_empty(), "hook printed {:?}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.stdout.is_empty(),
+            "hook printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     fn hook(&self, payload: &Value, now: &str) {
         self.hook_bytes(payload.to_string().as_bytes(), now);
+    }
+    /// Runs the hook and returns its stdout (exit 0 asserted).
+    fn hook_stdout(&self, payload: &Value, now: &str) -> String {
+        let out = Command::cargo_bin("modelfit")
+            .unwrap()
+            .arg("--home")
+            .arg(self.home())
+            .arg("hook")
+            .env("HOME", self.tmp.path().join("fakehome"))
+            .env(
+                "CLAUDE_CONFIG_DIR",
+                self.tmp.path().join("fakehome/.claude"),
+            )
+            .env("MODELFIT_NOW", now)
+            .env_remove("ORCHESTRATOR_HOME")
+            .write_stdin(payload.to_string())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "hook exit status");
+        String::from_utf8(out.stdout).unwrap()
     }
     /// A fixture payload with `cwd` and `transcript_path` rewritten.
     fn payload(&self, file: &str, index: usize, transcript: &Path) -> Value {
@@ -106,7 +139,11 @@ fn transcript_lines(rel: &str) -> Vec<String> {
 
 fn append(path: &Path, lines: &[String]) {
     use std::io::Write;
-    let mut f = fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     for l in lines {
         writeln!(f, "{l}").unwrap();
     }
@@ -119,7 +156,9 @@ fn count_tokens(lines: &[String]) -> [u64; 4] {
     use std::collections::BTreeMap;
     let mut groups: BTreeMap<(String, String), [u64; 4]> = BTreeMap::new();
     for l in lines {
-        let Ok(v) = serde_json::from_str::<Value>(l) else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
         if v["type"] != "assistant" || v["message"]["model"] == "<synthetic>" {
             continue;
         }
@@ -148,6 +187,7 @@ fn count_tokens(lines: &[String]) -> [u64; 4] {
     })
 }
 
+/// Lines 4..16 are a clean turn; line 17 is `[Request interrupted by user]`.
 const TOOL_HEAVY: &str = "spotter-v2.1.38-tool-heavy/d6e0bada-1959-4eec-a9d2-0bfade768d8f.jsonl";
 
 #[test]
@@ -157,16 +197,25 @@ fn prompt_then_stop_records_an_adhoc_task_with_tokens_git_and_redaction() {
     let lines = transcript_lines(TOOL_HEAVY);
     append(&tr, &lines[..4]); // up to and including the prompt line
 
-    let mut start = e.payload("real-2026-02-claude-agentic-framework/SessionStart.jsonl", 1, &tr);
+    let mut start = e.payload(
+        "real-2026-02-claude-agentic-framework/SessionStart.jsonl",
+        1,
+        &tr,
+    );
     start["session_id"] = json!("d6e0bada-1959-4eec-a9d2-0bfade768d8f");
     e.hook(&start, "2026-02-10T22:57:50.000Z");
-    let mut ups = e.payload("real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl", 1, &tr);
+    let mut ups = e.payload(
+        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+        1,
+        &tr,
+    );
     ups["session_id"] = start["session_id"].clone();
-    ups["prompt"] = json!("start phoenix in background, then mail ops@acme-corp.com; password=hunter2");
+    ups["prompt"] =
+        json!("start phoenix in background, then mail ops@acme-corp.com; password=hunter2");
     e.hook(&ups, "2026-02-10T22:57:54.700Z");
     assert!(e.ledger().is_empty(), "nothing is written before the Stop");
 
-    append(&tr, &lines[4..19]); // the turn
+    append(&tr, &lines[4..16]); // the turn
     let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
     stop["session_id"] = start["session_id"].clone();
     e.hook(&stop, "2026-02-10T22:58:05.200Z");
@@ -191,7 +240,10 @@ fn prompt_then_stop_records_an_adhoc_task_with_tokens_git_and_redaction() {
     // Redacted before it was written anywhere.
     let task = r["task"].as_str().unwrap();
     assert!(task.starts_with("start phoenix in background"));
-    assert!(!task.contains("ops@acme-corp.com") && !task.contains("hunter2"), "{task}");
+    assert!(
+        !task.contains("ops@acme-corp.com") && !task.contains("hunter2"),
+        "{task}"
+    );
     let state_dir = e.home().join("logs/modelfit");
     for entry in walk(&state_dir) {
         let text = fs::read_to_string(&entry).unwrap_or_default();
@@ -201,14 +253,18 @@ fn prompt_then_stop_records_an_adhoc_task_with_tokens_git_and_redaction() {
     assert_eq!(r["git_commit"], "1111111111111111111111111111111111111111");
     assert_eq!(r["git_branch"], "feature/x");
     // Tokens against an independent count of the same lines.
-    let want = count_tokens(&lines[4..19]);
+    let want = count_tokens(&lines[4..16]);
     assert!(want.iter().sum::<u64>() > 0);
     assert_eq!(
         r["tokens"],
         json!({"input": want[0], "output": want[1], "cache_creation": want[2], "cache_read": want[3]})
     );
     assert_eq!(r["tokens_used"], json!(want.iter().sum::<u64>()));
-    assert!(r["models_used"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("claude")));
+    assert!(r["models_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m.as_str().unwrap().contains("claude")));
     assert!(r["cost_usd"].as_f64().unwrap() > 0.0);
 
     // The same Stop again (a blocking Stop hook, stop_hook_active): counted once.
@@ -251,7 +307,7 @@ fn links_to_the_running_dispatch_of_the_workspace() {
     let mut ups = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
     ups["prompt"] = dispatch["task"].clone();
     e.hook(&ups, "2026-03-06T10:01:03.000Z");
-    append(&tr, &lines[4..19]);
+    append(&tr, &lines[4..16]);
     let stop = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 2, &tr);
     e.hook(&stop, "2026-03-06T10:04:03.000Z");
 
@@ -260,13 +316,20 @@ fn links_to_the_running_dispatch_of_the_workspace() {
     let r = &after[27];
     assert_eq!(r["id"], dispatch["id"]);
     // The orchestrator's lifecycle fields are untouched.
-    for k in ["status", "started_at", "completed_at", "status_history", "task", "model"] {
+    for k in [
+        "status",
+        "started_at",
+        "completed_at",
+        "status_history",
+        "task",
+        "model",
+    ] {
         assert_eq!(r[k], dispatch[k], "{k} changed");
     }
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["outcome_source"], "hook");
     assert_eq!(r["execution_time_seconds"], 180);
-    let want = count_tokens(&lines[4..19]);
+    let want = count_tokens(&lines[4..16]);
     assert_eq!(r["tokens_used"], json!(want.iter().sum::<u64>()));
     assert_eq!(r["session_id"], ups["session_id"]);
     // Every field the orchestrator wrote keeps its place; new ones come after.
@@ -307,12 +370,27 @@ fn a_retry_chain_links_each_attempt_to_the_previous() {
     append(&tr, &transcript_lines(TOOL_HEAVY)[..4]);
     let base = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 4, &tr);
     let prompts = [
-        ("Fix the failing login test in auth.py", "2026-03-06T10:00:00.000Z"),
-        ("Fix the failing login tests in auth.py", "2026-03-06T10:10:00.000Z"),
-        ("fix the failing login test in auth.py please", "2026-03-06T10:20:00.000Z"),
-        ("Write release notes for version 2.0", "2026-03-06T10:30:00.000Z"),
+        (
+            "Fix the failing login test in auth.py",
+            "2026-03-06T10:00:00.000Z",
+        ),
+        (
+            "Fix the failing login tests in auth.py",
+            "2026-03-06T10:10:00.000Z",
+        ),
+        (
+            "fix the failing login test in auth.py please",
+            "2026-03-06T10:20:00.000Z",
+        ),
+        (
+            "Write release notes for version 2.0",
+            "2026-03-06T10:30:00.000Z",
+        ),
         // Same text again, but more than an hour after the last attempt.
-        ("Fix the failing login test in auth.py", "2026-03-06T11:40:00.000Z"),
+        (
+            "Fix the failing login test in auth.py",
+            "2026-03-06T11:40:00.000Z",
+        ),
     ];
     for (i, (text, at)) in prompts.iter().enumerate() {
         let mut ups = base.clone();
@@ -333,7 +411,10 @@ fn a_retry_chain_links_each_attempt_to_the_previous() {
     assert_eq!(l[2]["previous_dispatch_id"], l[1]["id"]);
     assert_eq!(l[2]["retry_count"], 2);
     assert!(l[3].get("previous_dispatch_id").is_none());
-    assert!(l[4].get("previous_dispatch_id").is_none(), "outside the hour");
+    assert!(
+        l[4].get("previous_dispatch_id").is_none(),
+        "outside the hour"
+    );
     // The earlier attempts are not rewritten.
     assert!(l[0].get("retry_count").is_none());
 }
@@ -345,7 +426,11 @@ fn esc_without_stop_is_closed_at_the_next_prompt_and_at_session_end() {
     let lines = transcript_lines(TOOL_HEAVY);
     append(&tr, &lines[..4]);
     let sid = "esc-session-1";
-    let mut ups = e.payload("real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl", 1, &tr);
+    let mut ups = e.payload(
+        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+        1,
+        &tr,
+    );
     ups["session_id"] = json!(sid);
     ups["prompt"] = json!("first task");
     e.hook(&ups, "2026-03-06T10:00:00.000Z");
@@ -364,16 +449,26 @@ fn esc_without_stop_is_closed_at_the_next_prompt_and_at_session_end() {
     assert_eq!(l[0]["tokens_used"], json!(want.iter().sum::<u64>()));
 
     // Esc again, then the session ends.
-    let state = e.home().join("logs/modelfit/sessions").join(format!("{sid}.json"));
+    let state = e
+        .home()
+        .join("logs/modelfit/sessions")
+        .join(format!("{sid}.json"));
     assert!(state.exists());
-    let mut end = e.payload("real-2026-02-claude-agentic-framework/SessionEnd.jsonl", 1, &tr);
+    let mut end = e.payload(
+        "real-2026-02-claude-agentic-framework/SessionEnd.jsonl",
+        1,
+        &tr,
+    );
     end["session_id"] = json!(sid);
     e.hook(&end, "2026-03-06T10:06:00.000Z");
     let l = e.ledger();
     assert_eq!(l.len(), 2);
     assert_eq!(l[1]["task"], "second task");
     assert_eq!(l[1]["outcome"], "partial");
-    assert_eq!(l[1]["tokens_used"], 0, "nothing new after the second prompt");
+    assert_eq!(
+        l[1]["tokens_used"], 0,
+        "nothing new after the second prompt"
+    );
     assert!(!state.exists(), "the session's state is removed");
 }
 
@@ -419,7 +514,11 @@ fn stop_without_prompt_submit_takes_the_prompt_from_the_transcript() {
     let tr = e.transcript("nostart.jsonl");
     let lines = transcript_lines(TOOL_HEAVY);
     let sid = "headless-no-ups";
-    let mut start = e.payload("real-2026-02-claude-agentic-framework/SessionStart.jsonl", 2, &tr);
+    let mut start = e.payload(
+        "real-2026-02-claude-agentic-framework/SessionStart.jsonl",
+        2,
+        &tr,
+    );
     start["session_id"] = json!(sid);
     e.hook(&start, "2026-02-10T22:57:50.000Z");
     append(&tr, &lines[..19]);
@@ -431,7 +530,16 @@ fn stop_without_prompt_submit_takes_the_prompt_from_the_transcript() {
     let l = e.ledger();
     assert_eq!(l.len(), 1);
     assert_eq!(l[0]["task"], "start phoenix in background");
-    assert_eq!(l[0]["tokens_used"], json!(count_tokens(&lines[..19]).iter().sum::<u64>()));
+    // The turn ends with "[Request interrupted by user]": partial.
+    assert_eq!(l[0]["outcome"], "partial");
+    assert!(l[0]["outcome_notes"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    assert_eq!(
+        l[0]["tokens_used"],
+        json!(count_tokens(&lines[..19]).iter().sum::<u64>())
+    );
 }
 
 #[test]
@@ -448,21 +556,31 @@ fn stop_failure_is_a_failure() {
     let l = e.ledger();
     assert_eq!(l[0]["outcome"], "failure");
     assert_eq!(l[0]["status"], "failed");
-    assert!(l[0]["outcome_notes"].as_str().unwrap().contains("rate_limit"));
+    assert!(l[0]["outcome_notes"]
+        .as_str()
+        .unwrap()
+        .contains("rate_limit"));
 }
 
 #[test]
 fn learn_is_handed_off_after_enough_outcomes() {
     let e = Env::new();
     fs::create_dir_all(e.home().join("logs/modelfit")).unwrap();
-    fs::write(e.home().join("logs/modelfit/config.json"), r#"{"learn_every": 2}"#).unwrap();
+    fs::write(
+        e.home().join("logs/modelfit/config.json"),
+        r#"{"learn_every": 2}"#,
+    )
+    .unwrap();
     let tr = e.transcript("learn.jsonl");
     append(&tr, &transcript_lines(TOOL_HEAVY)[..19]);
     let base = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
     let handoff = e.home().join("logs/modelfit/learn-handoff.json");
     for i in 0..2 {
         let mut ups = base.clone();
-        ups["prompt"] = json!(format!("task number {i} about something else entirely {}", "x".repeat(i * 40)));
+        ups["prompt"] = json!(format!(
+            "task number {i} about something else entirely {}",
+            "x".repeat(i * 40)
+        ));
         e.hook(&ups, &format!("2026-03-06T10:0{i}:00.000Z"));
         let mut stop = ups.clone();
         stop["hook_event_name"] = json!("Stop");
@@ -523,7 +641,10 @@ fn hostile_payloads_exit_0_print_nothing_write_only_inside_the_home_and_are_logg
     big["hook_event_name"] = json!("Stop");
     e.hook(&big, "2026-03-06T10:01:02.000Z");
     let l = e.ledger();
-    let rec = l.iter().find(|r| r["session_id"] == "big-1").expect("big prompt recorded");
+    let rec = l
+        .iter()
+        .find(|r| r["session_id"] == "big-1")
+        .expect("big prompt recorded");
     assert!(rec["task"].as_str().unwrap().len() < 70 * 1024);
 
     // More than the 16 MB stdin cap: read to the end, ignored, logged.
@@ -543,20 +664,32 @@ fn hostile_payloads_exit_0_print_nothing_write_only_inside_the_home_and_are_logg
     e.hook_bytes(b"this is not json {", "2026-03-06T10:04:00.000Z");
     e.hook_bytes(b"[1,2,3]", "2026-03-06T10:04:01.000Z");
     e.hook_bytes(b"", "2026-03-06T10:04:02.000Z");
-    e.hook(&json!({"hook_event_name": "Stop", "session_id": 42, "cwd": ["x"]}), "2026-03-06T10:04:03.000Z");
-    e.hook(&json!({"hook_event_name": "UserPromptSubmit"}), "2026-03-06T10:04:04.000Z");
+    e.hook(
+        &json!({"hook_event_name": "Stop", "session_id": 42, "cwd": ["x"]}),
+        "2026-03-06T10:04:03.000Z",
+    );
+    e.hook(
+        &json!({"hook_event_name": "UserPromptSubmit"}),
+        "2026-03-06T10:04:04.000Z",
+    );
     e.hook(
         &json!({"hook_event_name": "Stop", "session_id": "wt-1", "transcript_path": 7, "cwd": null, "stop_hook_active": "yes"}),
         "2026-03-06T10:04:05.000Z",
     );
     e.hook(&json!({"hook_event_name": "UserPromptSubmit", "session_id": "t-1", "transcript_path": "/dev/zero", "prompt": {"a": 1}}), "2026-03-06T10:04:06.000Z");
-    e.hook(&json!({"hook_event_name": "FutureEvent", "session_id": "x"}), "2026-03-06T10:04:07.000Z");
+    e.hook(
+        &json!({"hook_event_name": "FutureEvent", "session_id": "x"}),
+        "2026-03-06T10:04:07.000Z",
+    );
     let log = e.log();
     let added = log.lines().count() - before;
     assert!(added >= 4, "errors logged: {log}");
     assert!(log.contains("not JSON"));
     assert!(log.contains("without a session_id"));
-    assert!(!log.contains("FutureEvent"), "unknown events are ignored quietly");
+    assert!(
+        !log.contains("FutureEvent"),
+        "unknown events are ignored quietly"
+    );
     for l in log.lines() {
         assert!(l.starts_with("[20"), "timestamped: {l}");
     }
@@ -579,7 +712,10 @@ fn a_corrupt_ledger_is_logged_and_left_untouched() {
     let mut stop = ups.clone();
     stop["hook_event_name"] = json!("Stop");
     e.hook(&stop, "2026-03-06T10:00:05.000Z");
-    assert_eq!(fs::read(e.home().join("logs/dispatches.json")).unwrap(), bad);
+    assert_eq!(
+        fs::read(e.home().join("logs/dispatches.json")).unwrap(),
+        bad
+    );
     assert!(e.log().contains("dispatches.json"), "{}", e.log());
 }
 
@@ -604,4 +740,271 @@ fn a_held_lock_times_out_quickly_and_is_logged() {
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
     assert!(e.log().contains("lock"), "{}", e.log());
     drop(lock);
+}
+
+#[test]
+fn subagent_usage_counts_toward_the_task_once() {
+    let e = Env::new();
+    let src = format!("{FIX}/claude-code/transcripts/spotter-v2.1.39-session-with-subagents");
+    let sid = "4d5611e5-241a-462a-8d15-5122611a9569";
+    let tr = e.transcript(&format!("{sid}.jsonl"));
+    let main = transcript_lines(
+        "spotter-v2.1.39-session-with-subagents/4d5611e5-241a-462a-8d15-5122611a9569.excerpt.jsonl",
+    );
+    let sub_dir = tr.with_extension("").join("subagents");
+    fs::create_dir_all(&sub_dir).unwrap();
+    for f in ["agent-a2898e3.jsonl", "agent-acompact-e1f845.jsonl"] {
+        fs::copy(format!("{src}/{sid}/subagents/{f}"), sub_dir.join(f)).unwrap();
+    }
+    append(&tr, &main[..6]);
+    let mut ups = e.payload(
+        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+        1,
+        &tr,
+    );
+    ups["session_id"] = json!(sid);
+    ups["prompt"] = json!("Work on bead spotter-dov.");
+    e.hook(&ups, "2026-02-12T16:02:25.000Z");
+    append(&tr, &main[6..38]);
+    // The subagent finishes, then the main agent stops.
+    let mut sub = e.payload(
+        "real-2026-02-claude-agentic-framework/SubagentStop.jsonl",
+        0,
+        &tr,
+    );
+    sub["session_id"] = json!(sid);
+    sub["agent_transcript_path"] = json!(sub_dir.join("agent-a2898e3.jsonl"));
+    e.hook(&sub, "2026-02-12T16:40:00.000Z");
+    e.hook(&sub, "2026-02-12T16:40:01.000Z"); // reported twice: still once
+    assert!(
+        e.ledger().is_empty(),
+        "SubagentStop writes nothing by itself"
+    );
+    let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+    stop["session_id"] = json!(sid);
+    e.hook(&stop, "2026-02-12T20:18:00.000Z");
+
+    let l = e.ledger();
+    assert_eq!(l.len(), 1);
+    // The main lines alone, by the independent count, are less than the
+    // record: the subagent's responses are in it, and only once.
+    let main_only: u64 = count_tokens(&main[6..38]).iter().sum();
+    let sub_lines: Vec<String> = fs::read_to_string(sub_dir.join("agent-a2898e3.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let sub_only: u64 = count_tokens(&sub_lines).iter().sum();
+    let got = l[0]["tokens_used"].as_u64().unwrap();
+    assert!(
+        got >= main_only + sub_only,
+        "{got} < {main_only} + {sub_only}"
+    );
+    assert!(
+        got < main_only + 2 * sub_only,
+        "subagent counted twice: {got}"
+    );
+    // Same figure as the library's own reading of the same stretch.
+    let sum = modelfit::transcript::summarize(
+        &tr,
+        fs::metadata(&tr).unwrap().len()
+            - main[6..38].iter().map(|x| x.len() as u64 + 1).sum::<u64>(),
+        Some("2026-02-12T16:02:25.000Z"),
+    )
+    .unwrap();
+    assert_eq!(got, sum.total().total());
+}
+
+#[test]
+fn lines_written_after_the_stop_are_counted_at_the_next_prompt() {
+    let e = Env::new();
+    let tr = e.transcript("late.jsonl");
+    let lines = transcript_lines(TOOL_HEAVY);
+    append(&tr, &lines[..4]);
+    let mut ups = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
+    ups["prompt"] = json!("start phoenix in background");
+    e.hook(&ups, "2026-03-06T10:00:00.000Z");
+    // At Stop time the transcript lacks the turn's last response.
+    append(&tr, &lines[4..11]);
+    let stop = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 2, &tr);
+    e.hook(&stop, "2026-03-06T10:00:20.000Z");
+    let first = e.ledger()[0]["tokens_used"].as_u64().unwrap();
+    assert_eq!(first, count_tokens(&lines[4..11]).iter().sum::<u64>());
+    // Claude Code finishes writing; then the next prompt comes.
+    append(&tr, &lines[11..16]);
+    let mut next = ups.clone();
+    next["prompt"] = json!("now stop it");
+    next["prompt_id"] = json!("another-prompt");
+    e.hook(&next, "2026-03-06T10:05:00.000Z");
+    let l = e.ledger();
+    assert_eq!(l.len(), 1, "refined in place, nothing appended");
+    let want: u64 = count_tokens(&lines[4..16]).iter().sum();
+    assert!(want > first);
+    assert_eq!(l[0]["tokens_used"], json!(want));
+    // Its end is still the Stop's.
+    assert_eq!(l[0]["execution_time_seconds"], 20);
+    assert_eq!(l[0]["completed_at"], "2026-03-06T10:00:20.000Z");
+}
+
+#[test]
+fn links_also_in_a_ledger_not_in_the_orchestrator_layout() {
+    let e = Env::new();
+    let ws = e.ws();
+    e.write_ledger_fixture(|v| v[27]["workspace_path"] = json!(ws));
+    // Rewrite it compact (one line): the fast path cannot delimit records.
+    let v: Value =
+        serde_json::from_slice(&fs::read(e.home().join("logs/dispatches.json")).unwrap()).unwrap();
+    fs::write(e.home().join("logs/dispatches.json"), v.to_string()).unwrap();
+    let tr = e.transcript("compact.jsonl");
+    append(&tr, &transcript_lines(TOOL_HEAVY)[..16]);
+    let mut ups = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 1, &tr);
+    ups["prompt"] = json!("something else than the dispatch's task");
+    e.hook(&ups, "2026-03-06T10:01:03.000Z");
+    let stop = e.payload("real-2026-09-jjodel-probe/claude-p-sequence.jsonl", 2, &tr);
+    e.hook(&stop, "2026-03-06T10:02:03.000Z");
+    let l = e.ledger();
+    assert_eq!(l.len(), 29, "linked, not appended");
+    assert_eq!(l[27]["outcome"], "success");
+    assert_eq!(l[27]["status"], "running");
+}
+
+#[test]
+fn parallel_sessions_each_get_their_record() {
+    let e = Env::new();
+    let lines = transcript_lines(TOOL_HEAVY);
+    let base = e.payload(
+        "real-2026-09-jjodel-probe/claude-p-sequence.jsonl",
+        1,
+        &e.transcript("x"),
+    );
+    std::thread::scope(|scope| {
+        for i in 0..6 {
+            let e = &e;
+            let lines = &lines;
+            let base = base.clone();
+            scope.spawn(move || {
+                let tr = e.transcript(&format!("par-{i}.jsonl"));
+                append(&tr, &lines[..4]);
+                let mut ups = base.clone();
+                ups["session_id"] = json!(format!("par-session-{i}"));
+                ups["transcript_path"] = json!(tr);
+                ups["prompt"] = json!(format!("parallel task {i}: {}", "abcdefgh".repeat(i + 1)));
+                e.hook(&ups, "2026-03-06T10:00:00.000Z");
+                append(&tr, &lines[4..16]);
+                let mut stop = ups.clone();
+                stop["hook_event_name"] = json!("Stop");
+                e.hook(&stop, "2026-03-06T10:00:30.000Z");
+            });
+        }
+    });
+    let l = e.ledger();
+    assert_eq!(l.len(), 6);
+    let want: u64 = count_tokens(&lines[4..16]).iter().sum();
+    let mut sessions: Vec<&str> = l
+        .iter()
+        .map(|r| r["session_id"].as_str().unwrap())
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    assert_eq!(sessions.len(), 6);
+    assert!(l.iter().all(|r| r["tokens_used"] == json!(want)));
+    assert!(!e.log().contains("lock"), "{}", e.log());
+}
+
+#[test]
+fn a_resumed_session_after_session_end_does_not_count_its_past_again() {
+    let e = Env::new();
+    let tr = e.transcript("resume.jsonl");
+    let lines = transcript_lines(TOOL_HEAVY);
+    append(&tr, &lines[..4]);
+    let sid = "resumed-session";
+    let mut ups = e.payload(
+        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+        1,
+        &tr,
+    );
+    ups["session_id"] = json!(sid);
+    ups["prompt"] = json!("start phoenix in background");
+    e.hook(&ups, "2026-03-06T10:00:00.000Z");
+    append(&tr, &lines[4..16]);
+    let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+    stop["session_id"] = json!(sid);
+    e.hook(&stop, "2026-03-06T10:00:30.000Z");
+    let mut end = e.payload(
+        "real-2026-02-claude-agentic-framework/SessionEnd.jsonl",
+        1,
+        &tr,
+    );
+    end["session_id"] = json!(sid);
+    e.hook(&end, "2026-03-06T10:01:00.000Z");
+    // Resumed headless: only a Stop fires, for a turn with no usage.
+    append(&tr, &lines[16..18]);
+    e.hook(&stop, "2026-03-06T11:00:00.000Z");
+    // Nothing new: no prompt, no response since the session ended. No
+    // record, and above all not the first turn counted again.
+    assert_eq!(e.ledger().len(), 1);
+    // A real new turn after the resume counts from where the session ended.
+    append(&tr, &lines[24..30]);
+    e.hook(&stop, "2026-03-06T11:05:00.000Z");
+    let l = e.ledger();
+    assert_eq!(l.len(), 2);
+    assert!(l[1]["task"]
+        .as_str()
+        .unwrap()
+        .starts_with("scrolling back in xterm.js"));
+    assert_eq!(
+        l[1]["tokens_used"],
+        json!(count_tokens(&lines[24..30]).iter().sum::<u64>())
+    );
+}
+
+#[test]
+fn the_rating_reminder_is_a_system_message_after_stop_only_when_turned_on() {
+    let e = Env::new();
+    let tr = e.transcript("d6e0bada.jsonl");
+    let lines = transcript_lines(TOOL_HEAVY);
+    append(&tr, &lines[..4]);
+    let sid = "d6e0bada-1959-4eec-a9d2-0bfade768d8f";
+    let ups = |e: &Env| {
+        let mut p = e.payload(
+            "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+            1,
+            &tr,
+        );
+        p["session_id"] = json!(sid);
+        p
+    };
+    let stop = |e: &Env| {
+        let mut p = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+        p["session_id"] = json!(sid);
+        p
+    };
+    // Off by default: the Stop prints nothing.
+    e.hook(&ups(&e), "2026-02-10T22:57:54.700Z");
+    append(&tr, &lines[4..16]);
+    assert_eq!(e.hook_stdout(&stop(&e), "2026-02-10T22:58:30.000Z"), "");
+
+    Command::cargo_bin("modelfit")
+        .unwrap()
+        .arg("--home")
+        .arg(e.home())
+        .args(["config", "reminder", "on"])
+        .assert()
+        .success();
+    // The prompt itself still prints nothing (its stdout would reach the model).
+    assert_eq!(e.hook_stdout(&ups(&e), "2026-02-10T23:00:00.000Z"), "");
+    append(&tr, &lines[16..]);
+    let out = e.hook_stdout(&stop(&e), "2026-02-10T23:01:00.000Z");
+    let msg: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    let id = e.ledger().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = msg["systemMessage"].as_str().unwrap();
+    assert!(text.contains(&format!("rate {id} y|n|p")), "{text}");
+    assert_eq!(
+        msg.as_object().unwrap().len(),
+        1,
+        "only a systemMessage: {out}"
+    );
 }

@@ -88,19 +88,45 @@ fn install_merges_is_idempotent_and_uninstall_restores_the_bytes() {
     let settings = cfg.join("settings.json");
 
     let out = run(&cfg, &["hooks", "install"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let first = fs::read(&settings).unwrap();
     let v: Value = serde_json::from_slice(&first).unwrap();
     // Other settings and hooks kept, in their order.
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["model", "permissions", "hooks", "statusLine", "alwaysThinkingEnabled"]);
-    assert_eq!(v["hooks"]["Stop"][0]["hooks"][0]["command"], "/usr/local/bin/notify-done");
+    assert_eq!(
+        keys,
+        [
+            "model",
+            "permissions",
+            "hooks",
+            "statusLine",
+            "alwaysThinkingEnabled"
+        ]
+    );
+    assert_eq!(
+        v["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "/usr/local/bin/notify-done"
+    );
     assert_eq!(v["hooks"]["PreToolUse"][0]["matcher"], "Bash");
-    for ev in ["SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "SubagentStop", "SessionEnd"] {
+    for ev in [
+        "SessionStart",
+        "UserPromptSubmit",
+        "Stop",
+        "StopFailure",
+        "SubagentStop",
+        "SessionEnd",
+    ] {
         let cmds = modelfit_commands(&v, ev);
         assert_eq!(cmds.len(), 1, "{ev}: {cmds:?}");
         let prog = cmds[0].trim_end_matches(" hook");
-        assert!(Path::new(prog).is_absolute() && Path::new(prog).is_file(), "{prog}");
+        assert!(
+            Path::new(prog).is_absolute() && Path::new(prog).is_file(),
+            "{prog}"
+        );
     }
     // The previous bytes were backed up.
     let backups: Vec<PathBuf> = fs::read_dir(&cfg)
@@ -150,7 +176,10 @@ fn install_writes_through_a_symlink() {
     fs::write(&real, EXISTING).unwrap();
     std::os::unix::fs::symlink(&real, cfg.join("settings.json")).unwrap();
     assert!(run(&cfg, &["hooks", "install"]).status.success());
-    assert!(fs::symlink_metadata(cfg.join("settings.json")).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(cfg.join("settings.json"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
     let v: Value = serde_json::from_slice(&fs::read(&real).unwrap()).unwrap();
     assert_eq!(modelfit_commands(&v, "SessionEnd").len(), 1);
     run(&cfg, &["hooks", "uninstall"]);
@@ -164,9 +193,16 @@ fn a_settings_file_that_does_not_parse_is_never_written() {
     let out = run(&cfg, &["hooks", "install"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("settings.json") && err.contains("not valid JSON"), "{err}");
+    assert!(
+        err.contains("settings.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
     assert_eq!(fs::read_to_string(cfg.join("settings.json")).unwrap(), bad);
-    assert_eq!(fs::read_dir(&cfg).unwrap().count(), 1, "no backup, no temp file");
+    assert_eq!(
+        fs::read_dir(&cfg).unwrap().count(),
+        1,
+        "no backup, no temp file"
+    );
 
     let (_t2, cfg2) = setup(Some(r#"{"hooks": []}"#));
     let out = run(&cfg2, &["hooks", "install"]);
@@ -179,13 +215,20 @@ fn doctor_reports_missing_hooks_and_passes_once_installed() {
     let (_t, cfg) = setup(Some(EXISTING));
     let home = cfg.join("home");
     fs::create_dir_all(home.join("logs")).unwrap();
-    fs::write(home.join("logs/dispatches.json"), "[\n  {\n    \"id\": \"dispatch-1-aaaaaa\",\n    \"status\": \"complete\"\n  }\n]").unwrap();
+    fs::write(
+        home.join("logs/dispatches.json"),
+        "[\n  {\n    \"id\": \"dispatch-1-aaaaaa\",\n    \"status\": \"complete\"\n  }\n]",
+    )
+    .unwrap();
 
     let out = run(&cfg, &["doctor"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("modelfit hooks install"), "{text}");
-    assert!(text.contains("1 finished task(s) have no outcome"), "{text}");
+    assert!(
+        text.contains("1 finished task(s) have no outcome"),
+        "{text}"
+    );
 
     run(&cfg, &["hooks", "install"]);
     let out = run(&cfg, &["doctor"]);
@@ -197,7 +240,11 @@ fn doctor_reports_missing_hooks_and_passes_once_installed() {
     fs::write(home.join("logs/dispatches.json"), "[ {").unwrap();
     fs::create_dir_all(home.join("logs/modelfit")).unwrap();
     let now = modelfit::clock::now_iso();
-    fs::write(home.join("logs/modelfit/modelfit.log"), format!("[{now}] hook: something broke\n")).unwrap();
+    fs::write(
+        home.join("logs/modelfit/modelfit.log"),
+        format!("[{now}] hook: something broke\n"),
+    )
+    .unwrap();
     let out = run(&cfg, &["doctor"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1));

@@ -11,7 +11,10 @@ fn corpus() -> (Vec<(String, String)>, Vec<String>) {
     .expect("corpus fixture");
     let mut secrets = Vec::new();
     let mut clean = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let fields: Vec<&str> = line.split('\t').collect();
         let unescape = |s: &str| s.replace("\\n", "\n");
         match fields[0] {
@@ -23,7 +26,10 @@ fn corpus() -> (Vec<(String, String)>, Vec<String>) {
                 } else {
                     ctx
                 };
-                assert!(text.contains(&secret), "corpus line lacks its secret: {line}");
+                assert!(
+                    text.contains(&secret),
+                    "corpus line lacks its secret: {line}"
+                );
                 secrets.push((secret, text));
             }
             "CLEAN" => clean.push(unescape(fields[1])),
@@ -65,7 +71,11 @@ fn look_alikes_are_left_alone() {
             (&out != t).then(|| format!("{t:?} -> {out:?}"))
         })
         .collect();
-    assert!(touched.is_empty(), "innocent text changed:\n{}", touched.join("\n"));
+    assert!(
+        touched.is_empty(),
+        "innocent text changed:\n{}",
+        touched.join("\n")
+    );
 }
 
 #[test]
@@ -78,5 +88,8 @@ fn surrounding_text_survives() {
         redact("postgres://admin:pw1@db:5432/app"),
         "postgres://[REDACTED]@db:5432/app"
     );
-    assert_eq!(redact(r#"{"password": "x y"}"#), r#"{"password": "[REDACTED]"}"#);
+    assert_eq!(
+        redact(r#"{"password": "x y"}"#),
+        r#"{"password": "[REDACTED]"}"#
+    );
 }

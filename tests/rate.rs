@@ -489,3 +489,75 @@ fn notes_longer_than_the_limit_are_refused() {
     );
     assert_eq!(std::fs::read(ledger(home.path())).unwrap(), before);
 }
+
+#[test]
+fn stray_non_object_elements_do_not_stop_the_scan() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let here = root.join("p");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    let text = format!(
+        "[\n  1,\n  \"text\",\n  null,\n  [\n    {{\"id\": \"nested\"}}\n  ],\n  {{\n    \"id\": \"dispatch-5-ok\",\n    \"cwd\": \"{}\",\n    \"created_at\": \"2026-03-09T08:00:00.000Z\",\n    \"task\": \"x\"\n  }},\n  true\n]",
+        here.display()
+    );
+    std::fs::write(root.join("logs/dispatches.json"), &text).unwrap();
+    modelfit(&root)
+        .current_dir(&here)
+        .args(["rate", "y"])
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(root.join("logs/dispatches.json")).unwrap();
+    assert!(
+        after.starts_with("[\n  1,\n  \"text\",\n  null,\n  [\n    {\"id\": \"nested\"}\n  ],"),
+        "{after}"
+    );
+    assert_eq!(record(&root, "dispatch-5-ok")["outcome"], "success");
+}
+
+#[test]
+fn concurrent_raters_lose_nothing() {
+    let home = fixture_home();
+    let ids: Vec<String> = records(home.path())
+        .iter()
+        .filter(|r| r["id"].as_str().is_some_and(|i| i.starts_with("dispatch-")))
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() >= 15);
+    let children: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("modelfit"));
+            c.args(["--home", home.path().to_str().unwrap()]);
+            if i % 3 == 0 {
+                c.args(["ci", "--status", "failure", "--task", id]);
+            } else {
+                c.args(["rate", id, "p"]);
+            }
+            c.env_remove("CI")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let r = record(home.path(), id);
+        if i % 3 == 0 {
+            assert_eq!(r["ci_status"], "failure", "{id}");
+        } else {
+            assert_eq!(r["outcome_sources"]["human"]["outcome"], "partial", "{id}");
+            assert_eq!(r["outcome"], "partial", "{id}");
+        }
+    }
+    assert_eq!(records(home.path()).len(), 29);
+}

@@ -214,3 +214,39 @@ fn bad_input_fails_with_a_message_naming_the_file() {
         .stderr(predicate::str::contains("pricing.json is not valid JSON"))
         .stdout(predicate::str::contains("\"responses\": 0"));
 }
+
+#[test]
+fn offset_and_since_give_the_stop_hook_view_of_the_last_turn() {
+    let d = tempfile::tempdir().unwrap();
+    let main = session(d.path());
+    let home = d.path().join("home");
+    let full = usage_json(&home, &main);
+    let text = std::fs::read_to_string(&main).unwrap();
+    let at = text.find("\"content\":\"continue\"").unwrap();
+    let offset = text[..at].rfind('\n').unwrap() + 1;
+    let out = Command::cargo_bin("modelfit")
+        .unwrap()
+        .arg("--home")
+        .arg(&home)
+        .arg("usage")
+        .arg(&main)
+        .args(["--json", "--offset", &offset.to_string()])
+        .args(["--since", "2026-02-12T20:19:00.807Z"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["turns"], serde_json::json!([]));
+    assert_eq!(v["total"]["tokens"], full["turns"][1]["tokens"]);
+    assert_eq!(v["end_offset"].as_u64().unwrap(), text.len() as u64);
+    // --since without --offset is refused.
+    Command::cargo_bin("modelfit")
+        .unwrap()
+        .arg("--home")
+        .arg(&home)
+        .arg("usage")
+        .arg(&main)
+        .args(["--since", "2026-02-12T20:19:00.807Z"])
+        .assert()
+        .failure();
+}

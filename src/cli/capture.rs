@@ -1,6 +1,6 @@
 //! `hook`, `doctor` and `hooks install|uninstall`: automatic capture.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -17,16 +17,21 @@ use crate::store::Ledger;
 #[derive(Debug, Args)]
 pub struct HookArgs {}
 
-/// Runs the hook. Always exit 0 and print nothing: a hook must never hurt
-/// Claude Code (stdout of some events becomes model context).
+/// Runs the hook. Always exit 0, and print nothing but the optional Stop
+/// reminder: a hook must never hurt Claude Code (stdout of some events becomes
+/// model context; JSON on stdout is read as control output).
 pub fn hook(_a: &HookArgs, home: Option<&Path>) -> ExitCode {
     let (bytes, truncated) = hook::read_capped(std::io::stdin().lock());
     let Ok(home) = Home::resolve(home) else {
         return ExitCode::SUCCESS; // no home: nowhere to record or log
     };
-    let outcome = std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated));
-    if outcome.is_err() {
-        hook::log(&home, "hook: internal error (panic); payload ignored");
+    match std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated)) {
+        // Only ever the Stop reminder (a JSON systemMessage, off by default).
+        Ok(Some(line)) => {
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
+        Ok(None) => {}
+        Err(_) => hook::log(&home, "hook: internal error (panic); payload ignored"),
     }
     ExitCode::SUCCESS
 }
@@ -92,7 +97,10 @@ pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
     let ledger = Ledger::of(home);
     if hook::FileLock::is_held(ledger.lock_path()) {
         r.fail(
-            &format!("the ledger lock {} is held right now", ledger.lock_path().display()),
+            &format!(
+                "the ledger lock {} is held right now",
+                ledger.lock_path().display()
+            ),
             &format!(
                 "if this persists, find the holder with `fuser {}` and stop it",
                 ledger.lock_path().display()
@@ -175,7 +183,11 @@ pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
     let analyzed = std::fs::read(home.learning())
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v.get("last_analyzed").and_then(Value::as_str).map(str::to_string));
+        .and_then(|v| {
+            v.get("last_analyzed")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     match (&analyzed, &handoff.last_started_at) {
         (Some(a), _) => r.info(&format!("learn last analyzed at {a}")),
         (None, Some(s)) => r.info(&format!("learn last started by the hook at {s}")),
@@ -233,7 +245,10 @@ pub fn hooks(c: HooksCommand, _home: &Home) -> Result<ExitCode> {
     };
     match (&c, out.changed) {
         (HooksCommand::Install, false) => {
-            println!("hooks already installed in {}; nothing changed", out.path.display())
+            println!(
+                "hooks already installed in {}; nothing changed",
+                out.path.display()
+            )
         }
         (HooksCommand::Install, true) => println!(
             "installed modelfit hooks for {} in {}",
@@ -241,7 +256,10 @@ pub fn hooks(c: HooksCommand, _home: &Home) -> Result<ExitCode> {
             out.path.display()
         ),
         (HooksCommand::Uninstall, false) => {
-            println!("no modelfit hooks in {}; nothing changed", out.path.display())
+            println!(
+                "no modelfit hooks in {}; nothing changed",
+                out.path.display()
+            )
         }
         (HooksCommand::Uninstall, true) => println!(
             "removed modelfit hooks for {} from {}",

@@ -73,6 +73,12 @@ pub fn rate(a: RateArgs, home: &Home) -> Result<ExitCode> {
         ));
     }
 
+    if let (Some(outcome), false) = (verdict, target == "last") {
+        // An id and a verdict: one pass over the ledger, no lookup first.
+        let change = rate::rate(home, &target, outcome, &opts, &crate::clock::now_iso())?;
+        report(&target, &format!("rated {outcome}"), &change);
+        return Ok(ExitCode::SUCCESS);
+    }
     let (task, how) = if target == "last" {
         let scope = Scope::current(since)?;
         match rate::find_last(home, &scope)? {

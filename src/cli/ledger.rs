@@ -93,7 +93,7 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
     let ledger = Ledger::of(home);
     match c {
         LedgerCommand::Check => {
-            let (n, recovery) = ledger.check()?;
+            let (census, recovery) = ledger.check()?;
             match recovery {
                 Recovery::RolledBack => println!(
                     "rolled back an interrupted append (torn bytes kept in {})",
@@ -102,7 +102,13 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 Recovery::Completed => println!("an interrupted append had completed"),
                 Recovery::None => {}
             }
-            println!("{}: {n} records, parses", ledger.path().display());
+            println!(
+                "{}: {} records, parses ({} with an id, {} with an outcome)",
+                ledger.path().display(),
+                census.records,
+                census.with_id,
+                census.with_outcome
+            );
         }
         LedgerCommand::Append { repeat } => {
             let mut text = String::new();
@@ -147,6 +153,37 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 })
             }
         },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// reminder, learn_every or exploration_rate
+    key: Option<String>,
+    /// The new value (omit to show the settings)
+    value: Option<String>,
+}
+
+pub fn config(a: ConfigArgs, home: &Home) -> Result<ExitCode> {
+    match (a.key, a.value) {
+        (Some(key), Some(value)) => {
+            crate::settings::set(home, &key, &value)?;
+            println!("{key} = {value} (in {})", home.settings().display());
+        }
+        (Some(key), None) => {
+            return Err(Error::Invalid(format!(
+                "give a value: modelfit config {key} VALUE (or no key to show all)"
+            )))
+        }
+        _ => {
+            let s = crate::settings::Settings::load(home);
+            let values = serde_json::to_value(&s).expect("settings serialize");
+            println!("# {}", home.settings().display());
+            for (key, what) in crate::settings::KEYS {
+                println!("{key} = {}    # {what}", values[key]);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

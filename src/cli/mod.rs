@@ -54,6 +54,8 @@ enum Command {
     /// Install or remove modelfit's hooks in Claude Code's settings.
     #[command(subcommand)]
     Hooks(capture::HooksCommand),
+    /// Show modelfit's settings, or set one (`modelfit config reminder on`).
+    Config(ledger::ConfigArgs),
     /// Serve the MCP tools on stdio.
     Mcp(mcp::McpArgs),
     /// Low-level ledger operations (check, append, get).
@@ -90,6 +92,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(a) => capture::doctor(a, &home),
         Command::Rotate(a) => ledger::rotate(a, &home),
         Command::Hooks(c) => capture::hooks(c, &home),
+        Command::Config(a) => ledger::config(a, &home),
         Command::Mcp(a) => mcp::mcp(a, &home),
         Command::Ledger(c) => ledger::ledger(c, &home),
     }

@@ -29,7 +29,7 @@ pub struct UsageArgs {
 pub fn usage(a: UsageArgs, home: &Home) -> Result<ExitCode> {
     if !a.transcript.is_file() {
         return Err(Error::Invalid(format!(
-            "{}: no such transcript file (Claude Code keeps them under ~/.claude/projects/<project>/<session>.jsonl)",
+            "{}: not a transcript file (Claude Code keeps them as ~/.claude/projects/<project>/<session>.jsonl)",
             a.transcript.display()
         )));
     }
@@ -109,11 +109,7 @@ fn summary_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
     o
 }
 
-fn to_json(
-    path: &std::path::Path,
-    session: &Session,
-    pricing: &Pricing,
-) -> Value {
+fn to_json(path: &std::path::Path, session: &Session, pricing: &Pricing) -> Value {
     let total = &session.total;
     let turns: Vec<Value> = session
         .turns

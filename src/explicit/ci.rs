@@ -217,9 +217,14 @@ pub fn record(
     let full = match link {
         Link::Commit(prefix) => {
             let prefix = normalize_commit(prefix)?;
-            match resolve_commit(&ledger, &prefix)? {
-                Some(c) => Some(c),
-                None => return Ok(report),
+            if prefix.len() == 40 || prefix.len() == 64 {
+                // A full SHA-1 / SHA-256 names itself: no resolving pass.
+                Some(prefix)
+            } else {
+                match resolve_commit(home, &prefix)? {
+                    Some(c) => Some(c),
+                    None => return Ok(report),
+                }
             }
         }
         Link::Tasks(_) => commit.map(normalize_commit).transpose()?,
@@ -244,7 +249,21 @@ pub fn record(
         }
     };
     let mut changes: Vec<(String, Change)> = Vec::new();
-    ledger.update_where(
+    // Only records whose text holds the commit (or one of the ids) are parsed.
+    let needles: Option<Vec<Vec<u8>>> = match link {
+        Link::Tasks(ids) => ids.iter().map(|i| crate::store::raw_needle(i)).collect(),
+        Link::Commit(_) => full
+            .as_deref()
+            .and_then(crate::store::raw_needle)
+            .map(|n| vec![n]),
+    };
+    let prefilter = |raw: &[u8]| match &needles {
+        // Commits may be stored in upper case by another writer: compare case-insensitively.
+        Some(ns) => ns.iter().any(|n| contains_ignore_case(raw, n)),
+        None => true,
+    };
+    ledger.update_where_prefiltered(
+        prefilter,
         select,
         |r| {
             let id = r
@@ -315,6 +334,15 @@ fn set_fields(r: &mut Record, fields: &[(String, Value)]) -> Change {
     change
 }
 
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.iter().any(u8::is_ascii_alphabetic) {
+        hay.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    } else {
+        crate::store::contains(hay, needle)
+    }
+}
+
 fn has_id(r: &Record, id: &str) -> bool {
     ["id", "dispatch_id"]
         .iter()
@@ -323,14 +351,14 @@ fn has_id(r: &Record, id: &str) -> bool {
 
 /// The one recorded commit starting with `prefix`; an error naming the
 /// candidates when several do.
-fn resolve_commit(ledger: &Ledger, prefix: &str) -> Result<Option<String>> {
+fn resolve_commit(home: &Home, prefix: &str) -> Result<Option<String>> {
     #[derive(serde::Deserialize)]
     struct C {
         #[serde(default)]
         git_commit: Value,
     }
     let mut found: BTreeSet<String> = BTreeSet::new();
-    ledger.for_each(|r: C| {
+    super::scan(home, |r: C| {
         if let Value::String(c) = r.git_commit {
             let c = c.to_ascii_lowercase();
             if c.starts_with(prefix) {

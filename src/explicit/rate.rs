@@ -90,7 +90,7 @@ pub enum MatchedBy {
 pub fn find_last(home: &Home, scope: &Scope) -> Result<Option<(TaskView, MatchedBy)>> {
     let mut by_session: Option<(DateTime<Utc>, TaskView)> = None;
     let mut by_dir: Option<(DateTime<Utc>, TaskView)> = None;
-    Ledger::of(home).for_each(|r: TaskView| {
+    super::scan(home, |r: TaskView| {
         if r.id.is_none() || r.kind.as_deref() == Some("batch") {
             return true;
         }
@@ -120,20 +120,17 @@ pub fn find_last(home: &Home, scope: &Scope) -> Result<Option<(TaskView, Matched
 
 /// The task with `id`, as a view, or [`Error::NotFound`].
 pub fn find_id(home: &Home, id: &str) -> Result<TaskView> {
-    let ledger = Ledger::of(home);
     let mut found = None;
-    ledger.for_each(|r: serde_json::Value| {
-        let hit = ["id", "dispatch_id"]
-            .iter()
-            .any(|k| r.get(k).and_then(|v| v.as_str()) == Some(id));
+    super::scan(home, |r: TaskView| {
+        let hit = r.id.as_deref() == Some(id) || r.dispatch_id.as_deref() == Some(id);
         if hit {
-            found = serde_json::from_value::<TaskView>(r).ok();
+            found = Some(r);
         }
         !hit
     })?;
     found.ok_or_else(|| Error::NotFound {
         id: id.to_string(),
-        path: ledger.path().to_path_buf(),
+        path: Ledger::of(home).path().to_path_buf(),
     })
 }
 

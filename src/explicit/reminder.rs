@@ -14,10 +14,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::shell_quote;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::home::Home;
 use crate::settings::Settings;
 
@@ -82,33 +82,13 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// other key as it was. A config file that does not parse is left untouched
 /// and reported.
 pub fn set_reminder(home: &Home, on: bool) -> Result<()> {
-    let path = home.settings();
-    let mut map: Map<String, Value> = match std::fs::read(&path) {
-        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Map::new(),
-        Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => {
-                return Err(Error::Shape {
-                    path,
-                    message: "it is not a JSON object".into(),
-                })
-            }
-            Err(e) => return Err(Error::parse(&path, &e)),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
-        Err(e) => return Err(Error::io("cannot read", &path, e)),
-    };
-    map.insert("reminder".into(), Value::Bool(on));
-    let dir = home.state_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
-    let mut text = crate::record::to_js_pretty(&Value::Object(map), 0);
-    text.push('\n');
-    crate::store::write_atomic(&path, text.as_bytes())
+    crate::settings::set(home, "reminder", if on { "on" } else { "off" })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn off_by_default_then_a_user_message_only() {

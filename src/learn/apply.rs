@@ -3,23 +3,26 @@
 //! `apply` writes a suggestion's exact change into `models.json` by editing
 //! the file's text in place (only the bytes of the changed value move; the
 //! hand formatting, unknown keys and the trailing newline stay), after saving
-//! the previous bytes to `models.json.bak.<epoch-ms>`. Three files change, in
-//! this order, each write atomic:
+//! the previous bytes to `models.json.bak.<epoch-ms>`. Under the lock
+//! `logs/model-learning.json.lock`, in this order, each write atomic:
 //!
 //! 1. the backup (a new file);
-//! 2. `logs/model-learning.json`: the suggestion gets an `apply_intent`
-//!    (backup path, fingerprints of models.json before and after);
+//! 2. the intent, `logs/modelfit/apply-intent.json`: the suggestion, its
+//!    change, the backup path, fingerprints of models.json before and after
+//!    (kept outside model-learning.json, which `learn suggest` rewrites);
 //! 3. `models.json`;
-//! 4. one line appended to `logs/model-config-changes.log`;
-//! 5. `logs/model-learning.json`: status `applied`, `applied_at`, history;
-//!    the intent is removed.
+//! 4. one line appended to `logs/model-config-changes.log`, unless a line for
+//!    this id and backup is already there;
+//! 5. `logs/model-learning.json`: status `applied`, `applied_at`, `backup`,
+//!    a `status_history` entry;
+//! 6. the intent is removed.
 //!
-//! A crash anywhere leaves either no intent (nothing but a stray backup was
-//! written: a rerun starts afresh) or an intent, which the next `apply` of
-//! the same id completes: it recognises models.json as still original (write
-//! it), already changed (skip), or changed by someone else (report, and only
-//! `--force` starts anew). The change-log line is written once: the rerun
-//! looks for it (the backup path makes it unique) before appending.
+//! A crash before step 2 leaves at most a stray backup. After it, the next
+//! `apply` or `reject` (of any id) first finishes the interrupted apply: it
+//! writes models.json if it still has the "before" bytes, skips that if it
+//! has the "after" bytes, and otherwise (someone edited the file meanwhile)
+//! stops and says so; only `apply ID --force` of that id then applies the
+//! change to the file as it is.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -74,7 +77,10 @@ pub fn learning_lock_path(home: &Home) -> PathBuf {
 }
 
 fn lock_learning(home: &Home) -> Result<std::fs::File> {
-    rules::lock_file(&learning_lock_path(home), std::time::Duration::from_secs(10))
+    rules::lock_file(
+        &learning_lock_path(home),
+        std::time::Duration::from_secs(10),
+    )
 }
 
 struct LearningFile {
@@ -198,6 +204,10 @@ fn fingerprint(bytes: &[u8]) -> String {
 /// Applies suggestion `id` to models.json (backup, change log, status).
 pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
     let _lock = lock_learning(home)?;
+    let mut notes = Vec::new();
+    if let Some(done) = recover(home, Some(id), force, &mut notes)? {
+        return Ok(done);
+    }
     let mut lf = LearningFile::read(home)?;
     let learning_path = lf.path.clone();
     let sug = lf.suggestion(id)?;
@@ -206,7 +216,9 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
         "applied" => {
             return Err(Error::Invalid(format!(
                 "suggestion {id} was already applied at {}{}; nothing to do",
-                sug.get("applied_at").and_then(Value::as_str).unwrap_or("an unknown time"),
+                sug.get("applied_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("an unknown time"),
                 sug.get("backup")
                     .and_then(Value::as_str)
                     .map(|b| format!(" (backup: {b})"))
@@ -216,7 +228,9 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
         "rejected" if !force => {
             return Err(Error::Invalid(format!(
                 "suggestion {id} was rejected at {}{}; pass --force to apply it anyway",
-                sug.get("rejected_at").and_then(Value::as_str).unwrap_or("an unknown time"),
+                sug.get("rejected_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("an unknown time"),
                 sug.get("rejection_reason")
                     .and_then(Value::as_str)
                     .map(|r| format!(" ({r})"))
@@ -225,7 +239,8 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
         }
         _ => {}
     }
-    let Some(change) = sug.get("change").cloned() else {
+    let snapshot = Value::Object(sug.clone());
+    let Some(change_value) = sug.get("change").cloned() else {
         return Err(Error::Invalid(format!(
             "suggestion {id} in {} has no exact change (\"change\"): it was written by the JS \
              model-learning-analyzer, whose suggestions only describe a direction. Run \
@@ -233,7 +248,7 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
             learning_path.display()
         )));
     };
-    let change: Change = serde_json::from_value(change).map_err(|e| Error::Shape {
+    let change: Change = serde_json::from_value(change_value).map_err(|e| Error::Shape {
         path: learning_path.clone(),
         message: format!("suggestion {id} has a \"change\" modelfit cannot read ({e})"),
     })?;
@@ -252,135 +267,218 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
             MIN_APPLY_CONFIDENCE * 100.0
         )));
     }
-    let intent = sug.get("apply_intent").cloned();
 
     let models_path = home.models();
-    let mut notes = Vec::new();
-    let mut resumed = false;
     let original = read_models(&models_path)?;
-
-    let (backup, description) = match intent.as_ref().and_then(Intent::from_value) {
-        Some(intent) => {
-            let now_fp = fingerprint(&original);
-            if now_fp == intent.after {
-                resumed = true;
-                notes.push("completed an apply that an earlier run left half done: models.json was already changed".into());
-                (intent.backup, intent.description)
-            } else if now_fp == intent.before {
-                resumed = true;
-                notes.push("completed an apply that an earlier run left half done: models.json is now changed".into());
-                let edit = edit_models(home, &original, &change, force)?;
-                notes.extend(edit.notes);
-                if !intent.backup.exists() {
-                    crate::store::write_atomic(&intent.backup, &original)?;
-                }
-                crate::store::write_atomic(&models_path, &edit.bytes)?;
-                crash_point("after-models");
-                (intent.backup, intent.description)
-            } else if force {
-                notes.push(format!(
-                    "discarded an interrupted apply (backup {}) because models.json changed since; applied anew",
-                    intent.backup.display()
-                ));
-                fresh_apply(home, &mut lf, id, &original, &change, force, &mut notes)?
-            } else {
-                return Err(Error::Invalid(format!(
-                    "an interrupted apply of suggestion {id} (started {}, backup {}) was found, but \
-                     {} has changed since, so modelfit cannot tell whether to finish it. Inspect \
-                     the file, then rerun with --force to apply the change to it as it is now",
-                    intent.started_at,
-                    intent.backup.display(),
-                    models_path.display()
-                )));
-            }
-        }
-        None => fresh_apply(home, &mut lf, id, &original, &change, force, &mut notes)?,
-    };
-
-    let now = crate::clock::now_iso();
-    let line = format!(
-        "[{now}] APPLIED {id}: {description} (confidence: {:.0}%, backup: {})\n",
-        confidence * 100.0,
-        backup.display()
-    );
-    append_change_line(home, &line, id, &backup)?;
-    crash_point("after-log");
-
-    let sug = lf.suggestion(id)?;
-    sug.remove("apply_intent");
-    sug.insert("status".into(), Value::String("applied".into()));
-    sug.insert("applied_at".into(), Value::String(now.clone()));
-    sug.insert("backup".into(), Value::String(backup.display().to_string()));
-    push_history(sug, "applied", &now, &description);
-    lf.write()?;
-    Ok(Applied {
-        id: id.to_string(),
-        description,
-        backup,
-        notes,
-        resumed,
-    })
-}
-
-/// Steps 1-3 (and the models.json write) of a first apply.
-fn fresh_apply(
-    home: &Home,
-    lf: &mut LearningFile,
-    id: &str,
-    original: &[u8],
-    change: &Change,
-    force: bool,
-    notes: &mut Vec<String>,
-) -> Result<(PathBuf, String)> {
-    let models_path = home.models();
-    let edit = edit_models(home, original, change, force)?;
+    let edit = edit_models(home, &original, &change, force)?;
     notes.extend(edit.notes);
     let backup = backup_path(&models_path)?;
-    crate::store::write_atomic(&backup, original)?;
+    crate::store::write_atomic(&backup, &original)?;
     crash_point("after-backup");
     let intent = Intent {
-        backup: backup.clone(),
+        id: id.to_string(),
+        suggestion: snapshot,
+        change,
+        confidence,
+        force,
+        backup,
         started_at: crate::clock::now_iso(),
-        before: fingerprint(original),
+        before: fingerprint(&original),
         after: fingerprint(&edit.bytes),
-        description: edit.description.clone(),
+        description: edit.description,
     };
-    lf.suggestion(id)?.insert("apply_intent".into(), intent.to_value());
-    lf.write()?;
+    intent.save(home)?;
     crash_point("after-intent");
     crate::store::write_atomic(&models_path, &edit.bytes)?;
     crash_point("after-models");
-    Ok((backup, edit.description))
+    finish(home, &intent)?;
+    Ok(Applied {
+        id: id.to_string(),
+        description: intent.description,
+        backup: intent.backup,
+        notes,
+        resumed: false,
+    })
 }
 
+/// Where an apply in progress records its intent (`logs/modelfit/apply-intent.json`).
+/// It lives outside model-learning.json, which `learn suggest` rewrites.
+pub fn intent_path(home: &Home) -> PathBuf {
+    home.state_dir().join("apply-intent.json")
+}
+
+/// An apply in progress: everything needed to finish it after a crash.
+#[derive(Debug, Serialize, serde::Deserialize)]
 struct Intent {
+    id: String,
+    suggestion: Value,
+    change: Change,
+    confidence: f64,
+    force: bool,
     backup: PathBuf,
     started_at: String,
+    /// Fingerprint of models.json before the change.
     before: String,
+    /// Fingerprint of models.json after the change.
     after: String,
     description: String,
 }
 
 impl Intent {
-    fn to_value(&self) -> Value {
-        serde_json::json!({
-            "backup": self.backup.display().to_string(),
-            "started_at": self.started_at,
-            "models_before": self.before,
-            "models_after": self.after,
-            "description": self.description,
-        })
+    fn save(&self, home: &Home) -> Result<()> {
+        let path = intent_path(home);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("cannot create directory", dir, e))?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("intent serializes");
+        crate::store::write_atomic(&path, text.as_bytes())
     }
 
-    fn from_value(v: &Value) -> Option<Intent> {
-        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        Some(Intent {
-            backup: PathBuf::from(s("backup")?),
-            started_at: s("started_at").unwrap_or_default(),
-            before: s("models_before")?,
-            after: s("models_after")?,
-            description: s("description")?,
-        })
+    fn load(home: &Home) -> Result<Option<Intent>> {
+        let path = intent_path(home);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("cannot read", &path, e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Shape {
+                path: path.clone(),
+                message: format!(
+                    "the record of an interrupted apply cannot be read ({e}); compare models.json \
+                 with its newest backup, then delete {}",
+                    path.display()
+                ),
+            })
+    }
+}
+
+/// Finishes an apply that a crash interrupted, if there is one. Returns the
+/// result when it was the apply of `for_id` (so the caller is done).
+fn recover(
+    home: &Home,
+    for_id: Option<&str>,
+    force: bool,
+    notes: &mut Vec<String>,
+) -> Result<Option<Applied>> {
+    let Some(intent) = Intent::load(home)? else {
+        return Ok(None);
+    };
+    let models_path = home.models();
+    let current = read_models(&models_path)?;
+    let now_fp = fingerprint(&current);
+    let same = for_id == Some(intent.id.as_str());
+    if now_fp == intent.before {
+        let edit = edit_models(home, &current, &intent.change, true)?;
+        if fingerprint(&edit.bytes) != intent.after {
+            return Err(Error::Invalid(format!(
+                "an interrupted apply of suggestion {} cannot be redone identically; \
+                 delete {} and apply it again",
+                intent.id,
+                intent_path(home).display()
+            )));
+        }
+        if !intent.backup.exists() {
+            crate::store::write_atomic(&intent.backup, &current)?;
+        }
+        crate::store::write_atomic(&models_path, &edit.bytes)?;
+        crash_point("after-models");
+    } else if now_fp != intent.after {
+        if same && force {
+            notes.push(format!(
+                "discarded an interrupted apply (backup {}) because models.json changed since; applied anew",
+                intent.backup.display()
+            ));
+            remove_intent(home)?;
+            return Ok(None);
+        }
+        return Err(Error::Invalid(format!(
+            "an interrupted apply of suggestion {} (started {}, backup {}) was found, but {} has \
+             changed since, so modelfit cannot tell whether to finish it. Inspect the file, then \
+             run `modelfit learn apply {} --force` to apply the change to it as it is now, or \
+             delete {} to abandon it",
+            intent.id,
+            intent.started_at,
+            intent.backup.display(),
+            models_path.display(),
+            intent.id,
+            intent_path(home).display()
+        )));
+    }
+    finish(home, &intent)?;
+    notes.push(format!(
+        "completed the apply of suggestion {} that an earlier run left half done",
+        intent.id
+    ));
+    Ok(same.then(|| Applied {
+        id: intent.id.clone(),
+        description: intent.description.clone(),
+        backup: intent.backup.clone(),
+        notes: notes.clone(),
+        resumed: true,
+    }))
+}
+
+/// The steps after models.json is written: change-log line (once), status
+/// `applied` in model-learning.json, then the intent is removed.
+fn finish(home: &Home, intent: &Intent) -> Result<()> {
+    let now = crate::clock::now_iso();
+    let line = format!(
+        "[{now}] APPLIED {}: {} (confidence: {:.0}%, backup: {})\n",
+        intent.id,
+        intent.description,
+        intent.confidence * 100.0,
+        intent.backup.display()
+    );
+    append_change_line(home, &line, &intent.id, &intent.backup)?;
+    crash_point("after-log");
+
+    let mut lf = match LearningFile::read(home) {
+        Ok(lf) => lf,
+        Err(Error::Invalid(_)) => LearningFile {
+            path: home.learning(),
+            value: serde_json::json!({"suggestions": []}),
+            trailing_newline: true,
+        },
+        Err(e) => return Err(e),
+    };
+    let obj = lf.value.as_object_mut().expect("checked on read");
+    if !obj.get("suggestions").is_some_and(Value::is_array) {
+        obj.insert("suggestions".into(), Value::Array(Vec::new()));
+    }
+    if lf.suggestion(&intent.id).is_err() {
+        // `learn suggest` dropped it meanwhile: keep the decision on record.
+        if let Some(Value::Array(list)) = lf.value.get_mut("suggestions") {
+            list.push(intent.suggestion.clone());
+        }
+    }
+    let sug = lf.suggestion(&intent.id)?;
+    if status_of(sug) != "applied" {
+        sug.insert("status".into(), Value::String("applied".into()));
+        sug.insert("applied_at".into(), Value::String(now.clone()));
+        sug.insert(
+            "backup".into(),
+            Value::String(intent.backup.display().to_string()),
+        );
+        let mut note = intent.description.clone();
+        if intent.force {
+            note.push_str(" (forced)");
+        }
+        push_history(sug, "applied", &now, &note);
+        lf.write()?;
+    }
+    crash_point("after-learning");
+    remove_intent(home)
+}
+
+fn remove_intent(home: &Home) -> Result<()> {
+    let path = intent_path(home);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("cannot remove", &path, e)),
     }
 }
 
@@ -438,22 +536,31 @@ fn append_change_line(home: &Home, line: &str, id: &str, backup: &Path) -> Resul
         .map_err(|e| Error::io("cannot open", &path, e))?;
     f.write_all(line.as_bytes())
         .map_err(|e| Error::io("cannot append to", &path, e))?;
-    f.sync_data().map_err(|e| Error::io("cannot sync", &path, e))
+    f.sync_data()
+        .map_err(|e| Error::io("cannot sync", &path, e))
 }
 
 /// Rejects suggestion `id`; it is never suggested again.
 pub fn reject(home: &Home, id: &str, reason: Option<&str>) -> Result<Rejected> {
     let _lock = lock_learning(home)?;
+    recover(home, None, false, &mut Vec::new())?;
     let mut lf = LearningFile::read(home)?;
     let sug = lf.suggestion(id)?;
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(crate::signals::redact);
+    let reason = reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(crate::signals::redact);
     match status_of(sug).as_str() {
         "applied" => {
             return Err(Error::Invalid(format!(
                 "suggestion {id} was applied at {}; to undo it, restore the backup {} \
                  (or apply the opposite change)",
-                sug.get("applied_at").and_then(Value::as_str).unwrap_or("an unknown time"),
-                sug.get("backup").and_then(Value::as_str).unwrap_or("listed in logs/model-config-changes.log")
+                sug.get("applied_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("an unknown time"),
+                sug.get("backup")
+                    .and_then(Value::as_str)
+                    .unwrap_or("listed in logs/model-config-changes.log")
             )))
         }
         "rejected" => {
@@ -467,12 +574,6 @@ pub fn reject(home: &Home, id: &str, reason: Option<&str>) -> Result<Rejected> {
             })
         }
         _ => {}
-    }
-    if sug.contains_key("apply_intent") {
-        return Err(Error::Invalid(format!(
-            "an apply of suggestion {id} was interrupted; run `modelfit learn apply {id}` to \
-             finish it (or restore models.json from the backup it names) before rejecting it"
-        )));
     }
     let now = crate::clock::now_iso();
     sug.insert("status".into(), Value::String("rejected".into()));
@@ -654,20 +755,31 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
             })?;
             check_model(home, &rule.model)?;
             let new_model = models.resolve(&rule.model, &pricing);
-            let new_needles = rules::parse(&rule.condition)
-                .map(|e| e.needles())
-                .unwrap_or_default();
+            let new_expr = rules::parse(&rule.condition).ok();
+            let new_needles = new_expr.as_ref().map(|e| e.needles()).unwrap_or_default();
+            let new_level = new_expr
+                .as_ref()
+                .and_then(|e| e.required_complexity().map(str::to_string));
             for (i, r) in models.rules.iter().enumerate() {
                 let Ok(r) = r else { continue };
-                if r.condition.trim() == rule.condition.trim() {
-                    if models.resolve(&r.model, &pricing) == new_model {
+                if r.condition.trim() == rule.condition.trim()
+                    && models.resolve(&r.model, &pricing) == new_model
+                {
+                    {
                         return Err(Error::Invalid(format!(
                             "rules[{i}] is already {{\"if\": {:?}, \"use\": {:?}}}; nothing to add",
                             r.condition, r.model
                         )));
                     }
                 }
-                let Ok(expr) = rules::parse(&r.condition) else { continue };
+                let Ok(expr) = rules::parse(&r.condition) else {
+                    continue;
+                };
+                if let (Some(a), Some(b)) = (new_level.as_deref(), expr.required_complexity()) {
+                    if a != b {
+                        continue; // Scoped to different levels: no task meets both.
+                    }
+                }
                 let shared: Vec<String> = expr
                     .needles()
                     .into_iter()
@@ -700,7 +812,8 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
             match expected.get_mut("rules") {
                 Some(Value::Array(a)) => a.push(serde_json::to_value(rule).expect("rule")),
                 _ => {
-                    expected["rules"] = Value::Array(vec![serde_json::to_value(rule).expect("rule")]);
+                    expected["rules"] =
+                        Value::Array(vec![serde_json::to_value(rule).expect("rule")]);
                 }
             }
             (
@@ -748,8 +861,14 @@ fn edit_models(home: &Home, original: &[u8], change: &Change, force: bool) -> Re
             }
             notes.extend(rule_notes(rule));
             let mut spans = [
-                (span(buf, ri), serde_json::to_string(&rule.condition).expect("string")),
-                (span(buf, ru), serde_json::to_string(&rule.model).expect("string")),
+                (
+                    span(buf, ri),
+                    serde_json::to_string(&rule.condition).expect("string"),
+                ),
+                (
+                    span(buf, ru),
+                    serde_json::to_string(&rule.model).expect("string"),
+                ),
             ];
             spans.sort_by_key(|((s, _), _)| std::cmp::Reverse(*s));
             let mut out = buf.to_string();
@@ -806,6 +925,9 @@ fn compact_raw(text: &str) -> String {
 /// (or creates the array at the end of the top-level object).
 fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<String> {
     let mut out = String::with_capacity(buf.len() + 128);
+    // Inserted line breaks follow the file's own (CRLF files stay CRLF).
+    let crlf = buf.contains("\r\n");
+    let nl = |s: String| if crlf { s.replace('\n', "\r\n") } else { s };
     match top.get("rules") {
         None => {
             // Close of the top-level object: the last `}` of the text.
@@ -821,7 +943,10 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
             if !empty {
                 out.push(',');
             }
-            out.push_str(&format!("\n{unit}\"rules\": [\n{}{body}\n{unit}]\n", unit.repeat(2)));
+            out.push_str(&nl(format!(
+                "\n{unit}\"rules\": [\n{}{body}\n{unit}]\n",
+                unit.repeat(2)
+            )));
             out.push_str(&buf[close..]);
         }
         Some(raw) => {
@@ -846,12 +971,18 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
                         .nth(1)
                         .map(|l| l[..l.len() - l.trim_start().len()].to_string())
                         .unwrap_or_else(|| format!("{elem_indent}  "));
-                    let body = rule_json(rule, one_line, ftext.starts_with("{ "), &inner, &elem_indent);
+                    let body = rule_json(
+                        rule,
+                        one_line,
+                        ftext.starts_with("{ "),
+                        &inner,
+                        &elem_indent,
+                    );
                     out.push_str(&buf[..le]);
                     if multiline_array {
-                        out.push_str(&format!(",\n{elem_indent}{body}"));
+                        out.push_str(&nl(format!(",\n{elem_indent}{body}")));
                     } else {
-                        out.push_str(&format!(", {body}"));
+                        out.push_str(&nl(format!(", {body}")));
                     }
                     out.push_str(&buf[le..]);
                 }
@@ -866,7 +997,7 @@ fn insert_rule(path: &Path, buf: &str, top: &Fields<'_>, rule: &Rule) -> Result<
                         &format!("{indent}{unit}"),
                     );
                     out.push_str(&buf[..rs]);
-                    out.push_str(&format!("[\n{indent}{unit}{body}\n{indent}]"));
+                    out.push_str(&nl(format!("[\n{indent}{unit}{body}\n{indent}]")));
                     out.push_str(&buf[re..]);
                 }
             }

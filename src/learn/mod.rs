@@ -22,6 +22,7 @@ pub mod apply;
 pub mod file;
 pub mod models;
 pub mod report;
+pub mod simulate;
 pub mod stats;
 pub mod suggest;
 

@@ -201,7 +201,10 @@ mod tests {
             redact(r#"{"api_key": "abc123def"}"#),
             r#"{"api_key": "[REDACTED]"}"#
         );
-        assert_eq!(redact("reset the password: the link expired"), "reset the password: the link expired");
+        assert_eq!(
+            redact("reset the password: the link expired"),
+            "reset the password: the link expired"
+        );
         assert_eq!(redact("nothing here"), "nothing here");
         assert_eq!(
             redact("clone https://bob:s3cret@git.example.com/x.git"),

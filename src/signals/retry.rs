@@ -100,9 +100,27 @@ mod tests {
     fn similar_text_same_workspace_within_the_hour() {
         let now = crate::clock::parse("2026-03-06T11:00:00Z").unwrap();
         let a = vec![
-            at("old", "/w", "Fix the login bug in auth.py", "2026-03-06T09:30:00Z", 0),
-            at("other-ws", "/x", "Fix the login bug in auth.py", "2026-03-06T10:50:00Z", 0),
-            at("p", "/w", "Fix the login bug in auth.py", "2026-03-06T10:40:00Z", 1),
+            at(
+                "old",
+                "/w",
+                "Fix the login bug in auth.py",
+                "2026-03-06T09:30:00Z",
+                0,
+            ),
+            at(
+                "other-ws",
+                "/x",
+                "Fix the login bug in auth.py",
+                "2026-03-06T10:50:00Z",
+                0,
+            ),
+            at(
+                "p",
+                "/w",
+                "Fix the login bug in auth.py",
+                "2026-03-06T10:40:00Z",
+                1,
+            ),
         ];
         let hit = find_previous(&a, "/w", "fix the login bug in  auth.py!", now).unwrap();
         assert_eq!(hit.id, "p");

@@ -1,0 +1,338 @@
+//! Ground-truth worlds for testing `learn`: each world fixes the true
+//! first-attempt success rate of every model at every complexity level,
+//! routes tasks by a rule set with ε-exploration of adjacent tiers, retries
+//! failures on the next tier, and writes the resulting ledger in the
+//! orchestrator's format. Deterministic for a seed.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::models::{FAMILIES, LEVELS};
+use super::Change;
+use crate::error::{Error, Result};
+
+/// Full ids used for each family.
+pub const IDS: [&str; 3] = [
+    "claude-haiku-4-5-20251001",
+    "claude-sonnet-4-5-20250929",
+    "claude-opus-4-5-20251101",
+];
+
+/// Mean cost of one attempt per family (USD).
+pub const COST: [f64; 3] = [0.04, 0.12, 0.20];
+
+/// A world: true rates `p[level][family]`, optionally different before `drift_days` ago.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Scenario name.
+    pub name: &'static str,
+    /// The rule model (family index) of each level.
+    pub rules: [usize; 3],
+    /// True first-attempt success now, per level and family.
+    pub p: [[f64; 3]; 3],
+    /// True rates before the drift point, if the world drifts.
+    pub p_before: Option<[[f64; 3]; 3]>,
+    /// Days before `now` at which `p_before` gives way to `p`.
+    pub drift_days: f64,
+    /// Tasks per day.
+    pub per_day: f64,
+    /// Days simulated (ending at `now`).
+    pub days: f64,
+    /// Exploration rate.
+    pub epsilon: f64,
+    /// Share of traffic per level.
+    pub traffic: [f64; 3],
+}
+
+impl World {
+    fn base(name: &'static str, p: [[f64; 3]; 3]) -> World {
+        World {
+            name,
+            rules: [0, 1, 2],
+            p,
+            p_before: None,
+            drift_days: 0.0,
+            per_day: 40.0,
+            days: 90.0,
+            epsilon: 0.10,
+            traffic: [0.35, 0.40, 0.25],
+        }
+    }
+
+    /// The standard scenarios.
+    pub fn scenarios() -> Vec<World> {
+        let mut tiny = World::base(
+            "tiny_sample",
+            [[0.55, 0.9, 0.9], [0.5, 0.9, 0.9], [0.3, 0.7, 0.9]],
+        );
+        tiny.per_day = 1.0;
+        tiny.days = 6.0;
+        let mut drift = World::base(
+            "drift_after_release",
+            [[0.55, 0.92, 0.94], [0.5, 0.9, 0.92], [0.3, 0.7, 0.9]],
+        );
+        drift.p_before = Some([[0.93, 0.93, 0.94], [0.5, 0.9, 0.92], [0.3, 0.7, 0.9]]);
+        drift.drift_days = 30.0;
+        vec![
+            World::base(
+                "over_provisioned",
+                [[0.9, 0.92, 0.93], [0.96, 0.93, 0.94], [0.5, 0.8, 0.9]],
+            ),
+            World::base(
+                "underperforming",
+                [[0.6, 0.92, 0.94], [0.5, 0.9, 0.92], [0.3, 0.7, 0.9]],
+            ),
+            World::base(
+                "already_optimal",
+                [[0.9, 0.92, 0.93], [0.55, 0.9, 0.92], [0.3, 0.6, 0.9]],
+            ),
+            tiny,
+            // Haiku is fine on simple work and sonnet poor on complex work;
+            // pooled across levels sonnet would look worse than haiku.
+            World::base(
+                "simpson",
+                [[0.95, 0.96, 0.96], [0.6, 0.88, 0.9], [0.2, 0.55, 0.9]],
+            ),
+            drift,
+        ]
+    }
+
+    /// The right family per level under the decision rules' own claims: when
+    /// the rule model misses `t`, the cheapest stronger one that meets it;
+    /// otherwise the cheapest model no worse than `max(t, p_rule − delta)`.
+    pub fn oracle(&self, t: f64, delta: f64) -> [usize; 3] {
+        let mut out = self.rules;
+        for (l, o) in out.iter_mut().enumerate() {
+            let r = self.rules[l];
+            let p = self.p[l];
+            *o = if p[r] < t {
+                (r + 1..3).find(|f| p[*f] >= t).unwrap_or(r)
+            } else {
+                (0..=r).find(|f| p[*f] >= t.max(p[r] - delta)).unwrap_or(r)
+            };
+        }
+        out
+    }
+
+    /// Expected cost per successful task of routing `fam` at `level` (same-model retry).
+    pub fn cps(&self, level: usize, fam: usize) -> f64 {
+        COST[fam] / self.p[level][fam].max(0.01)
+    }
+}
+
+/// A seeded SplitMix64 generator.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// A uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const TASKS: [[&str; 4]; 3] = [
+    [
+        "Update documentation for the config flags",
+        "Fix typo in the login page",
+        "Add logging to the upload handler",
+        "Rename the settings helper",
+    ],
+    [
+        "Implement the export endpoint for the API",
+        "Refactor the database access layer",
+        "Add tests for the parser",
+        "Fix the bug in pagination",
+    ],
+    [
+        "Design the architecture of the sync engine",
+        "Security audit of the auth flow",
+        "Refactor the scheduler across modules",
+        "Improve performance of the query planner",
+    ],
+];
+
+/// Writes a ledger for `world` (ending at `now`) to `path`; returns the record count.
+pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -> Result<u64> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let io = |e| Error::io("cannot write", path, e);
+    let mut rng = Rng::new(seed);
+    let total = (world.per_day * world.days).round() as u64;
+    let start = now - Duration::milliseconds((world.days * 86_400_000.0) as i64);
+    let step_ms = world.days * 86_400_000.0 / total.max(1) as f64;
+    let mut n = 0u64;
+    out.write_all(b"[").map_err(io)?;
+    for i in 0..total {
+        let at = start + Duration::milliseconds((i as f64 * step_ms) as i64);
+        let age_days = (now - at).num_milliseconds() as f64 / 86_400_000.0;
+        let u = rng.next_f64();
+        let level = if u < world.traffic[0] {
+            0
+        } else if u < world.traffic[0] + world.traffic[1] {
+            1
+        } else {
+            2
+        };
+        let rule = world.rules[level];
+        let mut fam = rule;
+        if rng.next_f64() < world.epsilon {
+            let down = rule.checked_sub(1);
+            let up = (rule + 1 < 3).then_some(rule + 1);
+            fam = match (down, up) {
+                (Some(d), Some(u)) => {
+                    if rng.next_f64() < 0.5 {
+                        d
+                    } else {
+                        u
+                    }
+                }
+                (Some(d), None) => d,
+                (None, Some(u)) => u,
+                _ => rule,
+            };
+        }
+        let text = TASKS[level][(rng.next_f64() * 4.0) as usize % 4];
+        let p = match world.p_before {
+            Some(b) if age_days > world.drift_days => b,
+            _ => world.p,
+        };
+        let mut prev: Option<String> = None;
+        let mut attempt_fam = fam;
+        let mut t = at;
+        for attempt in 0..3 {
+            let ok = rng.next_f64() < p[level][attempt_fam];
+            let id = format!(
+                "dispatch-{}-{:06x}",
+                t.timestamp_millis(),
+                (seed as u32 ^ i as u32) & 0xff_ffff
+            );
+            let id = format!("{id}{attempt}");
+            let tokens = (20_000.0 * (attempt_fam as f64 + 1.0) * (0.5 + rng.next_f64())).round();
+            let mut rec = json!({
+                "id": id,
+                "task": text,
+                "original_task": text,
+                "complexity": LEVELS[level],
+                "model": IDS[attempt_fam],
+                "task_keywords": crate::signals::keywords(text),
+                "status": if ok { "complete" } else { "failed" },
+                "created_at": crate::clock::iso(t),
+                "started_at": crate::clock::iso(t),
+                "completed_at": crate::clock::iso(t + Duration::minutes(5)),
+                "status_history": [],
+                "outcome": if ok { "success" } else { "failure" },
+                "outcome_source": "hook",
+                "execution_time_seconds": (120.0 + 600.0 * rng.next_f64()).round(),
+                "tokens_used": tokens,
+                "cost_usd": (COST[attempt_fam] * (0.5 + rng.next_f64()) * 1e6).round() / 1e6,
+            });
+            if let Some(p) = &prev {
+                rec["previous_dispatch_id"] = json!(p);
+                rec["retry_count"] = json!(attempt);
+            }
+            out.write_all(if n == 0 { b"\n  " } else { b",\n  " })
+                .map_err(io)?;
+            out.write_all(crate::record::to_js_pretty(&rec, 1).as_bytes())
+                .map_err(io)?;
+            n += 1;
+            if ok || rng.next_f64() < 0.4 {
+                break;
+            }
+            // Retry: escalate one tier when there is one.
+            prev = Some(id);
+            attempt_fam = (attempt_fam + 1).min(2);
+            t += Duration::minutes(20);
+        }
+    }
+    out.write_all(if n == 0 { b"]" } else { b"\n]" })
+        .map_err(io)?;
+    out.flush().map_err(io)?;
+    Ok(n)
+}
+
+/// The routing (family per level) after applying `changes` to `rules`.
+pub fn route_after(rules: [usize; 3], changes: &[Change]) -> [usize; 3] {
+    let mut out = rules;
+    for c in changes {
+        if let Change::TaskComplexity { level, to, .. } = c {
+            if let (Some(l), Some(f)) = (
+                LEVELS.iter().position(|x| x == level),
+                super::models::family(to).and_then(|f| FAMILIES.iter().position(|x| *x == f)),
+            ) {
+                out[l] = f;
+            }
+        }
+    }
+    out
+}
+
+/// The models.json of a routing.
+pub fn models_json(rules: [usize; 3]) -> String {
+    let v = json!({
+        "task_complexity": {
+            "simple": {"model": IDS[rules[0]], "examples": []},
+            "medium": {"model": IDS[rules[1]], "examples": []},
+            "complex": {"model": IDS[rules[2]], "examples": []},
+        },
+        "rules": [],
+    });
+    crate::record::to_js_pretty(&v, 0) + "\n"
+}
+
+/// Brier score and expected calibration error (10 bins) of `(confidence, truth)` pairs.
+pub fn calibration(pairs: &[(f64, bool)]) -> (f64, f64) {
+    if pairs.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = pairs.len() as f64;
+    let brier = pairs
+        .iter()
+        .map(|(c, y)| (c - if *y { 1.0 } else { 0.0 }).powi(2))
+        .sum::<f64>()
+        / n;
+    let mut ece = 0.0;
+    for b in 0..10 {
+        let (lo, hi) = (b as f64 / 10.0, (b + 1) as f64 / 10.0);
+        let bin: Vec<&(f64, bool)> = pairs
+            .iter()
+            .filter(|(c, _)| *c >= lo && (*c < hi || (b == 9 && *c <= 1.0)))
+            .collect();
+        if bin.is_empty() {
+            continue;
+        }
+        let conf = bin.iter().map(|(c, _)| c).sum::<f64>() / bin.len() as f64;
+        let acc = bin.iter().filter(|(_, y)| *y).count() as f64 / bin.len() as f64;
+        ece += bin.len() as f64 / n * (conf - acc).abs();
+    }
+    (brier, ece)
+}
+
+/// Whether a suggestion's claim holds in `world` (for calibration).
+pub fn claim_holds(world: &World, change: &Change, t: f64, delta: f64) -> Option<bool> {
+    let Change::TaskComplexity { level, from, to } = change else {
+        return None;
+    };
+    let l = LEVELS.iter().position(|x| x == level)?;
+    let fi = |m: &str| super::models::family(m).and_then(|f| FAMILIES.iter().position(|x| *x == f));
+    let (r, m) = (fi(from)?, fi(to)?);
+    let (pr, pm) = (world.p[l][r], world.p[l][m]);
+    Some(if m > r {
+        pr < t && pm > pr
+    } else {
+        pm >= t.max(pr - delta)
+    })
+}
