@@ -21,7 +21,7 @@ command -v node >/dev/null 2>&1 || { echo "test.sh: Node.js is required (the tes
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import mcp" 2>/dev/null; then
   echo "test.sh: installing the Python MCP SDK into .venv"
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "mcp==1.*"
+  .venv/bin/pip install --quiet --disable-pip-version-check "mcp==2.3.0"
 fi
 export MODELFIT_PYTHON="$PWD/.venv/bin/python"
 
