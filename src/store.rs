@@ -525,8 +525,10 @@ where
             sc.bump();
             break;
         }
-        let (start, line, col) = sc.value_start();
+        let (line, col) = sc.value_start();
         sc.scan_value()?;
+        // Refills may have moved the element to the front of the buffer.
+        let start = sc.hold.expect("held while scanning");
         let slice = &sc.buf[start..sc.pos];
         if stopped {
             serde_json::from_slice::<IgnoredAny>(slice).map_err(|e| sc.slice_error(&e, line, col))?;
@@ -650,9 +652,9 @@ impl<'p, R: Read> Scanner<'p, R> {
         (self.pos as i64 - self.line_start) as usize + 1
     }
 
-    fn value_start(&mut self) -> (usize, usize, usize) {
+    fn value_start(&mut self) -> (usize, usize) {
         self.hold = Some(self.pos);
-        (self.pos, self.line, self.column())
+        (self.line, self.column())
     }
 
     fn element_done(&mut self) {
@@ -1009,6 +1011,22 @@ mod scanner_tests {
         assert_eq!(err_at("[\n  {\"a\": 1},\n  {\"a\": "), (3, 9));
         assert!(matches!(all("[1] x"), Err(Error::Parse { .. })));
         assert!(matches!(all("{\"a\": 1}"), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn records_across_buffer_refills() {
+        let rec = format!("{{\"id\": \"x\", \"pad\": \"{}\"}}", "y".repeat(300_000));
+        let text = format!("[\n  {}\n]", vec![rec; 9].join(",\n  "));
+        let mut n = 0;
+        stream_array(Path::new("x.json"), text.as_bytes(), |v: Value| {
+            assert_eq!(v["id"], "x");
+            n += 1;
+            true
+        })
+        .unwrap();
+        assert_eq!(n, 9);
+        let bad = text.replacen("\"id\": \"x\"", "\"id\" \"x\"", 1).replace("[\n  {\"id\" ", "[\n  {\"id\": \"x\"}, {\"id\" ");
+        assert!(matches!(all(&bad), Err(Error::Parse { line: 2, .. })));
     }
 
     #[test]

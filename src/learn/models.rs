@@ -17,6 +17,9 @@ pub const FAMILIES: [&str; 3] = ["haiku", "sonnet", "opus"];
 /// The family of a model id or alias (`claude-haiku-4-5-20251001`, `haiku`,
 /// `Claude Opus 4.6`), or `None` for `none`, an empty id or an unknown model.
 pub fn family(model: &str) -> Option<&'static str> {
+    if let Some(f) = FAMILIES.iter().copied().find(|f| model.contains(f)) {
+        return Some(f);
+    }
     let m = model.to_ascii_lowercase();
     FAMILIES.iter().copied().find(|f| m.contains(f))
 }
