@@ -14,7 +14,8 @@ cp tests/fixtures/jarvis/models.json "$home/config/orchestrator/"
 echo "ledger: $(du -h "$home/logs/dispatches.json" | cut -f1)"
 export MODELFIT_NOW=2026-06-01T00:00:00Z
 /usr/bin/time -v ./target/release/modelfit --home "$home" learn 2>"$home/time.txt"
-grep -E "Elapsed \(wall clock\)|Maximum resident set size" "$home/time.txt"
+grep -E "User time|System time|Elapsed \(wall clock\)|Maximum resident set size" "$home/time.txt"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wall includes waiting for the CPU)"
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$home/time.txt")
 rss_kb=$(awk -F': ' '/Maximum resident/ {print $2}' "$home/time.txt")
 echo "wall ${wall}, peak RSS $((rss_kb / 1024)) MB (targets: < 10 s, < 200 MB)"

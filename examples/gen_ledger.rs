@@ -7,8 +7,15 @@ use modelfit::learn::simulate::{self, World};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args.next().ok_or("usage: gen_ledger PATH [RECORDS]")?;
-    let records: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1_000_000.0);
-    let mut world = World::scenarios().into_iter().find(|w| w.name == "underperforming").unwrap();
+    let records: f64 = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000.0);
+    let mut world = World::scenarios()
+        .into_iter()
+        .find(|w| w.name == "underperforming")
+        .unwrap();
     // About 1.1 records per task (retries), spread over 120 days so some fall outside the window.
     world.days = 120.0;
     world.per_day = records / 1.1 / world.days;

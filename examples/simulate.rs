@@ -10,7 +10,10 @@ use modelfit::learn::simulate::{self, World};
 use modelfit::learn::{self, AnalyzeOptions, SuggestOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seeds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let seeds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
     let now = modelfit::clock::parse("2026-06-01T00:00:00Z").unwrap();
     // SAFETY of the clock: set once, before any thread reads it.
     std::env::set_var("MODELFIT_NOW", "2026-06-01T00:00:00Z");
@@ -43,7 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             after_ok += (0..3).filter(|l| after[*l] == oracle[*l]).count();
             let got_worse = (0..3).any(|l| {
                 let (b, a) = (world.rules[l], after[l]);
-                a != b && (world.p[l][a] < world.p[l][b].min(t) - delta || world.cps(l, a) > world.cps(l, b) && world.p[l][a] < world.p[l][b])
+                a != b
+                    && (world.p[l][a] < world.p[l][b].min(t) - delta
+                        || world.cps(l, a) > world.cps(l, b) && world.p[l][a] < world.p[l][b])
             });
             worse += got_worse as u32;
         }
@@ -53,12 +58,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             world.name,
             3 * seeds,
             3 * seeds,
-            if wpairs.is_empty() { "–".into() } else { format!("{brier:.3}") },
-            if wpairs.is_empty() { "–".into() } else { format!("{ece:.3}") },
+            if wpairs.is_empty() {
+                "–".into()
+            } else {
+                format!("{brier:.3}")
+            },
+            if wpairs.is_empty() {
+                "–".into()
+            } else {
+                format!("{ece:.3}")
+            },
         );
         pairs.extend(wpairs);
     }
     let (brier, ece) = simulate::calibration(&pairs);
-    println!("\nall emitted level suggestions: {} claims, Brier {brier:.3}, ECE {ece:.3}", pairs.len());
+    println!(
+        "\nall emitted level suggestions: {} claims, Brier {brier:.3}, ECE {ece:.3}",
+        pairs.len()
+    );
     Ok(())
 }

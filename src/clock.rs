@@ -48,7 +48,10 @@ mod tests {
         assert_eq!(iso(t), "2026-03-04T08:01:00.840Z");
         let t = parse("2026-03-04T09:01:00+01:00").unwrap();
         assert_eq!(iso(t), "2026-03-04T08:01:00.000Z");
-        assert_eq!(iso(parse("2026-03-04").unwrap()), "2026-03-04T00:00:00.000Z");
+        assert_eq!(
+            iso(parse("2026-03-04").unwrap()),
+            "2026-03-04T00:00:00.000Z"
+        );
         assert!(parse("yesterday").is_none());
     }
 }

@@ -114,12 +114,10 @@ impl Source {
 /// source string is treated the same way, the cautious choice.
 pub fn current_rank(record: &Record) -> Option<u8> {
     record.get("outcome").filter(|v| !v.is_null())?;
-    Some(
-        match record.get("outcome_source").and_then(Value::as_str) {
-            Some(s) => Source::parse(s).map_or(3, Source::rank),
-            None => 3,
-        },
-    )
+    Some(match record.get("outcome_source").and_then(Value::as_str) {
+        Some(s) => Source::parse(s).map_or(3, Source::rank),
+        None => 3,
+    })
 }
 
 /// A verdict with the figures that may come with it.
@@ -219,7 +217,9 @@ pub fn apply(record: &mut Record, verdict: &Verdict, now: &str) -> Change {
     if current_rank(record) == Some(3) && record.get("outcome_source").is_none() {
         // Keep the orchestrator-written verdict visible beside the others.
         if let Some(o) = record.get("outcome").cloned() {
-            sources.entry("orchestrator").or_insert(json!({ "outcome": o }));
+            sources
+                .entry("orchestrator")
+                .or_insert(json!({ "outcome": o }));
         }
     }
     sources.insert(
@@ -281,7 +281,11 @@ fn fill_keywords(record: &mut Record, set: &mut dyn FnMut(&mut Record, &str, Val
         (None, Some(t)) => strip_context(t),
         (None, None) => return,
     };
-    set(record, "task_keywords", json!(crate::signals::keywords(&text)));
+    set(
+        record,
+        "task_keywords",
+        json!(crate::signals::keywords(&text)),
+    );
 }
 
 /// Removes the `<product-context …>` and `<workspace-context …>` blocks the

@@ -174,9 +174,10 @@ mod tests {
 
     #[test]
     fn view_tolerates_wrong_types() {
-        let v: RecordView =
-            serde_json::from_str(r#"{"id": 5, "task_keywords": "x", "tokens_used": "9", "model": "opus"}"#)
-                .unwrap();
+        let v: RecordView = serde_json::from_str(
+            r#"{"id": 5, "task_keywords": "x", "tokens_used": "9", "model": "opus"}"#,
+        )
+        .unwrap();
         assert_eq!(v.id, None);
         assert_eq!(v.task_keywords, None);
         assert_eq!(v.tokens_used, None);

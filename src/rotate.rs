@@ -34,9 +34,11 @@ pub fn parse_age(text: &str) -> Result<Duration> {
         Some(i) => (&t[..i], &t[i..]),
         None => (t, "d"),
     };
-    let n: i64 = num
-        .parse()
-        .map_err(|_| Error::Invalid(format!("cannot read the age {text:?}: use e.g. 90d, 12w or 36h")))?;
+    let n: i64 = num.parse().map_err(|_| {
+        Error::Invalid(format!(
+            "cannot read the age {text:?}: use e.g. 90d, 12w or 36h"
+        ))
+    })?;
     match unit {
         "d" => Ok(Duration::days(n)),
         "w" => Ok(Duration::weeks(n)),

@@ -416,7 +416,9 @@ fn lock_timeout_from_env() -> Duration {
 
 fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
     let mut f = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let meta = f.metadata().map_err(|e| Error::io("cannot stat", path, e))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::io("cannot stat", path, e))?;
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     f.read_to_end(&mut bytes)
         .map_err(|e| Error::io("cannot read", path, e))?;
@@ -531,9 +533,11 @@ where
         let start = sc.hold.expect("held while scanning");
         let slice = &sc.buf[start..sc.pos];
         if stopped {
-            serde_json::from_slice::<IgnoredAny>(slice).map_err(|e| sc.slice_error(&e, line, col))?;
+            serde_json::from_slice::<IgnoredAny>(slice)
+                .map_err(|e| sc.slice_error(&e, line, col))?;
         } else {
-            let item: T = serde_json::from_slice(slice).map_err(|e| sc.slice_error(&e, line, col))?;
+            let item: T =
+                serde_json::from_slice(slice).map_err(|e| sc.slice_error(&e, line, col))?;
             stopped = !f(item);
         }
         sc.element_done();
@@ -996,7 +1000,10 @@ mod scanner_tests {
     fn elements_of_every_shape() {
         assert!(all("").unwrap().is_empty());
         assert!(all("  \n[ ]\n").unwrap().is_empty());
-        let v = all("[\n  {\"a\": \"x]}\\\"{[\", \"b\": [1, {\"c\": []}]},\n  2, \"s\", null, [true]\n]").unwrap();
+        let v = all(
+            "[\n  {\"a\": \"x]}\\\"{[\", \"b\": [1, {\"c\": []}]},\n  2, \"s\", null, [true]\n]",
+        )
+        .unwrap();
         assert_eq!(v.len(), 5);
         assert_eq!(v[0]["a"], "x]}\"{[");
         assert_eq!(v[1], 2);
@@ -1025,17 +1032,23 @@ mod scanner_tests {
         })
         .unwrap();
         assert_eq!(n, 9);
-        let bad = text.replacen("\"id\": \"x\"", "\"id\" \"x\"", 1).replace("[\n  {\"id\" ", "[\n  {\"id\": \"x\"}, {\"id\" ");
+        let bad = text
+            .replacen("\"id\": \"x\"", "\"id\" \"x\"", 1)
+            .replace("[\n  {\"id\" ", "[\n  {\"id\": \"x\"}, {\"id\" ");
         assert!(matches!(all(&bad), Err(Error::Parse { line: 2, .. })));
     }
 
     #[test]
     fn early_stop_still_validates_the_rest() {
         let mut n = 0;
-        let r = stream_array(Path::new("x.json"), "[1, 2, {\"bad\" 3}]".as_bytes(), |_: Value| {
-            n += 1;
-            false
-        });
+        let r = stream_array(
+            Path::new("x.json"),
+            "[1, 2, {\"bad\" 3}]".as_bytes(),
+            |_: Value| {
+                n += 1;
+                false
+            },
+        );
         assert_eq!(n, 1);
         assert!(matches!(r, Err(Error::Parse { .. })));
     }

@@ -10,8 +10,12 @@ use tempfile::TempDir;
 const NOW: &str = "2026-03-13T12:00:00Z";
 
 fn fixture(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jarvis").join(rel))
-        .unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/jarvis")
+            .join(rel),
+    )
+    .unwrap()
 }
 
 /// A home with the learning sample, its JS-written learning file and the live models.json.
@@ -21,10 +25,26 @@ fn home() -> TempDir {
     let sub = |t: String| t.replace("/home/teruel/JARVIS", &root);
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     std::fs::create_dir_all(dir.path().join("config/orchestrator")).unwrap();
-    std::fs::write(dir.path().join("logs/dispatches.json"), sub(fixture("learning-sample/dispatches.json"))).unwrap();
-    std::fs::write(dir.path().join("logs/model-learning.json"), sub(fixture("learning-sample/model-learning.json"))).unwrap();
-    std::fs::write(dir.path().join("config/orchestrator/models.json"), fixture("models.json")).unwrap();
-    std::fs::write(dir.path().join("config/orchestrator/pricing.json"), fixture("pricing.json")).unwrap();
+    std::fs::write(
+        dir.path().join("logs/dispatches.json"),
+        sub(fixture("learning-sample/dispatches.json")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("logs/model-learning.json"),
+        sub(fixture("learning-sample/model-learning.json")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config/orchestrator/models.json"),
+        fixture("models.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config/orchestrator/pricing.json"),
+        fixture("pricing.json"),
+    )
+    .unwrap();
     dir
 }
 
@@ -39,7 +59,12 @@ fn learning(home: &Path) -> Value {
 }
 
 fn pattern<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["patterns"].as_array().unwrap().iter().find(|p| p["pattern_id"] == id).unwrap_or_else(|| panic!("no pattern {id}"))
+    doc["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pattern_id"] == id)
+        .unwrap_or_else(|| panic!("no pattern {id}"))
 }
 
 #[test]
@@ -51,7 +76,9 @@ fn analyze_counts_outcomes_by_precedence_and_keeps_history() {
     // JS analyzer keys and its decided suggestions survive.
     assert!(doc["by_complexity"].is_array());
     let sg = doc["suggestions"].as_array().unwrap();
-    assert!(sg.iter().any(|s| s["status"] == "rejected" && s["keyword"] == "docs"));
+    assert!(sg
+        .iter()
+        .any(|s| s["status"] == "rejected" && s["keyword"] == "docs"));
     assert!(sg.iter().any(|s| s["status"] == "applied"));
     // simple/haiku: 11 successes, 3 failures, 3 partial → 11/17.
     let p = pattern(&doc, "complexity=simple/model=haiku");
@@ -71,7 +98,16 @@ fn analyze_counts_outcomes_by_precedence_and_keeps_history() {
     assert_eq!(k["successes"], 7);
     // Seed schema fields on every pattern.
     for p in doc["patterns"].as_array().unwrap() {
-        for f in ["pattern_id", "trigger", "complexity", "model", "success_rate", "sample_size", "avg_tokens", "confidence"] {
+        for f in [
+            "pattern_id",
+            "trigger",
+            "complexity",
+            "model",
+            "success_rate",
+            "sample_size",
+            "avg_tokens",
+            "confidence",
+        ] {
             assert!(p.get(f).is_some(), "{f} missing in {p}");
         }
     }
@@ -83,12 +119,30 @@ fn suggest_respects_cooldown_and_rejections_and_ids_are_stable() {
     let h = home();
     mf(h.path()).arg("learn").assert().success();
     let doc = learning(h.path());
-    let ev: Vec<String> = doc["evidence_needed"].as_array().unwrap().iter().map(|e| e["what"].as_str().unwrap().to_string()).collect();
+    let ev: Vec<String> = doc["evidence_needed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap().to_string())
+        .collect();
     // simple was changed on 2026-03-13 (applied in the JS file): no new suggestion there.
-    assert!(ev.iter().any(|e| e.contains("cooling down") && e.contains("simple")), "{ev:?}");
+    assert!(
+        ev.iter()
+            .any(|e| e.contains("cooling down") && e.contains("simple")),
+        "{ev:?}"
+    );
     // Sonnet on complex looks good on 8/8 but is short of the 20 samples a downgrade needs.
-    assert!(ev.iter().any(|e| e.contains("Sonnet may be enough for complex") && e.contains("more explored")), "{ev:?}");
-    let open: Vec<&Value> = doc["suggestions"].as_array().unwrap().iter().filter(|s| s["status"] == "open").collect();
+    assert!(
+        ev.iter()
+            .any(|e| e.contains("Sonnet may be enough for complex") && e.contains("more explored")),
+        "{ev:?}"
+    );
+    let open: Vec<&Value> = doc["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "open")
+        .collect();
     assert!(open.is_empty(), "{open:?}");
     // Two runs give the same file apart from timestamps.
     let first = std::fs::read_to_string(h.path().join("logs/model-learning.json")).unwrap();
@@ -101,12 +155,22 @@ fn suggest_respects_cooldown_and_rejections_and_ids_are_stable() {
 fn default_window_excludes_old_records_and_since_overrides() {
     let h = home();
     let mut c = Command::cargo_bin("modelfit").unwrap();
-    c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z").arg("--home").arg(h.path()).args(["learn", "analyze"]).assert().success();
+    c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z")
+        .arg("--home")
+        .arg(h.path())
+        .args(["learn", "analyze"])
+        .assert()
+        .success();
     let doc = learning(h.path());
     assert_eq!(doc["patterns"].as_array().unwrap().len(), 0);
     assert_eq!(doc["health"]["records_before_window"], 57);
     let mut c = Command::cargo_bin("modelfit").unwrap();
-    c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z").arg("--home").arg(h.path()).args(["learn", "analyze", "--since", "2026-03-01"]).assert().success();
+    c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z")
+        .arg("--home")
+        .arg(h.path())
+        .args(["learn", "analyze", "--since", "2026-03-01"])
+        .assert()
+        .success();
     let doc = learning(h.path());
     let p = pattern(&doc, "complexity=simple/model=haiku");
     assert_eq!(p["sample_size"], 17);
@@ -123,8 +187,14 @@ fn corrupt_learning_file_is_an_error_and_untouched() {
         .args(["learn", "analyze"])
         .assert()
         .failure()
-        .stderr(predicates::str::contains("line 3").and(predicates::str::contains("model-learning.json")));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\n  \"patterns\": [1,\n");
+        .stderr(
+            predicates::str::contains("line 3")
+                .and(predicates::str::contains("model-learning.json")),
+        );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{\n  \"patterns\": [1,\n"
+    );
 }
 
 use predicates::prelude::PredicateBooleanExt;
@@ -133,29 +203,66 @@ use predicates::prelude::PredicateBooleanExt;
 fn corrupt_ledger_is_an_error() {
     let h = home();
     std::fs::write(h.path().join("logs/dispatches.json"), "[{\"id\": 1,}").unwrap();
-    mf(h.path()).args(["learn"]).assert().failure().stderr(predicates::str::contains("dispatches.json"));
+    mf(h.path())
+        .args(["learn"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("dispatches.json"));
 }
 
 #[test]
 fn bad_arguments_are_refused() {
     let h = home();
-    mf(h.path()).args(["learn", "analyze", "--since", "last week"]).assert().failure().stderr(predicates::str::contains("--since"));
-    mf(h.path()).args(["learn", "suggest", "--min-confidence", "1.5"]).assert().failure();
+    mf(h.path())
+        .args(["learn", "analyze", "--since", "last week"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--since"));
+    mf(h.path())
+        .args(["learn", "suggest", "--min-confidence", "1.5"])
+        .assert()
+        .failure();
     // suggest before any analysis says what to run.
     let empty = TempDir::new().unwrap();
-    mf(empty.path()).args(["learn", "suggest"]).assert().failure().stderr(predicates::str::contains("learn analyze"));
+    mf(empty.path())
+        .args(["learn", "suggest"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("learn analyze"));
 }
 
 #[test]
 fn markdown_and_json_reports() {
     let h = home();
     mf(h.path()).arg("learn").assert().success();
-    let out = mf(h.path()).args(["learn", "report"]).assert().success().get_output().stdout.clone();
+    let out = mf(h.path())
+        .args(["learn", "report"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let md = String::from_utf8(out).unwrap();
-    for needle in ["## Per complexity", "| simple | claude-haiku-4-5-20251001 | 65% (11/17)", "## Frequent retries", "## Success metrics, week by week", "| 2026-03-09 |", "## Data health", "haiku: 4 tasks without token counts", "## Anomalies", "## Evidence still needed"] {
+    for needle in [
+        "## Per complexity",
+        "| simple | claude-haiku-4-5-20251001 | 65% (11/17)",
+        "## Frequent retries",
+        "## Success metrics, week by week",
+        "| 2026-03-09 |",
+        "## Data health",
+        "haiku: 4 tasks without token counts",
+        "## Anomalies",
+        "## Evidence still needed",
+    ] {
         assert!(md.contains(needle), "missing {needle:?} in\n{md}");
     }
-    let out = mf(h.path()).args(["learn", "report", "--format", "json"]).assert().success().get_output().stdout.clone();
+    let out = mf(h.path())
+        .args(["learn", "report", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["success_metrics"][0]["week"], "2026-03-09");
     assert_eq!(v["success_metrics"][0]["applied_confident_share"], 1.0);
@@ -167,7 +274,11 @@ fn anomalies_question_implicit_successes() {
     let path = h.path().join("logs/dispatches.json");
     let mut v: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     // One medium/sonnet task that took 100× the tokens, with only the hook's word for success.
-    let mut odd = v.iter().find(|r| r["complexity"] == "medium").unwrap().clone();
+    let mut odd = v
+        .iter()
+        .find(|r| r["complexity"] == "medium")
+        .unwrap()
+        .clone();
     odd["id"] = "dispatch-odd".into();
     odd["tokens_used"] = 50_000_000.into();
     odd["outcome"] = "success".into();
@@ -177,9 +288,17 @@ fn anomalies_question_implicit_successes() {
     mf(h.path()).args(["learn", "analyze"]).assert().success();
     let doc = learning(h.path());
     let listed = doc["anomalies"]["listed"].as_array().unwrap();
-    assert!(listed.iter().any(|a| a["id"] == "dispatch-odd" && a["outcome"] == "questioned"), "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|a| a["id"] == "dispatch-odd" && a["outcome"] == "questioned"),
+        "{listed:?}"
+    );
     let p = pattern(&doc, "complexity=medium/model=sonnet");
-    assert_eq!(p["sample_size"], 20, "the questioned success is not counted");
+    assert_eq!(
+        p["sample_size"], 20,
+        "the questioned success is not counted"
+    );
     assert_eq!(p["questioned"], 1);
 }
 
@@ -188,12 +307,19 @@ fn html_report_renders_in_headless_chromium() {
     let h = home();
     mf(h.path()).arg("learn").assert().success();
     let html = h.path().join("report.html");
-    mf(h.path()).args(["learn", "report", "--format", "html", "--output"]).arg(&html).assert().success();
+    mf(h.path())
+        .args(["learn", "report", "--format", "html", "--output"])
+        .arg(&html)
+        .assert()
+        .success();
     let text = std::fs::read_to_string(&html).unwrap();
     // Success and trend charts; the fixture has no priced model yet, so cost is a note.
     assert_eq!(text.matches("<svg").count(), 2, "{text}");
     assert!(text.contains("No cost data"));
-    assert!(!text.contains("<script src") && !text.contains("<link "), "external assets");
+    assert!(
+        !text.contains("<script src") && !text.contains("<link "),
+        "external assets"
+    );
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .find(|c| Std::new(c).arg("--version").output().is_ok())
@@ -201,17 +327,34 @@ fn html_report_renders_in_headless_chromium() {
     let png = h.path().join("shot.png");
     let profile = TempDir::new().unwrap();
     let status = Std::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1200,1600"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1200,1600",
+        ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", html.display()))
         .output()
         .unwrap();
-    assert!(png.exists(), "no screenshot: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG"));
     // A blank white page compresses to a few KB; charts and text do not.
-    assert!(bytes.len() > 20_000, "screenshot looks blank ({} bytes)", bytes.len());
+    assert!(
+        bytes.len() > 20_000,
+        "screenshot looks blank ({} bytes)",
+        bytes.len()
+    );
     if let Ok(dir) = std::env::var("MODELFIT_KEEP_SCREENSHOT") {
         std::fs::copy(&png, Path::new(&dir).join("learn-report.png")).unwrap();
     }

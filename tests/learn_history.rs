@@ -20,21 +20,44 @@ fn learning(home: &std::path::Path) -> Value {
 }
 
 fn save(home: &std::path::Path, v: &Value) {
-    std::fs::write(home.join("logs/model-learning.json"), serde_json::to_string_pretty(v).unwrap()).unwrap();
+    std::fs::write(
+        home.join("logs/model-learning.json"),
+        serde_json::to_string_pretty(v).unwrap(),
+    )
+    .unwrap();
 }
 
 fn world_home(name: &str) -> TempDir {
-    let w = World::scenarios().into_iter().find(|w| w.name == name).unwrap();
+    let w = World::scenarios()
+        .into_iter()
+        .find(|w| w.name == name)
+        .unwrap();
     let dir = TempDir::new().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     std::fs::create_dir_all(dir.path().join("config/orchestrator")).unwrap();
-    std::fs::write(dir.path().join("config/orchestrator/models.json"), simulate::models_json(w.rules)).unwrap();
-    simulate::write_ledger(&w, 7, modelfit::clock::parse(NOW).unwrap(), &dir.path().join("logs/dispatches.json")).unwrap();
+    std::fs::write(
+        dir.path().join("config/orchestrator/models.json"),
+        simulate::models_json(w.rules),
+    )
+    .unwrap();
+    simulate::write_ledger(
+        &w,
+        7,
+        modelfit::clock::parse(NOW).unwrap(),
+        &dir.path().join("logs/dispatches.json"),
+    )
+    .unwrap();
     dir
 }
 
 fn open(doc: &Value) -> Vec<Value> {
-    doc["suggestions"].as_array().unwrap().iter().filter(|s| s["status"] == "open").cloned().collect()
+    doc["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "open")
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -59,7 +82,12 @@ fn rejected_never_comes_back_and_extra_keys_survive() {
     let doc = learning(h.path());
     assert!(open(&doc).is_empty(), "{:?}", open(&doc));
     assert_eq!(doc["custom_note"]["kept"], true);
-    let kept: Vec<&Value> = doc["suggestions"].as_array().unwrap().iter().filter(|s| s["id"] == id.as_str()).collect();
+    let kept: Vec<&Value> = doc["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["id"] == id.as_str())
+        .collect();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0]["rejection_reason"], "we want haiku there");
 }
@@ -85,7 +113,11 @@ fn applied_change_cools_down_no_flip_flop() {
 
 fn ledger(home: &std::path::Path, records: Value) {
     std::fs::create_dir_all(home.join("logs")).unwrap();
-    std::fs::write(home.join("logs/dispatches.json"), serde_json::to_string_pretty(&records).unwrap()).unwrap();
+    std::fs::write(
+        home.join("logs/dispatches.json"),
+        serde_json::to_string_pretty(&records).unwrap(),
+    )
+    .unwrap();
 }
 
 fn rec(id: &str, at: &str, model: &str, outcome: Option<&str>, source: Option<&str>) -> Value {
@@ -106,18 +138,45 @@ fn rec(id: &str, at: &str, model: &str, outcome: Option<&str>, source: Option<&s
 #[test]
 fn retries_fail_the_attempt_they_retry_unless_a_person_said_otherwise() {
     let h = TempDir::new().unwrap();
-    let mut a = rec("a", "2026-05-30T10:00:00.000Z", "claude-sonnet-4-5-20250929", Some("success"), Some("hook"));
+    let mut a = rec(
+        "a",
+        "2026-05-30T10:00:00.000Z",
+        "claude-sonnet-4-5-20250929",
+        Some("success"),
+        Some("hook"),
+    );
     a["status"] = json!("complete");
-    let mut b = rec("b", "2026-05-30T10:20:00.000Z", "claude-opus-4-5-20251101", Some("success"), Some("hook"));
+    let mut b = rec(
+        "b",
+        "2026-05-30T10:20:00.000Z",
+        "claude-opus-4-5-20251101",
+        Some("success"),
+        Some("hook"),
+    );
     b["previous_dispatch_id"] = json!("a");
-    let c = rec("c", "2026-05-30T11:00:00.000Z", "sonnet", Some("success"), Some("human"));
+    let c = rec(
+        "c",
+        "2026-05-30T11:00:00.000Z",
+        "sonnet",
+        Some("success"),
+        Some("human"),
+    );
     let mut d = rec("d", "2026-05-30T11:30:00.000Z", "sonnet", None, None);
     d["previous_dispatch_id"] = json!("c");
     let e = rec("e", "2026-05-30T12:00:00.000Z", "none", None, None);
     ledger(h.path(), json!([a, b, c, d, e]));
-    mf(h.path(), NOW).args(["learn", "analyze"]).assert().success();
+    mf(h.path(), NOW)
+        .args(["learn", "analyze"])
+        .assert()
+        .success();
     let doc = learning(h.path());
-    let p = doc["patterns"].as_array().unwrap().iter().find(|p| p["pattern_id"] == "complexity=medium/model=sonnet").unwrap().clone();
+    let p = doc["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pattern_id"] == "complexity=medium/model=sonnet")
+        .unwrap()
+        .clone();
     // a: hook success but retried → failure; c: a person's success stands; d: a retry, not a first attempt.
     assert_eq!(p["sample_size"], 2);
     assert_eq!(p["successes"], 1);
@@ -126,7 +185,13 @@ fn retries_fail_the_attempt_they_retry_unless_a_person_said_otherwise() {
     // Cost per success: every attempt is charged to the task's first model.
     assert_eq!(p["tasks"], 2);
     assert_eq!(p["tasks_succeeded"], 2);
-    let o = doc["patterns"].as_array().unwrap().iter().find(|p| p["pattern_id"] == "complexity=medium/model=opus").unwrap().clone();
+    let o = doc["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pattern_id"] == "complexity=medium/model=opus")
+        .unwrap()
+        .clone();
     assert_eq!(o["escalations"], 1);
     assert_eq!(o["sample_size"], 0, "an escalation is not a first attempt");
     assert_eq!(doc["health"]["records_without_model"], 1);
@@ -136,9 +201,27 @@ fn retries_fail_the_attempt_they_retry_unless_a_person_said_otherwise() {
 fn exploration_is_joined_and_overrides_are_excluded() {
     let h = TempDir::new().unwrap();
     let fp = modelfit::signals::task_fingerprint("Fix the login bug");
-    let a = rec("a", "2026-05-30T10:00:00.000Z", "claude-haiku-4-5-20251001", Some("success"), Some("hook"));
-    let b = rec("b", "2026-05-30T11:00:00.000Z", "claude-haiku-4-5-20251001", Some("failure"), Some("hook"));
-    let c = rec("c", "2026-05-30T12:00:00.000Z", "claude-haiku-4-5-20251001", Some("success"), Some("hook"));
+    let a = rec(
+        "a",
+        "2026-05-30T10:00:00.000Z",
+        "claude-haiku-4-5-20251001",
+        Some("success"),
+        Some("hook"),
+    );
+    let b = rec(
+        "b",
+        "2026-05-30T11:00:00.000Z",
+        "claude-haiku-4-5-20251001",
+        Some("failure"),
+        Some("hook"),
+    );
+    let c = rec(
+        "c",
+        "2026-05-30T12:00:00.000Z",
+        "claude-haiku-4-5-20251001",
+        Some("success"),
+        Some("hook"),
+    );
     ledger(h.path(), json!([a, b, c]));
     std::fs::create_dir_all(h.path().join("logs/modelfit")).unwrap();
     let lines = [
@@ -147,9 +230,18 @@ fn exploration_is_joined_and_overrides_are_excluded() {
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect::<String>() + "not json\n";
     std::fs::write(h.path().join("logs/modelfit/selections.jsonl"), text).unwrap();
-    mf(h.path(), NOW).args(["learn", "analyze"]).assert().success();
+    mf(h.path(), NOW)
+        .args(["learn", "analyze"])
+        .assert()
+        .success();
     let doc = learning(h.path());
-    let p = doc["patterns"].as_array().unwrap().iter().find(|p| p["pattern_id"] == "complexity=medium/model=haiku").unwrap().clone();
+    let p = doc["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pattern_id"] == "complexity=medium/model=haiku")
+        .unwrap()
+        .clone();
     assert_eq!(p["explored"], 1);
     assert_eq!(p["explored_successes"], 1);
     assert_eq!(p["overrides"], 1);

@@ -14,11 +14,24 @@ fn run(world: &World, seed: u64) -> Vec<Suggestion> {
     let h = dir.path();
     std::fs::create_dir_all(h.join("logs")).unwrap();
     std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
-    std::fs::write(h.join("config/orchestrator/models.json"), simulate::models_json(world.rules)).unwrap();
+    std::fs::write(
+        h.join("config/orchestrator/models.json"),
+        simulate::models_json(world.rules),
+    )
+    .unwrap();
     let now = modelfit::clock::parse(NOW).unwrap();
     simulate::write_ledger(world, seed, now, &h.join("logs/dispatches.json")).unwrap();
-    Command::cargo_bin("modelfit").unwrap().env("MODELFIT_NOW", NOW).arg("--home").arg(h).arg("learn").assert().success();
-    let doc: Value = serde_json::from_slice(&std::fs::read(h.join("logs/model-learning.json")).unwrap()).unwrap();
+    Command::cargo_bin("modelfit")
+        .unwrap()
+        .env("MODELFIT_NOW", NOW)
+        .arg("--home")
+        .arg(h)
+        .arg("learn")
+        .assert()
+        .success();
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(h.join("logs/model-learning.json")).unwrap())
+            .unwrap();
     doc["suggestions"]
         .as_array()
         .unwrap()
@@ -29,7 +42,10 @@ fn run(world: &World, seed: u64) -> Vec<Suggestion> {
 }
 
 fn world(name: &str) -> World {
-    World::scenarios().into_iter().find(|w| w.name == name).unwrap()
+    World::scenarios()
+        .into_iter()
+        .find(|w| w.name == name)
+        .unwrap()
 }
 
 /// Applies the suggestions, then checks: every level that moved now routes
@@ -40,12 +56,24 @@ fn check(world: &World, open: &[Suggestion]) -> [usize; 3] {
     let oracle = world.oracle(TARGET, DELTA);
     for l in 0..3 {
         if after[l] != world.rules[l] {
-            assert_eq!(after[l], oracle[l], "{}: level {l} moved away from the truth", world.name);
+            assert_eq!(
+                after[l], oracle[l],
+                "{}: level {l} moved away from the truth",
+                world.name
+            );
             let (b, a) = (world.p[l][world.rules[l]], world.p[l][after[l]]);
-            assert!(a >= b.min(TARGET) - DELTA, "{}: level {l} got worse ({b} → {a})", world.name);
+            assert!(
+                a >= b.min(TARGET) - DELTA,
+                "{}: level {l} got worse ({b} → {a})",
+                world.name
+            );
         }
     }
-    assert!(open.iter().all(|s| !s.kind.contains("rule")), "{}: keyword rules where keywords do not matter: {open:?}", world.name);
+    assert!(
+        open.iter().all(|s| !s.kind.contains("rule")),
+        "{}: keyword rules where keywords do not matter: {open:?}",
+        world.name
+    );
     after
 }
 
@@ -58,7 +86,12 @@ fn over_provisioned_medium_moves_to_haiku() {
     let s = &open[0];
     assert_eq!(s.kind, "downgrade_complexity");
     assert!(s.id.starts_with("sg-") && s.confidence >= 0.9);
-    assert!(s.reason.contains("recent medium tasks succeeded with Haiku"), "{}", s.reason);
+    assert!(
+        s.reason
+            .contains("recent medium tasks succeeded with Haiku"),
+        "{}",
+        s.reason
+    );
 }
 
 #[test]
@@ -91,5 +124,8 @@ fn same_world_same_ids() {
     let a: Vec<String> = run(&w, 5).into_iter().map(|s| s.id).collect();
     let b: Vec<String> = run(&w, 6).into_iter().map(|s| s.id).collect();
     assert!(!a.is_empty());
-    assert_eq!(a, b, "the same change must have the same id whatever the data");
+    assert_eq!(
+        a, b,
+        "the same change must have the same id whatever the data"
+    );
 }

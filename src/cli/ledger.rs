@@ -43,7 +43,9 @@ pub fn outcome(a: OutcomeArgs, home: &Home) -> Result<ExitCode> {
     verdict.tokens = a.tokens;
     let now = crate::clock::now_iso();
     let change = Ledger::of(home)
-        .update(&a.task_id, |r| Ok(Some(crate::outcome::apply(r, &verdict, &now))))?
+        .update(&a.task_id, |r| {
+            Ok(Some(crate::outcome::apply(r, &verdict, &now)))
+        })?
         .expect("the edit always applies");
     print!("{}:\n{}", a.task_id, change.describe());
     Ok(ExitCode::SUCCESS)
@@ -108,9 +110,8 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| Error::io("cannot read", "<stdin>", e))?;
-            let record: Record = serde_json::from_str(&text).map_err(|e| {
-                Error::Invalid(format!("stdin is not one JSON object: {e}"))
-            })?;
+            let record: Record = serde_json::from_str(&text)
+                .map_err(|e| Error::Invalid(format!("stdin is not one JSON object: {e}")))?;
             ledger.append(&record)?;
             if let Some(id) = record.get("id").and_then(|v| v.as_str()) {
                 println!("{id}");

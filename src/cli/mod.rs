@@ -5,8 +5,8 @@
 
 mod capture;
 mod explicit;
-mod ledger;
 mod learn;
+mod ledger;
 mod mcp;
 mod select;
 mod usage;

@@ -20,4 +20,3 @@ pub struct UsageArgs {
 pub fn usage(_a: UsageArgs, _home: &Home) -> Result<ExitCode> {
     Err(Error::Invalid("usage: not built yet".into()))
 }
-

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::models::{self, Routing};
 use super::stats::{self, Beta, LogHist};
-use super::{AnalyzeOptions, Analysis, Status, Suggestion};
+use super::{Analysis, AnalyzeOptions, Status, Suggestion};
 use crate::error::Result;
 use crate::home::Home;
 use crate::outcome::Source;
@@ -132,7 +132,15 @@ fn lenient_strings<'de, D: serde::Deserializer<'de>>(
 /// Parses the orchestrator's `toISOString()` form quickly, else any RFC 3339 / date.
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     let b = text.as_bytes();
-    if b.len() == 24 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[16] == b':' && b[19] == b'.' && b[23] == b'Z' {
+    if b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+    {
         let n = |r: std::ops::Range<usize>| -> Option<u32> {
             let mut v = 0u32;
             for c in &b[r] {
@@ -296,11 +304,17 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     })?;
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
-        .filter_map(|(k, h)| h.fence().map(|f| (k.clone(), (f, h.median().unwrap_or(0.0)))))
+        .filter_map(|(k, h)| {
+            h.fence()
+                .map(|f| (*k, (f, h.median().unwrap_or(0.0))))
+        })
         .collect();
     let time_fence: HashMap<_, _> = time_hist
         .iter()
-        .filter_map(|(k, h)| h.fence().map(|f| (k.clone(), (f, h.median().unwrap_or(0.0)))))
+        .filter_map(|(k, h)| {
+            h.fence()
+                .map(|f| (*k, (f, h.median().unwrap_or(0.0))))
+        })
         .collect();
     drop(tok_hist);
     drop(time_hist);
@@ -410,7 +424,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
 
         // Cost per success: every attempt is charged to its task's first attempt.
         let root = match &chain {
-            Some(c) => c.root.clone(),
+            Some(c) => c.root,
             None => key,
         };
         let root_week = match &chain {
@@ -828,7 +842,9 @@ fn pattern_json(
         m.insert("cost_usd".into(), json!(round6(acc.cost_sum)));
         m.insert(
             "cost_coverage".into(),
-            json!(round4(ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0))),
+            json!(round4(
+                ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0)
+            )),
         );
         let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0 {
             json!(round6(acc.cost_sum / acc.tasks_succeeded as f64))
@@ -922,7 +938,10 @@ fn load_selections(home: &Home) -> HashMap<String, Vec<Selection>> {
         };
         out.entry(fp.to_string()).or_default().push(Selection {
             at_ms: at.timestamp_millis(),
-            family: v.get("model").and_then(Value::as_str).and_then(models::family),
+            family: v
+                .get("model")
+                .and_then(Value::as_str)
+                .and_then(models::family),
             rule_family: v
                 .get("rule_model")
                 .and_then(Value::as_str)

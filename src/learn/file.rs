@@ -61,9 +61,7 @@ pub fn lock(home: &Home) -> Result<LearningLock> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io("cannot lock", &path, e))
-            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", &path, e)),
         }
     }
 }

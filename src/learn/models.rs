@@ -78,14 +78,20 @@ impl RuleView {
     pub fn matches(&self, text_lower: &str, level: &str) -> bool {
         self.evaluable
             && !self.terms.is_empty()
-            && self.levels.as_ref().is_none_or(|l| l.iter().any(|x| x == level))
+            && self
+                .levels
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|x| x == level))
             && self.terms.iter().any(|t| text_lower.contains(t.as_str()))
     }
 
     /// True when the rule's terms name keyword label `k` (`'documentation'` names `docs`).
     pub fn covers_keyword(&self, k: &str, level: &str) -> bool {
         self.evaluable
-            && self.levels.as_ref().is_none_or(|l| l.iter().any(|x| x == level))
+            && self
+                .levels
+                .as_ref()
+                .is_none_or(|l| l.iter().any(|x| x == level))
             && self
                 .terms
                 .iter()
@@ -190,7 +196,10 @@ fn parse_rule(index: usize, rule: Rule) -> RuleView {
         } else if let Some(rest) = c.strip_prefix("complexity") {
             let rest = rest.trim_start().trim_start_matches("==").trim();
             let lv: Vec<String> = if quoted.is_match(rest) {
-                quoted.captures_iter(rest).map(|m| m[1].to_string()).collect()
+                quoted
+                    .captures_iter(rest)
+                    .map(|m| m[1].to_string())
+                    .collect()
             } else {
                 rest.split_whitespace()
                     .filter(|w| *w != "or")

@@ -75,7 +75,10 @@ fn with_metrics(mut doc: Map<String, Value>) -> Map<String, Value> {
                     == Some(week.as_str())
             })
             .collect();
-        let confident = applied.iter().filter(|x| f(x, "confidence") >= 0.75).count();
+        let confident = applied
+            .iter()
+            .filter(|x| f(x, "confidence") >= 0.75)
+            .count();
         rows.push(json!({
             "week": week,
             "success_rate": rate,
@@ -95,7 +98,9 @@ fn pct(x: f64) -> String {
 }
 
 fn opt_pct(v: Option<&Value>) -> String {
-    v.and_then(Value::as_f64).map(pct).unwrap_or_else(|| "–".into())
+    v.and_then(Value::as_f64)
+        .map(pct)
+        .unwrap_or_else(|| "–".into())
 }
 
 fn usd(v: Option<&Value>) -> String {
@@ -125,7 +130,12 @@ fn level_patterns(doc: &Map<String, Value>) -> Vec<&Value> {
         .iter()
         .filter(|p| p.get("keyword").is_none())
         .collect();
-    v.sort_by_key(|p| (level_rank(s(p, "complexity")), fam_rank(s(p, "model_family"))));
+    v.sort_by_key(|p| {
+        (
+            level_rank(s(p, "complexity")),
+            fam_rank(s(p, "model_family")),
+        )
+    });
     v
 }
 
@@ -173,7 +183,10 @@ fn markdown(doc: &Map<String, Value>) -> String {
             esc(s(sg, "reason")),
             sg.get("change").map(Value::to_string).unwrap_or_default(),
         );
-        if matches!(sg.pointer("/change/target").and_then(Value::as_str), Some("add_rule" | "modify_rule")) {
+        if matches!(
+            sg.pointer("/change/target").and_then(Value::as_str),
+            Some("add_rule" | "modify_rule")
+        ) {
             let _ = writeln!(o, "  - note: the orchestrator itself only honours `task_complexity`; keyword rules take effect through `modelfit select` (hooks/model-selector.sh)");
         }
     }
@@ -190,7 +203,8 @@ fn markdown(doc: &Map<String, Value>) -> String {
     let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for p in level_patterns(doc) {
         let w = p.get("wilson_95").and_then(Value::as_array);
-        let _ = writeln!(
+        let _ =
+            writeln!(
             o,
             "| {} | {} | {} ({}/{}) | {}–{} | {} | {:.1} | {} | {:.0} | {:.0} | {} | {} | {:.2} |",
             s(p, "complexity"),
@@ -212,13 +226,22 @@ fn markdown(doc: &Map<String, Value>) -> String {
     }
 
     let _ = writeln!(o, "\n## Per keyword (within each complexity)\n");
-    let _ = writeln!(o, "| complexity | keyword | model | success | 95% interval | n | n* |");
+    let _ = writeln!(
+        o,
+        "| complexity | keyword | model | success | 95% interval | n | n* |"
+    );
     let _ = writeln!(o, "|---|---|---|---|---|---|---|");
     let mut kws: Vec<&Value> = arr(doc, "patterns")
         .iter()
         .filter(|p| p.get("keyword").is_some())
         .collect();
-    kws.sort_by_key(|p| (level_rank(s(p, "complexity")), s(p, "keyword").to_string(), fam_rank(s(p, "model_family"))));
+    kws.sort_by_key(|p| {
+        (
+            level_rank(s(p, "complexity")),
+            s(p, "keyword").to_string(),
+            fam_rank(s(p, "model_family")),
+        )
+    });
     for p in kws {
         let w = p.get("wilson_95").and_then(Value::as_array);
         let _ = writeln!(
@@ -230,8 +253,14 @@ fn markdown(doc: &Map<String, Value>) -> String {
             pct(f(p, "success_rate")),
             f(p, "successes"),
             f(p, "sample_size"),
-            w.and_then(|a| a.first()).and_then(Value::as_f64).map(pct).unwrap_or_default(),
-            w.and_then(|a| a.get(1)).and_then(Value::as_f64).map(pct).unwrap_or_default(),
+            w.and_then(|a| a.first())
+                .and_then(Value::as_f64)
+                .map(pct)
+                .unwrap_or_default(),
+            w.and_then(|a| a.get(1))
+                .and_then(Value::as_f64)
+                .map(pct)
+                .unwrap_or_default(),
             f(p, "sample_size"),
             f(p, "effective_sample_size"),
         );
@@ -286,7 +315,10 @@ fn markdown(doc: &Map<String, Value>) -> String {
 
     let h = doc.get("health").cloned().unwrap_or(Value::Null);
     let _ = writeln!(o, "\n## Data health\n");
-    if let Some(u) = h.get("unknown_outcomes_by_model").and_then(Value::as_object) {
+    if let Some(u) = h
+        .get("unknown_outcomes_by_model")
+        .and_then(Value::as_object)
+    {
         for (fam, v) in u {
             let _ = writeln!(
                 o,
@@ -306,8 +338,14 @@ fn markdown(doc: &Map<String, Value>) -> String {
         }
     }
     for (k, label) in [
-        ("records_without_model", "records without a model (`none` or absent)"),
-        ("records_without_complexity", "records without a complexity level"),
+        (
+            "records_without_model",
+            "records without a model (`none` or absent)",
+        ),
+        (
+            "records_without_complexity",
+            "records without a complexity level",
+        ),
         ("records_without_date", "records without a creation date"),
         ("records_before_window", "records before the window"),
         ("batch_records", "batch records (not tasks)"),
@@ -320,16 +358,26 @@ fn markdown(doc: &Map<String, Value>) -> String {
 
     let an = doc.get("anomalies").cloned().unwrap_or(Value::Null);
     let _ = writeln!(o, "\n## Anomalies\n");
-    let listed = an.get("listed").and_then(Value::as_array).cloned().unwrap_or_default();
+    let listed = an
+        .get("listed")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if listed.is_empty() {
-        let _ = writeln!(o, "None: no execution far above its cell's norm (log-scale Q3 + 3 IQR).");
+        let _ = writeln!(
+            o,
+            "None: no execution far above its cell's norm (log-scale Q3 + 3 IQR)."
+        );
     } else {
         let _ = writeln!(
             o,
             "{} executions far above their cell's norm; an implicit success among them counts as unknown.\n",
             f(&an, "total")
         );
-        let _ = writeln!(o, "| id | when | complexity | model | metric | value | × median | outcome |");
+        let _ = writeln!(
+            o,
+            "| id | when | complexity | model | metric | value | × median | outcome |"
+        );
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
         for a in listed.iter().rev().take(30) {
             let _ = writeln!(
@@ -351,7 +399,11 @@ fn markdown(doc: &Map<String, Value>) -> String {
 
 // ---------------------------------------------------------------- HTML
 
-const COLORS: [(&str, &str); 3] = [("haiku", "#2a9d8f"), ("sonnet", "#e9a23b"), ("opus", "#7b4fc9")];
+const COLORS: [(&str, &str); 3] = [
+    ("haiku", "#2a9d8f"),
+    ("sonnet", "#e9a23b"),
+    ("opus", "#7b4fc9"),
+];
 
 fn color(fam: &str) -> &'static str {
     COLORS
@@ -378,17 +430,25 @@ pre{{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:8px}}code{{b
     let _ = writeln!(
         o,
         "<p>{} ledger records; window {} → {}; target first-attempt success {}.</p>",
-        doc.get("total_dispatches").and_then(Value::as_u64).unwrap_or(0),
+        doc.get("total_dispatches")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
         hesc(s(&win, "since")),
         hesc(s(&win, "until")),
         pct(f(&win, "target_success_rate"))
     );
     let _ = write!(o, "<p class=\"legend\">");
     for (fam, c) in COLORS {
-        let _ = write!(o, "<span><i class=\"sw\" style=\"background:{c}\"></i>{fam}</span>");
+        let _ = write!(
+            o,
+            "<span><i class=\"sw\" style=\"background:{c}\"></i>{fam}</span>"
+        );
     }
     let _ = writeln!(o, "</p>");
-    let _ = writeln!(o, "<h2>First-attempt success rate with 95% interval, per complexity and model</h2>");
+    let _ = writeln!(
+        o,
+        "<h2>First-attempt success rate with 95% interval, per complexity and model</h2>"
+    );
     o.push_str(&success_chart(doc, f(&win, "target_success_rate")));
     let _ = writeln!(o, "<h2>Cost per successful task (retries included)</h2>");
     o.push_str(&cost_chart(doc));
@@ -416,7 +476,11 @@ pre{{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:8px}}code{{b
         }
         let _ = writeln!(o, "</table>");
     }
-    let _ = writeln!(o, "<h2>Full report</h2><pre>{}</pre>", hesc(&md.replace("\\|", "|").replace("&lt;", "<")));
+    let _ = writeln!(
+        o,
+        "<h2>Full report</h2><pre>{}</pre>",
+        hesc(&md.replace("\\|", "|").replace("&lt;", "<"))
+    );
     let _ = writeln!(o, "</body></html>");
     o
 }
@@ -439,15 +503,33 @@ fn success_chart(doc: &Map<String, Value>, target: f64) -> String {
         let fam = s(p, "model_family");
         let rate = f(p, "success_rate");
         let wl = p.get("wilson_95").and_then(Value::as_array);
-        let lo = wl.and_then(|a| a.first()).and_then(Value::as_f64).unwrap_or(0.0);
-        let hi = wl.and_then(|a| a.get(1)).and_then(Value::as_f64).unwrap_or(1.0);
+        let lo = wl
+            .and_then(|a| a.first())
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let hi = wl
+            .and_then(|a| a.get(1))
+            .and_then(Value::as_f64)
+            .unwrap_or(1.0);
         let bw = (slot * 0.5).min(60.0);
         let _ = write!(o, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\" opacity=\"0.85\"><title>{} {}: {} (n={})</title></rect>", x - bw / 2.0, y(rate), plot_h * rate, color(fam), hesc(s(p, "complexity")), fam, pct(rate), f(p, "sample_size"));
         let _ = write!(o, "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"1.5\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\"/>", y(lo), y(hi), x - 6.0, x + 6.0, y(lo), y(lo), x - 6.0, x + 6.0, y(hi), y(hi));
-        let _ = write!(o, "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} n={}</text>", h - bottom + 16.0, fam, f(p, "sample_size"));
+        let _ = write!(
+            o,
+            "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} n={}</text>",
+            h - bottom + 16.0,
+            fam,
+            f(p, "sample_size")
+        );
         let level = s(p, "complexity");
         if level != last_level {
-            let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">{}</text>", x - slot / 2.0 + 4.0, h - bottom + 36.0, hesc(level));
+            let _ = write!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">{}</text>",
+                x - slot / 2.0 + 4.0,
+                h - bottom + 36.0,
+                hesc(level)
+            );
             last_level = level;
         }
     }
@@ -458,7 +540,11 @@ fn success_chart(doc: &Map<String, Value>, target: f64) -> String {
 fn cost_chart(doc: &Map<String, Value>) -> String {
     let ps: Vec<&Value> = level_patterns(doc)
         .into_iter()
-        .filter(|p| p.get("cost_per_success_usd").and_then(Value::as_f64).is_some())
+        .filter(|p| {
+            p.get("cost_per_success_usd")
+                .and_then(Value::as_f64)
+                .is_some()
+        })
         .collect();
     if ps.is_empty() {
         return "<p>No cost data: tasks carry neither <code>cost_usd</code> nor tokens of a priced model.</p>\n".into();
@@ -509,12 +595,21 @@ fn trend_chart(doc: &Map<String, Value>) -> String {
         .map(|(i, wk)| (left + 10.0 + step * i as f64, y(f(wk, "success_rate"))))
         .collect();
     let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-    let _ = write!(o, "<polyline points=\"{}\" fill=\"none\" stroke=\"#264653\" stroke-width=\"2\"/>", path.join(" "));
+    let _ = write!(
+        o,
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#264653\" stroke-width=\"2\"/>",
+        path.join(" ")
+    );
     let every = (weeks.len() / 12).max(1);
     for (i, ((x, yy), wk)) in pts.iter().zip(&weeks).enumerate() {
         let _ = write!(o, "<circle cx=\"{x:.1}\" cy=\"{yy:.1}\" r=\"3.5\" fill=\"#264653\"><title>{}: {} of {}</title></circle>", hesc(s(wk, "week")), pct(f(wk, "success_rate")), f(wk, "first_attempts"));
         if i % every == 0 {
-            let _ = write!(o, "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>", h - bottom + 16.0, hesc(s(wk, "week")));
+            let _ = write!(
+                o,
+                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                h - bottom + 16.0,
+                hesc(s(wk, "week"))
+            );
         }
     }
     o.push_str("</svg>\n");

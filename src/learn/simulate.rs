@@ -215,7 +215,11 @@ pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -
         let mut t = at;
         for attempt in 0..3 {
             let ok = rng.next_f64() < p[level][attempt_fam];
-            let id = format!("dispatch-{}-{:06x}", t.timestamp_millis(), (seed as u32 ^ i as u32) & 0xff_ffff);
+            let id = format!(
+                "dispatch-{}-{:06x}",
+                t.timestamp_millis(),
+                (seed as u32 ^ i as u32) & 0xff_ffff
+            );
             let id = format!("{id}{attempt}");
             let tokens = (20_000.0 * (attempt_fam as f64 + 1.0) * (0.5 + rng.next_f64())).round();
             let mut rec = json!({
@@ -254,7 +258,8 @@ pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -
             t += Duration::minutes(20);
         }
     }
-    out.write_all(if n == 0 { b"]" } else { b"\n]" }).map_err(io)?;
+    out.write_all(if n == 0 { b"]" } else { b"\n]" })
+        .map_err(io)?;
     out.flush().map_err(io)?;
     Ok(n)
 }

@@ -408,7 +408,11 @@ mod tests {
         let b = Beta::jeffreys(8.0, 10.0);
         // Total mass integrates to 1, including the singular Jeffreys prior.
         assert!(close(b.expect_over(0.0, 1.0, |_| 1.0), 1.0, 1e-9));
-        assert!(close(Beta::jeffreys(0.0, 0.0).expect_over(0.0, 1.0, |_| 1.0), 1.0, 1e-9));
+        assert!(close(
+            Beta::jeffreys(0.0, 0.0).expect_over(0.0, 1.0, |_| 1.0),
+            1.0,
+            1e-9
+        ));
         assert!(close(b.expect_over(0.0, 0.7, |_| 1.0), b.cdf(0.7), 1e-9));
         // Beta(1,1) is uniform.
         assert!(close(reg_inc_beta(1.0, 1.0, 0.3), 0.3, 1e-12));
@@ -449,7 +453,10 @@ mod tests {
 
     #[test]
     fn eb_mass_is_large_without_spread_and_small_with_it() {
-        assert_eq!(eb_mass(0.8, &[(0.8, 20.0), (0.8, 20.0), (0.8, 20.0)]), 200.0);
+        assert_eq!(
+            eb_mass(0.8, &[(0.8, 20.0), (0.8, 20.0), (0.8, 20.0)]),
+            200.0
+        );
         let m = eb_mass(0.6, &[(0.2, 50.0), (0.95, 50.0), (0.6, 50.0)]);
         assert!(m < 10.0, "{m}");
     }

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::Duration;
 use serde_json::{json, Map, Value};
 
-use super::analyze::{round4, status_of, suggestion_cell, COOLDOWN_DAYS, COOLDOWN_N, DELTA, TARGET};
+use super::analyze::{
+    round4, status_of, suggestion_cell, COOLDOWN_DAYS, COOLDOWN_N, DELTA, TARGET,
+};
 use super::models::{self, Routing, FAMILIES, LEVELS};
 use super::stats::{self, Beta};
 use super::{Change, Status, SuggestOptions, Suggestion};
@@ -53,11 +55,21 @@ impl Cell {
             n_eff: f("effective_sample_size"),
             s_eff: f("weighted_successes"),
             p: f("success_rate"),
-            lo: w.and_then(|a| a.first()).and_then(Value::as_f64).unwrap_or(0.0),
-            hi: w.and_then(|a| a.get(1)).and_then(Value::as_f64).unwrap_or(1.0),
+            lo: w
+                .and_then(|a| a.first())
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+            hi: w
+                .and_then(|a| a.get(1))
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0),
             cps: p.get("cost_per_success_usd").and_then(Value::as_f64),
             mean_cost: p.get("mean_attempt_cost_usd").and_then(Value::as_f64),
-            model: p.get("model").and_then(Value::as_str).unwrap_or("").to_string(),
+            model: p
+                .get("model")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             n_since_change: p.get("effective_n_since_change").and_then(Value::as_f64),
         }
     }
@@ -297,8 +309,9 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 }
                 let pm = mc.jeffreys().p_at_least(TARGET);
                 if pm >= 0.5 && cheaper {
-                    let need = stats::n_needed(mc.p.max(TARGET + 0.02), TARGET, stats::Z95_ONE_SIDED)
-                        .max(N_DOWN);
+                    let need =
+                        stats::n_needed(mc.p.max(TARGET + 0.02), TARGET, stats::Z95_ONE_SIDED)
+                            .max(N_DOWN);
                     evidence.push(json!({
                         "cell": level,
                         "what": format!(
@@ -313,7 +326,8 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 }
             }
             if let Some((m, mc, conf)) = chosen {
-                let (nl, _) = stats::newcombe(mc.s_eff, mc.n_eff, rc.s_eff, rc.n_eff, stats::Z95_ONE_SIDED);
+                let (nl, _) =
+                    stats::newcombe(mc.s_eff, mc.n_eff, rc.s_eff, rc.n_eff, stats::Z95_ONE_SIDED);
                 post_change.insert(level.into(), m);
                 level_cands.push(Candidate {
                     kind: "downgrade_complexity",
@@ -380,18 +394,28 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
         let fr = post(rk, rc);
         let mut chosen: Option<(&'static str, f64, &'static str)> = None;
         if rc.n_eff >= N_KEYWORD.max(min_n) && fr.cdf(TARGET) >= 0.80 {
-            for m in FAMILIES.iter().filter(|f| models::tier(f) > models::tier(rk)) {
+            for m in FAMILIES
+                .iter()
+                .filter(|f| models::tier(f) > models::tier(rk))
+            {
                 if let Some(mc) = cells.get(*m) {
                     let fm = post(m, mc);
                     if mc.n_eff >= 5.0 && fm.p_at_least(TARGET) >= 0.5 {
-                        chosen = Some((m, stats::upgrade_confidence(&fr, &fm, TARGET), "underperforming"));
+                        chosen = Some((
+                            m,
+                            stats::upgrade_confidence(&fr, &fm, TARGET),
+                            "underperforming",
+                        ));
                         break;
                     }
                 }
             }
         }
         if chosen.is_none() {
-            for m in FAMILIES.iter().filter(|f| models::tier(f) < models::tier(rk)) {
+            for m in FAMILIES
+                .iter()
+                .filter(|f| models::tier(f) < models::tier(rk))
+            {
                 if let Some(mc) = cells.get(*m) {
                     let fm = post(m, mc);
                     if mc.n_eff >= N_DOWN.max(min_n) && cheaper(mc, rc, m, rk) {
@@ -457,7 +481,11 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
         let _ = finding;
         kw_cands.push(Candidate {
             kind,
-            finding: if kind == "new_rule" { "missing_rule" } else { finding },
+            finding: if kind == "new_rule" {
+                "missing_rule"
+            } else {
+                finding
+            },
             change,
             reason,
             confidence: round4(conf),
@@ -483,7 +511,11 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
     let mut kept: Vec<Value> = Vec::new();
     let mut prior_open: BTreeMap<String, Value> = BTreeMap::new();
     for s in &existing {
-        let id = s.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        let id = s
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if status_of(s) == Status::Open && id.starts_with("sg-") {
             prior_open.insert(id, s.clone());
         } else {
@@ -513,7 +545,10 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
         extra.insert("cell".into(), json!(c.cell));
         extra.insert("updated_at".into(), json!(now_iso));
         extra.insert("apply".into(), json!(format!("modelfit learn apply {id}")));
-        extra.insert("reject".into(), json!(format!("modelfit learn reject {id}")));
+        extra.insert(
+            "reject".into(),
+            json!(format!("modelfit learn reject {id}")),
+        );
         open.push(Suggestion {
             id,
             kind: c.kind.into(),
@@ -533,7 +568,11 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
     // Patterns carry the id of the suggestion about their cell (seed schema).
     if let Some(Value::Array(ps)) = doc.get_mut("patterns") {
         for p in ps.iter_mut() {
-            let cell = p.get("cell").and_then(Value::as_str).unwrap_or("").to_string();
+            let cell = p
+                .get("cell")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let fam = p.get("model_family").and_then(Value::as_str).unwrap_or("");
             let hit = open.iter().find(|s| {
                 s.extra.get("cell").and_then(Value::as_str) == Some(&cell)
@@ -593,7 +632,10 @@ pub fn suggestion_id(change: &Change) -> String {
 }
 
 /// Cells with an applied change: (when, still inside the 14-day cooldown).
-fn cooling_cells(existing: &[Value], now: chrono::DateTime<chrono::Utc>) -> BTreeMap<String, (String, bool)> {
+fn cooling_cells(
+    existing: &[Value],
+    now: chrono::DateTime<chrono::Utc>,
+) -> BTreeMap<String, (String, bool)> {
     let mut out: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for s in existing {
         if status_of(s) != Status::Applied {
@@ -646,7 +688,12 @@ fn blocked_by_history(existing: &[Value]) -> Vec<Block> {
     existing
         .iter()
         .filter(|s| status_of(s) == Status::Rejected)
-        .filter(|s| !s.get("id").and_then(Value::as_str).unwrap_or("").starts_with("sg-"))
+        .filter(|s| {
+            !s.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .starts_with("sg-")
+        })
         .filter_map(|s| {
             let fam = s
                 .get("suggested_model")

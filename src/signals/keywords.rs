@@ -63,7 +63,10 @@ mod tests {
         assert_eq!(keywords("Fixed the login BUG"), ["bug", "fix"]);
         assert_eq!(keywords("Refactoring the API layer"), ["refactor", "api"]);
         assert_eq!(keywords("Update documentation"), ["docs"]);
-        assert_eq!(keywords("architectural review of the design"), ["architecture", "design"]);
+        assert_eq!(
+            keywords("architectural review of the design"),
+            ["architecture", "design"]
+        );
         assert_eq!(keywords("Add tests, testing and more tests"), ["test"]);
     }
 

@@ -5,13 +5,16 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 static SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?x)
+    Regex::new(
+        r"(?x)
         sk-ant-[A-Za-z0-9_-]{20,}
       | sk-[A-Za-z0-9_-]{20,}
       | gh[pousr]_[A-Za-z0-9]{30,}
       | AKIA[0-9A-Z]{16}
       | [A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}
-    ").expect("valid redaction regex")
+    ",
+    )
+    .expect("valid redaction regex")
 });
 
 /// Replaces secrets in `text` with `[REDACTED]`.
