@@ -304,17 +304,11 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     })?;
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
-        .filter_map(|(k, h)| {
-            h.fence()
-                .map(|f| (*k, (f, h.median().unwrap_or(0.0))))
-        })
+        .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
         .collect();
     let time_fence: HashMap<_, _> = time_hist
         .iter()
-        .filter_map(|(k, h)| {
-            h.fence()
-                .map(|f| (*k, (f, h.median().unwrap_or(0.0))))
-        })
+        .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
         .collect();
     drop(tok_hist);
     drop(time_hist);
@@ -576,7 +570,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                     Resolved::Unknown => {}
                 }
             }
-            if !is_retry && !routing.rules.is_empty() && routing.covers_task(&text.to_lowercase(), level) {
+            if !is_retry && !routing.rules.is_empty() && routing.covers_task(&text, level) {
                 e.covered += 1;
             }
         }

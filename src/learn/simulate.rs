@@ -45,6 +45,9 @@ pub struct World {
     pub epsilon: f64,
     /// Share of traffic per level.
     pub traffic: [f64; 3],
+    /// One task text (level, index into the level's texts) whose true rates
+    /// differ from its level's: a keyword interaction.
+    pub hard_task: Option<(usize, usize, [f64; 3])>,
 }
 
 impl World {
@@ -59,6 +62,7 @@ impl World {
             days: 90.0,
             epsilon: 0.10,
             traffic: [0.35, 0.40, 0.25],
+            hard_task: None,
         }
     }
 
@@ -76,6 +80,13 @@ impl World {
         );
         drift.p_before = Some([[0.93, 0.93, 0.94], [0.5, 0.9, 0.92], [0.3, 0.7, 0.9]]);
         drift.drift_days = 30.0;
+        // Database refactors are hard for Sonnet although medium work is not.
+        let mut interaction = World::base(
+            "keyword_interaction",
+            [[0.9, 0.92, 0.93], [0.5, 0.9, 0.93], [0.3, 0.7, 0.9]],
+        );
+        interaction.hard_task = Some((1, 1, [0.3, 0.55, 0.93]));
+        interaction.epsilon = 0.2;
         vec![
             World::base(
                 "over_provisioned",
@@ -97,6 +108,7 @@ impl World {
                 [[0.95, 0.96, 0.96], [0.6, 0.88, 0.9], [0.2, 0.55, 0.9]],
             ),
             drift,
+            interaction,
         ]
     }
 
@@ -205,11 +217,17 @@ pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -
                 _ => rule,
             };
         }
-        let text = TASKS[level][(rng.next_f64() * 4.0) as usize % 4];
-        let p = match world.p_before {
+        let task_idx = (rng.next_f64() * 4.0) as usize % 4;
+        let text = TASKS[level][task_idx];
+        let mut p = match world.p_before {
             Some(b) if age_days > world.drift_days => b,
             _ => world.p,
         };
+        if let Some((l, t, rates)) = world.hard_task {
+            if l == level && t == task_idx {
+                p[level] = rates;
+            }
+        }
         let mut prev: Option<String> = None;
         let mut attempt_fam = fam;
         let mut t = at;
