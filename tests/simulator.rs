@@ -61,7 +61,8 @@ fn check(world: &World, open: &[Suggestion]) -> [usize; 3] {
                 "{}: level {l} moved away from the truth",
                 world.name
             );
-            let (b, a) = (world.p[l][world.rules[l]], world.p[l][after[l]]);
+            let p = world.effective_p();
+            let (b, a) = (p[l][world.rules[l]], p[l][after[l]]);
             assert!(
                 a >= b.min(TARGET) - DELTA,
                 "{}: level {l} got worse ({b} → {a})",

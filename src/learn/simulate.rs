@@ -112,6 +112,18 @@ impl World {
         ]
     }
 
+    /// True level rates as the traffic sees them: `p`, with the hard task's
+    /// rates mixed in at its share (one task text in four).
+    pub fn effective_p(&self) -> [[f64; 3]; 3] {
+        let mut p = self.p;
+        if let Some((l, _, rates)) = self.hard_task {
+            for f in 0..3 {
+                p[l][f] = 0.75 * self.p[l][f] + 0.25 * rates[f];
+            }
+        }
+        p
+    }
+
     /// The right family per level under the decision rules' own claims: when
     /// the rule model misses `t`, the cheapest stronger one that meets it;
     /// otherwise the cheapest model no worse than `max(t, p_rule − delta)`.
@@ -119,7 +131,7 @@ impl World {
         let mut out = self.rules;
         for (l, o) in out.iter_mut().enumerate() {
             let r = self.rules[l];
-            let p = self.p[l];
+            let p = self.effective_p()[l];
             *o = if p[r] < t {
                 (r + 1..3).find(|f| p[*f] >= t).unwrap_or(r)
             } else {
@@ -131,7 +143,7 @@ impl World {
 
     /// Expected cost per successful task of routing `fam` at `level` (same-model retry).
     pub fn cps(&self, level: usize, fam: usize) -> f64 {
-        COST[fam] / self.p[level][fam].max(0.01)
+        COST[fam] / self.effective_p()[level][fam].max(0.01)
     }
 }
 
@@ -347,7 +359,8 @@ pub fn claim_holds(world: &World, change: &Change, t: f64, delta: f64) -> Option
     let l = LEVELS.iter().position(|x| x == level)?;
     let fi = |m: &str| super::models::family(m).and_then(|f| FAMILIES.iter().position(|x| *x == f));
     let (r, m) = (fi(from)?, fi(to)?);
-    let (pr, pm) = (world.p[l][r], world.p[l][m]);
+    let p = world.effective_p();
+    let (pr, pm) = (p[l][r], p[l][m]);
     Some(if m > r {
         pr < t && pm > pr
     } else {
