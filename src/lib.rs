@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod clock;
 pub mod error;
+pub mod explicit;
 pub mod home;
 pub mod learn;
 pub mod outcome;

@@ -214,13 +214,16 @@ pub fn apply(record: &mut Record, verdict: &Verdict, now: &str) -> Change {
         Some(Value::Object(m)) => m.clone(),
         _ => serde_json::Map::new(),
     };
-    if current_rank(record) == Some(3) && record.get("outcome_source").is_none() {
-        // Keep the orchestrator-written verdict visible beside the others.
-        if let Some(o) = record.get("outcome").cloned() {
-            sources
-                .entry("orchestrator")
-                .or_insert(json!({ "outcome": o }));
-        }
+    // Keep the verdict in place visible beside the others, even when no
+    // `outcome_sources` recorded it (the orchestrator's `update_task_outcome`,
+    // or a writer that predates this field): a verdict this one displaces
+    // must not vanish.
+    if let Some(o) = record.get("outcome").filter(|v| !v.is_null()).cloned() {
+        let key = match record.get("outcome_source").and_then(Value::as_str) {
+            Some(s) => s.to_string(),
+            None => "orchestrator".to_string(),
+        };
+        sources.entry(key).or_insert(json!({ "outcome": o }));
     }
     sources.insert(
         verdict.source.as_str().to_string(),

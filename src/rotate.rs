@@ -44,7 +44,7 @@ pub fn parse_age(text: &str) -> Result<Duration> {
         "w" => Ok(Duration::weeks(n)),
         "h" => Ok(Duration::hours(n)),
         _ => Err(Error::Invalid(format!(
-            "unknown unit in {text:?}: use d (days), w (weeks) or h (hours)"
+            "unknown unit in {text:?}: use e.g. 90d (days), 12w (weeks) or 36h (hours)"
         ))),
     }
 }
@@ -101,6 +101,9 @@ pub fn rotate(home: &Home, older_than: Duration, dry_run: bool) -> Result<Rotati
                 .map_err(|e| Error::io("cannot create directory", home.archive_dir(), e))?;
             for (path, records) in &groups {
                 append_archive(path, records)?;
+            }
+            if crate::store::failpoint("rotate-archived") {
+                std::process::abort();
             }
             Ok(())
         },

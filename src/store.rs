@@ -53,6 +53,17 @@ pub struct Ledger {
     lock_timeout: Duration,
 }
 
+/// Counts from a full pass over the ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Records in the array.
+    pub records: u64,
+    /// Records with a string `id`.
+    pub with_id: u64,
+    /// Records with an `outcome`.
+    pub with_outcome: u64,
+}
+
 /// What an append or update did, for messages and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recovery {
@@ -132,16 +143,17 @@ impl Ledger {
     }
 
     /// Checks that the whole ledger parses as an array, after finishing any
-    /// interrupted append. Returns the number of records.
-    pub fn check(&self) -> Result<(usize, Recovery)> {
+    /// interrupted append, by streaming every record through the typed view.
+    pub fn check(&self) -> Result<(Census, Recovery)> {
         let lock = self.lock()?;
-        let recovery = lock.recovery;
-        let n = match File::open(&self.path) {
-            Ok(f) => count_records(&self.path, BufReader::with_capacity(1 << 16, f))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(Error::io("cannot read", &self.path, e)),
-        };
-        Ok((n, recovery))
+        let mut census = Census::default();
+        self.for_each(|r: crate::record::RecordView| {
+            census.records += 1;
+            census.with_id += r.id.is_some() as u64;
+            census.with_outcome += r.outcome.is_some() as u64;
+            true
+        })?;
+        Ok((census, lock.recovery))
     }
 
     /// Appends one record at the end of the array. The record is on disk
@@ -213,6 +225,12 @@ impl Ledger {
 
         let old_tail = tail[(at - start) as usize..].to_vec();
         lock.journal_append(&meta, at, &old_tail, at + new_bytes.len() as u64)?;
+        if failpoint("append-torn") {
+            // Test aid: die half-way through the write, as a SIGKILL could.
+            let half = &new_bytes.as_bytes()[..new_bytes.len() / 2];
+            let _ = file.write_all_at(half, at);
+            std::process::abort();
+        }
         file.write_all_at(new_bytes.as_bytes(), at)
             .and_then(|_| {
                 let end = at + new_bytes.len() as u64;
@@ -241,7 +259,9 @@ impl Ledger {
     ) -> Result<Option<R>> {
         let mut matched = false;
         let mut result = None;
-        self.update_where(
+        let needle = raw_needle(id);
+        self.update_where_prefiltered(
+            |raw| needle.as_deref().is_none_or(|n| contains(raw, n)),
             |r| {
                 let hit = record_has_id(r, id);
                 matched |= hit;
@@ -268,6 +288,20 @@ impl Ledger {
     /// records changed.
     pub fn update_where(
         &self,
+        select: impl FnMut(&Record) -> bool,
+        edit: impl FnMut(&mut Record) -> Result<bool>,
+        first_only: bool,
+    ) -> Result<usize> {
+        self.update_where_prefiltered(|_| true, select, edit, first_only)
+    }
+
+    /// [`Ledger::update_where`], parsing only the records whose raw JSON
+    /// text passes `prefilter` (e.g. "contains this id"): on a large ledger
+    /// most of the cost is building maps of records that are not selected.
+    /// `prefilter` must be true for every record `select` could accept.
+    pub fn update_where_prefiltered(
+        &self,
+        mut prefilter: impl FnMut(&[u8]) -> bool,
         mut select: impl FnMut(&Record) -> bool,
         mut edit: impl FnMut(&mut Record) -> Result<bool>,
         first_only: bool,
@@ -282,11 +316,13 @@ impl Ledger {
                 Err(e) => return Err(e),
             };
             let spans = element_spans(&self.path, &bytes)?;
-            let mut out: Vec<u8> = Vec::new();
-            let mut copied = 0usize;
-            let mut changed = 0usize;
+            // (span, new text) of each edited record; the rest is copied as is.
+            let mut edits: Vec<((usize, usize), String)> = Vec::new();
             for (s, e) in spans {
                 let raw = &bytes[s..e];
+                if !prefilter(raw) {
+                    continue;
+                }
                 let mut record: Record = match serde_json::from_slice(raw) {
                     Ok(r) => r,
                     Err(_) => continue, // not an object: never selected
@@ -295,30 +331,31 @@ impl Ledger {
                     continue;
                 }
                 if edit(&mut record)? {
-                    if out.is_empty() {
-                        out.reserve(bytes.len() + 4096);
-                    }
-                    out.extend_from_slice(&bytes[copied..s]);
-                    out.extend_from_slice(to_js_pretty(&Value::Object(record), 1).as_bytes());
-                    copied = e;
-                    changed += 1;
+                    edits.push(((s, e), to_js_pretty(&Value::Object(record), 1)));
                 }
                 if first_only {
                     break;
                 }
             }
-            if changed == 0 {
+            if edits.is_empty() {
                 return Ok(0);
             }
-            out.extend_from_slice(&bytes[copied..]);
             // Writers that take no lock may have replaced the file meanwhile:
             // re-read rather than overwrite their change.
             if !same_file_state(&self.path, &meta) {
                 continue;
             }
-            self.replace_with(&out)?;
+            let mut pieces: Vec<&[u8]> = Vec::with_capacity(edits.len() * 2 + 1);
+            let mut copied = 0;
+            for ((s, e), text) in &edits {
+                pieces.push(&bytes[copied..*s]);
+                pieces.push(text.as_bytes());
+                copied = *e;
+            }
+            pieces.push(&bytes[copied..]);
+            write_atomic_pieces(&self.path, &pieces)?;
             lock.remember(&self.path)?;
-            return Ok(changed);
+            return Ok(edits.len());
         }
         Err(Error::Invalid(format!(
             "{} kept changing while modelfit tried to update it (another program is \
@@ -393,12 +430,44 @@ impl Ledger {
 /// Writes `bytes` to `path` atomically and durably: temporary file in the same
 /// directory, fsync, rename, fsync of the directory; the file's mode is kept.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_pieces(path, &[bytes])
+}
+
+/// [`write_atomic`] of the concatenation of `pieces`, without building it in memory.
+pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
     let mut f = atomic_write_file::AtomicWriteFile::options()
         .open(path)
         .map_err(|e| Error::io("cannot create a temporary file beside", path, e))?;
-    f.write_all(bytes)
-        .map_err(|e| Error::io("cannot write", path, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+    for p in pieces {
+        w.write_all(p)
+            .map_err(|e| Error::io("cannot write", path, e))?;
+    }
+    w.flush().map_err(|e| Error::io("cannot write", path, e))?;
+    drop(w);
     f.commit().map_err(|e| Error::io("cannot replace", path, e))
+}
+
+/// True when the environment asks modelfit to crash at `point`
+/// (`MODELFIT_FAILPOINT=point`). Used by the crash tests to stop a process at
+/// an exact instant that a random SIGKILL would only hit by luck.
+pub fn failpoint(point: &str) -> bool {
+    std::env::var_os("MODELFIT_FAILPOINT").is_some_and(|v| v == point)
+}
+
+/// The bytes a record holding the string `text` must contain, when every
+/// writer spells it literally (ASCII with nothing JSON escapes); `None` when
+/// an escaped spelling is possible and no prefilter is safe.
+pub fn raw_needle(text: &str) -> Option<Vec<u8>> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'/');
+    (plain && !text.is_empty()).then(|| text.as_bytes().to_vec())
+}
+
+/// Whether `hay` contains `needle`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 fn record_has_id(r: &Record, id: &str) -> bool {
@@ -789,8 +858,8 @@ struct FileState {
     dev: u64,
     ino: u64,
     len: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
+    mtime_ns: i64,
+    ctime_ns: i64,
 }
 
 impl FileState {
@@ -799,8 +868,8 @@ impl FileState {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
-            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+            mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+            ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
         }
     }
 }
@@ -1051,5 +1120,82 @@ mod scanner_tests {
         );
         assert_eq!(n, 1);
         assert!(matches!(r, Err(Error::Parse { .. })));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_round_trips() {
+        let file = FileState {
+            dev: 1,
+            ino: 2,
+            len: 3,
+            mtime_ns: 1_796_178_258_517_366_208,
+            ctime_ns: 5,
+        };
+        for j in [
+            Journal::Clean { file },
+            Journal::Appending {
+                file,
+                offset: 10,
+                old_tail: "\n]".into(),
+                new_len: 99,
+            },
+        ] {
+            let text = serde_json::to_string(&j).unwrap();
+            assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), j);
+        }
+    }
+
+    #[test]
+    fn spans_point_at_each_record() {
+        let bytes = b"[\n  {\"a\": 1},\n  [2],\n  \"x\"\n]";
+        let spans = element_spans(Path::new("t"), bytes).unwrap();
+        let parts: Vec<&[u8]> = spans.iter().map(|(s, e)| &bytes[*s..*e]).collect();
+        assert_eq!(parts, [&b"{\"a\": 1}"[..], b"[2]", b"\"x\""]);
+        assert!(element_spans(Path::new("t"), b"  ").unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::*;
+
+    #[test]
+    fn needles_and_contains() {
+        assert_eq!(
+            raw_needle("dispatch-1-abc").as_deref(),
+            Some(&b"dispatch-1-abc"[..])
+        );
+        for risky in ["", "a\"b", "a\\b", "a/b", "é", "a b", "a\tb"] {
+            assert_eq!(raw_needle(risky), None, "{risky:?}");
+        }
+        assert!(contains(b"xx\"id\": \"d-1\"", b"d-1"));
+        assert!(contains(b"abc", b"abc"));
+        assert!(!contains(b"ab", b"abc"));
+        assert!(!contains(b"aXbaXc", b"abc"));
+        assert!(contains(b"aab", b"ab"));
+    }
+
+    #[test]
+    fn update_parses_only_candidates_but_decides_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::at(dir.path().join("d.json"), dir.path().join("torn"));
+        std::fs::write(
+            l.path(),
+            "[\n  {\n    \"id\": \"a\",\n    \"note\": \"retry of b\"\n  },\n  {\n    \"id\": \"b\"\n  }\n]",
+        )
+        .unwrap();
+        l.update("b", |r| {
+            r.insert("x".into(), Value::from(1));
+            Ok(Some(()))
+        })
+        .unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(l.path()).unwrap()).unwrap();
+        assert_eq!(v[0].get("x"), None);
+        assert_eq!(v[1]["x"], 1);
     }
 }

@@ -1,22 +1,257 @@
 //! `rate` and `ci`: explicit verdicts from people and pipelines.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::explicit::ci::{self, CiStatus, Link};
+use crate::explicit::prompt::{self, Answer};
+use crate::explicit::rate::{self, MatchedBy, RateOptions, Scope};
 use crate::home::Home;
+use crate::outcome::{Change, Outcome};
 
 #[derive(Debug, Args)]
-pub struct RateArgs {}
+pub struct RateArgs {
+    /// A task id (dispatch-…), or `last`: the newest task of this directory, or of this
+    /// Claude Code session when run inside one [default: last]
+    #[arg(value_name = "TASK_ID|last")]
+    target: Option<String>,
+    /// y|yes, n|no, p|partial; without it, the question is asked on the terminal
+    #[arg(value_name = "y|n|p")]
+    verdict: Option<String>,
+    /// Free text, stored (redacted) as outcome_notes
+    #[arg(long, value_name = "TEXT")]
+    notes: Option<String>,
+    /// A cheaper model would have done this task (cheaper_model_would_do: true, and the
+    /// seed's model_was_sufficient: false)
+    #[arg(long)]
+    cheaper_would_do: bool,
+    /// Seconds to wait for an answer on the terminal
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    timeout: u64,
+    /// With `last`: only tasks that started, ended or were created at or after this
+    /// time (ISO 8601, e.g. 2026-03-04T08:00:00Z)
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+}
 
-pub fn rate(_a: RateArgs, _home: &Home) -> Result<ExitCode> {
-    Err(Error::Invalid("rate: not built yet".into()))
+pub fn rate(a: RateArgs, home: &Home) -> Result<ExitCode> {
+    // `modelfit rate y`: one positional that is a verdict means `last y`.
+    let (target, verdict) = match (a.target, a.verdict) {
+        (Some(t), None) if rate::parse_verdict(&t).is_some() => ("last".to_string(), Some(t)),
+        (t, v) => (t.unwrap_or_else(|| "last".into()), v),
+    };
+    let verdict: Option<Outcome> = match verdict {
+        None => None,
+        Some(v) => Some(rate::parse_verdict(&v).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{v:?} is not a verdict: use y (success), n (failure) or p (partial)"
+            ))
+        })?),
+    };
+    if a.timeout == 0 {
+        return Err(Error::Invalid("--timeout must be at least 1 second".into()));
+    }
+    let since = match &a.since {
+        None => None,
+        Some(s) => Some(crate::clock::parse(s).ok_or_else(|| {
+            Error::Invalid(format!(
+                "--since {s:?} is not a time: use ISO 8601, e.g. 2026-03-04T08:00:00Z"
+            ))
+        })?),
+    };
+    let opts = RateOptions {
+        notes: a.notes,
+        cheaper_would_do: a.cheaper_would_do,
+    };
+    if opts.cheaper_would_do && verdict == Some(Outcome::Failure) {
+        // Refuse before asking anything.
+        return Err(Error::Invalid(
+            "--cheaper-would-do goes with a success or partial verdict".into(),
+        ));
+    }
+
+    if let (Some(outcome), false) = (verdict, target == "last") {
+        // An id and a verdict: one pass over the ledger, no lookup first.
+        let change = rate::rate(home, &target, outcome, &opts, &crate::clock::now_iso())?;
+        report(&target, &format!("rated {outcome}"), &change);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (task, how) = if target == "last" {
+        let scope = Scope::current(since)?;
+        match rate::find_last(home, &scope)? {
+            Some((t, how)) => (t, Some(how)),
+            None => {
+                let mut msg = format!("no task recorded in {}", scope.dir());
+                if let Some(s) = &scope.session {
+                    msg.push_str(&format!(" or in Claude Code session {s}"));
+                }
+                if let Some(t) = &a.since {
+                    msg.push_str(&format!(" since {t}"));
+                }
+                msg.push_str(&format!(
+                    " (ledger {}); nothing to rate. Give the id: modelfit rate TASK_ID y|n|p",
+                    home.ledger().display()
+                ));
+                return Err(Error::Invalid(msg));
+            }
+        }
+    } else {
+        (rate::find_id(home, &target)?, None)
+    };
+    let id = task.id.clone().unwrap_or(target);
+    let found_by = match how {
+        Some(MatchedBy::Session) => " (newest task of this Claude Code session)",
+        Some(MatchedBy::Directory) => " (newest task of this directory)",
+        None => "",
+    };
+
+    let outcome = match verdict {
+        Some(o) => o,
+        None => match prompt::terminal() {
+            Err(why) => {
+                eprintln!(
+                    "modelfit: not asking ({why}); {id} is left unrated. \
+                     Rate it later: modelfit rate {id} y|n|p"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(mut tty) => {
+                let header = format!("modelfit: {}{found_by}", task.describe());
+                let answer = tty
+                    .ask(&header, Duration::from_secs(a.timeout))
+                    .map_err(|e| Error::io("cannot talk to the terminal", "/dev/tty", e))?;
+                match answer {
+                    Answer::Verdict(o) => o,
+                    Answer::Skipped => {
+                        eprintln!(
+                            "modelfit: skipped; {id} is left unrated (later: modelfit rate {id} y|n|p)"
+                        );
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    // The terminal already says so.
+                    Answer::TimedOut => return Ok(ExitCode::SUCCESS),
+                }
+            }
+        },
+    };
+    let now = crate::clock::now_iso();
+    let change = rate::rate(home, &id, outcome, &opts, &now)?;
+    report(&id, &format!("rated {outcome}{found_by}"), &change);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(id: &str, what: &str, change: &Change) {
+    println!("{id}: {what}");
+    print!("{}", change.describe());
 }
 
 #[derive(Debug, Args)]
-pub struct CiArgs {}
+pub struct CiArgs {
+    /// The pipeline's result: success, failure or cancelled [default: from the CI
+    /// environment where it has one, e.g. GitLab's CI_JOB_STATUS]
+    #[arg(long, value_name = "STATUS")]
+    status: Option<String>,
+    /// The commit the pipeline ran on (full SHA or a unique prefix of 7+ hex digits)
+    /// [default: GITHUB_SHA, CI_COMMIT_SHA, GIT_COMMIT, BUILDKITE_COMMIT, CIRCLE_SHA1]
+    #[arg(long, value_name = "SHA")]
+    commit: Option<String>,
+    /// Rate this task instead of the tasks of the commit (repeatable)
+    #[arg(long = "task", value_name = "TASK_ID")]
+    tasks: Vec<String>,
+    /// A link to the pipeline run [default: from the CI environment]
+    #[arg(long, value_name = "URL")]
+    pipeline: Option<String>,
+    /// Exit 1 when no task matches (by default that is a message and exit 0, so the
+    /// step never fails a pipeline for it)
+    #[arg(long)]
+    strict: bool,
+}
 
-pub fn ci(_a: CiArgs, _home: &Home) -> Result<ExitCode> {
-    Err(Error::Invalid("ci: not built yet".into()))
+pub fn ci(a: CiArgs, home: &Home) -> Result<ExitCode> {
+    let env = ci::detect(&|k| std::env::var(k).ok());
+    let status_text = a.status.or(env.status.clone()).ok_or_else(|| {
+        Error::Invalid(
+            "no pipeline status: pass --status success|failure|cancelled (GitHub Actions has \
+             no status variable: use --status ${{ job.status }}; GitLab sets CI_JOB_STATUS \
+             only in after_script)"
+                .into(),
+        )
+    })?;
+    let status = CiStatus::parse(&status_text)?;
+    let commit = a.commit.or(env.commit.clone());
+    let pipeline = a
+        .pipeline
+        .or(env.pipeline.clone())
+        .map(|p| crate::signals::redact(&p));
+    let link = if !a.tasks.is_empty() {
+        Link::Tasks(a.tasks.clone())
+    } else if let Some(c) = &commit {
+        Link::Commit(c.clone())
+    } else {
+        return Err(Error::Invalid(
+            "nothing to link the pipeline to: pass --commit SHA or --task TASK_ID (no commit \
+             variable found in the CI environment)"
+                .into(),
+        ));
+    };
+    let now = crate::clock::now_iso();
+    let r = ci::record(
+        home,
+        &link,
+        status,
+        pipeline.as_deref(),
+        commit.as_deref(),
+        &now,
+    )?;
+
+    let mut unmatched = Vec::new();
+    if r.tasks.is_empty() {
+        unmatched.push(match &link {
+            Link::Commit(c) => format!("no task was recorded on commit {c}"),
+            Link::Tasks(ids) => format!("no task with id {}", ids.join(", ")),
+        });
+    } else if !r.missing.is_empty() {
+        unmatched.push(format!("no task with id {}", r.missing.join(", ")));
+    }
+    let mut outranked = 0;
+    for (id, change) in &r.tasks {
+        let verdict = match status.outcome() {
+            Some(o) => format!("ci {} -> outcome {o}", status.as_str()),
+            None => format!(
+                "ci {} (no verdict: the outcome is unchanged)",
+                status.as_str()
+            ),
+        };
+        if change.fields.is_empty() {
+            println!("{id}: {verdict} (already recorded, nothing changed)");
+        } else {
+            println!("{id}: {verdict}");
+            print!("{}", change.describe());
+        }
+        outranked += change.outranked_by.is_some() as usize;
+    }
+    if outranked > 0 {
+        eprintln!(
+            "modelfit ci: {outranked} task(s) keep a person's verdict; ci_status was recorded \
+             beside it (exit 0)"
+        );
+    }
+    for m in &unmatched {
+        eprintln!(
+            "modelfit ci: {m} in {}; nothing rated{}",
+            home.ledger().display(),
+            if a.strict {
+                ""
+            } else {
+                " (exit 0; --strict makes this an error)"
+            }
+        );
+    }
+    if a.strict && !unmatched.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

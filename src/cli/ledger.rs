@@ -1,6 +1,6 @@
 //! `outcome`, `rotate` and `ledger`: the store's own commands.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -18,7 +18,7 @@ pub struct OutcomeArgs {
     /// success, failure or partial
     outcome: String,
     /// Wall time in seconds (execution_time_seconds)
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     time: Option<f64>,
     /// Total tokens (tokens_used)
     #[arg(long, value_name = "N")]
@@ -82,7 +82,11 @@ pub enum LedgerCommand {
     /// Check that the ledger parses (finishing an interrupted append first); print the record count
     Check,
     /// Append one record, read as a JSON object from stdin; print its id
-    Append,
+    Append {
+        /// Append N copies, the i-th with id `<id>-<i>`, printing each id once it is on disk
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        repeat: u32,
+    },
     /// Print one record by id
     Get {
         /// The record id
@@ -94,7 +98,7 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
     let ledger = Ledger::of(home);
     match c {
         LedgerCommand::Check => {
-            let (n, recovery) = ledger.check()?;
+            let (census, recovery) = ledger.check()?;
             match recovery {
                 Recovery::RolledBack => println!(
                     "rolled back an interrupted append (torn bytes kept in {})",
@@ -103,18 +107,43 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 Recovery::Completed => println!("an interrupted append had completed"),
                 Recovery::None => {}
             }
-            println!("{}: {n} records, parses", ledger.path().display());
+            println!(
+                "{}: {} records, parses ({} with an id, {} with an outcome)",
+                ledger.path().display(),
+                census.records,
+                census.with_id,
+                census.with_outcome
+            );
         }
-        LedgerCommand::Append => {
+        LedgerCommand::Append { repeat } => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| Error::io("cannot read", "<stdin>", e))?;
             let record: Record = serde_json::from_str(&text)
                 .map_err(|e| Error::Invalid(format!("stdin is not one JSON object: {e}")))?;
-            ledger.append(&record)?;
-            if let Some(id) = record.get("id").and_then(|v| v.as_str()) {
-                println!("{id}");
+            let id = record
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let mut out = std::io::stdout().lock();
+            for i in 0..repeat {
+                let mut r = record.clone();
+                let this_id = match (&id, repeat) {
+                    (Some(id), 1) => Some(id.clone()),
+                    (Some(id), _) => Some(format!("{id}-{i}")),
+                    (None, _) => None,
+                };
+                if let Some(this_id) = &this_id {
+                    r.insert("id".into(), this_id.clone().into());
+                }
+                ledger.append(&r)?;
+                if let Some(this_id) = this_id {
+                    // Acknowledged only once the record is synced to disk.
+                    writeln!(out, "{this_id}")
+                        .and_then(|_| out.flush())
+                        .map_err(|e| Error::io("cannot write", "<stdout>", e))?;
+                }
             }
         }
         LedgerCommand::Get { id } => match ledger.find(&id)? {

@@ -841,7 +841,10 @@ fn pattern_json(
             )),
         );
         let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0 {
-            json!(round6(acc.cost_sum / acc.tasks_succeeded as f64))
+            // Attempts without a cost are charged the cell's mean attempt cost.
+            json!(round6(
+                acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded as f64
+            ))
         } else {
             Value::Null
         };
