@@ -40,24 +40,93 @@ const MAX_ANOMALIES: usize = 100;
 const JOIN_BEFORE_MS: i64 = 15 * 60 * 1000;
 const JOIN_AFTER_MS: i64 = 2 * 60 * 1000;
 
-/// Pass 1's view of a record.
+/// A name mapped to one of modelfit's constants (an alias keeps serde's
+/// derive from treating the `'static` borrow as a borrow from the input).
+type StaticName = Option<&'static str>;
+
+/// Pass 1's view of a record. Strings are mapped while borrowed from the
+/// parser, so this pass allocates only for retry links.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Lite {
-    #[serde(deserialize_with = "lenient_string")]
-    complexity: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    model: Option<String>,
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    kind: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    created_at: Option<String>,
+    #[serde(deserialize_with = "level_of")]
+    complexity: StaticName,
+    #[serde(deserialize_with = "family_of")]
+    model: StaticName,
+    #[serde(rename = "type", deserialize_with = "batch_of")]
+    kind: Option<bool>,
+    #[serde(deserialize_with = "time_of")]
+    created_at: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "lenient_string")]
     previous_dispatch_id: Option<String>,
     #[serde(deserialize_with = "lenient_f64")]
     tokens_used: Option<f64>,
     #[serde(deserialize_with = "lenient_f64")]
     execution_time_seconds: Option<f64>,
+}
+
+/// Deserializes any JSON value, keeping `f(text)` of a string and `None` for
+/// anything else, without allocating the string.
+fn map_str<'de, D, T>(d: D, f: fn(&str) -> Option<T>) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V<T>(fn(&str) -> Option<T>);
+    impl<'de, T> serde::de::Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<T>, E> {
+            Ok((self.0)(v))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Option<T>, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Option<T>, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V(f))
+}
+
+fn level_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    map_str(d, |s| models::LEVELS.iter().copied().find(|l| *l == s))
+}
+
+fn family_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    map_str(d, models::family)
+}
+
+fn batch_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    map_str(d, |s| Some(s == "batch"))
+}
+
+fn time_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    map_str(d, parse_time)
 }
 
 fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -275,22 +344,13 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
             linked.insert(p);
         }
-        if r.kind.as_deref() == Some("batch") {
+        if r.kind == Some(true) {
             return true;
         }
-        let (Some(c), Some(fam)) = (
-            r.complexity
-                .as_deref()
-                .and_then(|c| models::LEVELS.iter().copied().find(|l| *l == c)),
-            r.model.as_deref().and_then(models::family),
-        ) else {
+        let (Some(c), Some(fam)) = (r.complexity, r.model) else {
             return true;
         };
-        let in_window = r
-            .created_at
-            .as_deref()
-            .and_then(parse_time)
-            .is_some_and(|t| t >= since);
+        let in_window = r.created_at.is_some_and(|t| t >= since);
         if !in_window {
             return true;
         }
