@@ -44,11 +44,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let after = simulate::route_after(world.rules, &changes);
             before_ok += (0..3).filter(|l| world.rules[*l] == oracle[*l]).count();
             after_ok += (0..3).filter(|l| after[*l] == oracle[*l]).count();
+            let p = world.effective_p();
             let got_worse = (0..3).any(|l| {
                 let (b, a) = (world.rules[l], after[l]);
                 a != b
-                    && (world.p[l][a] < world.p[l][b].min(t) - delta
-                        || world.cps(l, a) > world.cps(l, b) && world.p[l][a] < world.p[l][b])
+                    && (p[l][a] < p[l][b].min(t) - delta
+                        || world.cps(l, a) > world.cps(l, b) && p[l][a] < p[l][b])
             });
             worse += got_worse as u32;
         }

@@ -30,7 +30,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -124,7 +124,8 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io("cannot read", &self.path, e)),
         };
-        stream_array(&self.path, BufReader::with_capacity(1 << 16, file), f)
+        // The scanner reads in 1 MiB blocks itself: no BufReader copy.
+        stream_array(&self.path, file, f)
     }
 
     /// Finds the record with `id` (matching `id`, or the `dispatch_id` the
@@ -564,72 +565,273 @@ fn count_records(path: &Path, reader: impl Read) -> Result<usize> {
 }
 
 /// Streams the elements of a top-level array read from `reader`.
-fn stream_array<T, F, R>(path: &Path, mut reader: R, f: F) -> Result<()>
+///
+/// A byte scanner finds where each element starts and ends (strings,
+/// escapes and nesting tracked), and each element is then deserialized from
+/// its own slice: several times faster than `serde_json`'s byte-at-a-time
+/// reader, with memory bounded by one record plus the read buffer. Errors
+/// carry the line and column in the whole file.
+fn stream_array<T, F, R>(path: &Path, reader: R, mut f: F) -> Result<()>
 where
     T: DeserializeOwned,
     F: FnMut(T) -> bool,
     R: Read,
 {
-    // An empty or whitespace-only file is an empty ledger.
-    let mut first = [0u8; 1];
-    let mut lead = Vec::new();
+    let mut sc = Scanner::new(path, reader);
+    match sc.skip_ws()? {
+        None => return Ok(()),
+        Some(b'[') => sc.bump(),
+        Some(b) => return Err(not_an_array(path, &[b])),
+    }
+    let mut first = true;
+    let mut stopped = false;
     loop {
-        match reader.read(&mut first) {
-            Ok(0) => return Ok(()),
-            Ok(_) if first[0].is_ascii_whitespace() => lead.push(first[0]),
-            Ok(_) => break,
-            Err(e) => return Err(Error::io("cannot read", path, e)),
-        }
-    }
-    if first[0] != b'[' {
-        let mut peek = lead;
-        peek.push(first[0]);
-        return Err(not_an_array(path, &peek));
-    }
-    let chained = std::io::Cursor::new([lead, vec![b'[']].concat()).chain(reader);
-    let mut de = serde_json::Deserializer::from_reader(chained);
-    let mut seed = Streamer {
-        f,
-        _t: std::marker::PhantomData,
-    };
-    (&mut seed)
-        .deserialize(&mut de)
-        .and_then(|_| de.end())
-        .map_err(|e| {
-            if e.is_io() {
-                Error::io("cannot read", path, std::io::Error::other(e.to_string()))
-            } else {
-                Error::parse(path, &e)
+        let Some(b) = sc.skip_ws()? else {
+            return Err(sc.error("EOF while parsing a list"));
+        };
+        if b == b']' {
+            if !first {
+                // `[1,]`: a comma was consumed and an element must follow.
+                return Err(sc.error("trailing comma"));
             }
-        })
-}
-
-struct Streamer<T, F> {
-    f: F,
-    _t: std::marker::PhantomData<fn(T)>,
-}
-
-impl<'de, T: DeserializeOwned, F: FnMut(T) -> bool> DeserializeSeed<'de> for &mut Streamer<T, F> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, T: DeserializeOwned, F: FnMut(T) -> bool> Visitor<'de> for &mut Streamer<T, F> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON array of records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<T>()? {
-            if !(self.f)(item) {
-                // Still consume (and so validate) the rest; IgnoredAny allocates nothing.
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+            sc.bump();
+            break;
+        }
+        let (line, col) = sc.value_start();
+        sc.scan_value()?;
+        // Refills may have moved the element to the front of the buffer.
+        let start = sc.hold.expect("held while scanning");
+        let slice = &sc.buf[start..sc.pos];
+        if stopped {
+            serde_json::from_slice::<IgnoredAny>(slice)
+                .map_err(|e| sc.slice_error(&e, line, col))?;
+        } else {
+            let item: T =
+                serde_json::from_slice(slice).map_err(|e| sc.slice_error(&e, line, col))?;
+            stopped = !f(item);
+        }
+        sc.element_done();
+        first = false;
+        match sc.skip_ws()? {
+            Some(b',') => {
+                sc.bump();
+                match sc.skip_ws()? {
+                    Some(b']') => return Err(sc.error("trailing comma")),
+                    Some(_) => {}
+                    None => return Err(sc.error("EOF while parsing a list")),
+                }
+                continue;
+            }
+            Some(b']') => {
+                sc.bump();
                 break;
             }
+            Some(_) => return Err(sc.error("expected `,` or `]`")),
+            None => return Err(sc.error("EOF while parsing a list")),
         }
-        Ok(())
+    }
+    match sc.skip_ws()? {
+        None => Ok(()),
+        Some(_) => Err(sc.error("trailing characters")),
+    }
+}
+
+/// Read buffer and position tracking for [`stream_array`].
+struct Scanner<'p, R> {
+    path: &'p Path,
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    /// Start of the element being scanned (kept in the buffer while refilling).
+    hold: Option<usize>,
+    /// 1-based line of `pos`, and the buffer index where that line starts
+    /// (may be negative after compaction, hence i64).
+    line: usize,
+    line_start: i64,
+}
+
+impl<'p, R: Read> Scanner<'p, R> {
+    fn new(path: &'p Path, reader: R) -> Self {
+        Scanner {
+            path,
+            reader,
+            buf: Vec::with_capacity(1 << 20),
+            pos: 0,
+            eof: false,
+            hold: None,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// Makes `pos` readable; false at end of input.
+    fn fill(&mut self) -> Result<bool> {
+        if self.pos < self.buf.len() {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        // Drop what no one needs any more.
+        let keep = self.hold.unwrap_or(self.pos);
+        if keep > 0 {
+            self.buf.drain(..keep);
+            self.pos -= keep;
+            self.line_start -= keep as i64;
+            if let Some(h) = self.hold.as_mut() {
+                *h = 0;
+            }
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + (1 << 20), 0);
+        let n = loop {
+            match self.reader.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("cannot read", self.path, e)),
+            }
+        };
+        self.buf.truncate(old + n);
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn bump(&mut self) {
+        if self.buf[self.pos] == b'\n' {
+            self.line += 1;
+            self.line_start = self.pos as i64 + 1;
+        }
+        self.pos += 1;
+    }
+
+    fn skip_ws(&mut self) -> Result<Option<u8>> {
+        loop {
+            if !self.fill()? {
+                return Ok(None);
+            }
+            let b = self.buf[self.pos];
+            if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                self.bump();
+            } else {
+                return Ok(Some(b));
+            }
+        }
+    }
+
+    fn column(&self) -> usize {
+        (self.pos as i64 - self.line_start) as usize + 1
+    }
+
+    fn value_start(&mut self) -> (usize, usize) {
+        self.hold = Some(self.pos);
+        (self.line, self.column())
+    }
+
+    fn element_done(&mut self) {
+        self.hold = None;
+    }
+
+    /// Advances past one JSON value starting at `pos`. Only the structure is
+    /// checked here; `serde_json` checks the rest on the element's slice.
+    fn scan_value(&mut self) -> Result<()> {
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        let first = self.buf[self.pos];
+        if !matches!(first, b'{' | b'[' | b'"') {
+            // A scalar: up to the next delimiter.
+            loop {
+                if !self.fill()? {
+                    return Ok(());
+                }
+                match self.buf[self.pos] {
+                    b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t' => return Ok(()),
+                    _ => self.pos += 1,
+                }
+            }
+        }
+        loop {
+            if !self.fill()? {
+                return Err(self.error("EOF while parsing a value"));
+            }
+            // Work on the buffered run without refilling per byte.
+            let end = self.buf.len();
+            let mut i = self.pos;
+            while i < end {
+                let b = self.buf[i];
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            self.advance_to(i + 1);
+                            return Ok(());
+                        }
+                    } else if b == b'\n' {
+                        // A raw newline inside a string is invalid JSON; serde reports it.
+                        self.line += 1;
+                        self.line_start = i as i64 + 1;
+                    }
+                } else {
+                    match b {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                self.advance_to(i + 1);
+                                return Ok(());
+                            }
+                        }
+                        b'\n' => {
+                            self.line += 1;
+                            self.line_start = i as i64 + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                i += 1;
+            }
+            self.pos = end;
+        }
+    }
+
+    fn advance_to(&mut self, i: usize) {
+        self.pos = i;
+    }
+
+    fn error(&self, message: &str) -> Error {
+        Error::Parse {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            column: self.column(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Maps an error inside an element's slice to the whole file's line and column.
+    fn slice_error(&self, e: &serde_json::Error, line: usize, col: usize) -> Error {
+        match Error::parse(self.path, e) {
+            Error::Parse {
+                path,
+                line: l,
+                column: c,
+                message,
+            } => Error::Parse {
+                path,
+                line: line + l.max(1) - 1,
+                column: if l <= 1 { col + c.max(1) - 1 } else { c },
+                message,
+            },
+            other => other,
+        }
     }
 }
 
@@ -822,6 +1024,103 @@ impl LedgerLock {
             .write_all_at(&text, 0)
             .and_then(|_| self.file.set_len(text.len() as u64))
             .map_err(|e| Error::io("cannot write the lock journal", &self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod scanner_tests {
+    use super::*;
+
+    /// A reader that hands out one byte per call, to cross every buffer boundary.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() || out.is_empty() {
+                return Ok(0);
+            }
+            out[0] = self.0[0];
+            self.0 = &self.0[1..];
+            Ok(1)
+        }
+    }
+
+    fn all(text: &str) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        stream_array(Path::new("x.json"), text.as_bytes(), |v: Value| {
+            out.push(v);
+            true
+        })?;
+        let mut slow = Vec::new();
+        stream_array(Path::new("x.json"), Trickle(text.as_bytes()), |v: Value| {
+            slow.push(v);
+            true
+        })?;
+        assert_eq!(out, slow);
+        Ok(out)
+    }
+
+    fn err_at(text: &str) -> (usize, usize) {
+        match all(text) {
+            Err(Error::Parse { line, column, .. }) => (line, column),
+            other => panic!("expected a parse error for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn elements_of_every_shape() {
+        assert!(all("").unwrap().is_empty());
+        assert!(all("  \n[ ]\n").unwrap().is_empty());
+        let v = all(
+            "[\n  {\"a\": \"x]}\\\"{[\", \"b\": [1, {\"c\": []}]},\n  2, \"s\", null, [true]\n]",
+        )
+        .unwrap();
+        assert_eq!(v.len(), 5);
+        assert_eq!(v[0]["a"], "x]}\"{[");
+        assert_eq!(v[1], 2);
+        assert_eq!(v[4][0], true);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column_of_the_file() {
+        assert_eq!(err_at("[\n  {\"a\": 1},\n  {\"a\": 1,}\n]"), (3, 11));
+        assert_eq!(err_at("[\n  {\"a\": 1}\n  {\"b\": 2}\n]").0, 3);
+        assert_eq!(err_at("[1,]").0, 1);
+        assert_eq!(err_at("[\n  {\"a\": 1},\n  {\"a\": "), (3, 9));
+        assert!(matches!(all("[1] x"), Err(Error::Parse { .. })));
+        assert!(matches!(all("{\"a\": 1}"), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn records_across_buffer_refills() {
+        let rec = format!("{{\"id\": \"x\", \"pad\": \"{}\"}}", "y".repeat(300_000));
+        let text = format!("[\n  {}\n]", vec![rec; 9].join(",\n  "));
+        let mut n = 0;
+        stream_array(Path::new("x.json"), text.as_bytes(), |v: Value| {
+            assert_eq!(v["id"], "x");
+            n += 1;
+            true
+        })
+        .unwrap();
+        assert_eq!(n, 9);
+        let bad = text
+            .replacen("\"id\": \"x\"", "\"id\" \"x\"", 1)
+            .replace("[\n  {\"id\" ", "[\n  {\"id\": \"x\"}, {\"id\" ");
+        assert!(matches!(all(&bad), Err(Error::Parse { line: 2, .. })));
+    }
+
+    #[test]
+    fn early_stop_still_validates_the_rest() {
+        let mut n = 0;
+        let r = stream_array(
+            Path::new("x.json"),
+            "[1, 2, {\"bad\" 3}]".as_bytes(),
+            |_: Value| {
+                n += 1;
+                false
+            },
+        );
+        assert_eq!(n, 1);
+        assert!(matches!(r, Err(Error::Parse { .. })));
     }
 }
 

@@ -313,9 +313,9 @@ fn html_report_renders_in_headless_chromium() {
         .assert()
         .success();
     let text = std::fs::read_to_string(&html).unwrap();
-    // Success and trend charts; the fixture has no priced model yet, so cost is a note.
-    assert_eq!(text.matches("<svg").count(), 2, "{text}");
-    assert!(text.contains("No cost data"));
+    // Success rates, cost per success (tokens priced by pricing.json) and the weekly trend.
+    assert_eq!(text.matches("<svg").count(), 3, "{text}");
+    assert!(text.contains("complex / opus"), "cost chart");
     assert!(
         !text.contains("<script src") && !text.contains("<link "),
         "external assets"

@@ -178,15 +178,27 @@ pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
         Some(LearnCommand::Apply { id, force }) => {
             let r = learn::apply(home, &id, force)?;
             println!(
-                "applied {}: {} (backup: {})",
+                "{} {}: {} (backup: {})",
+                if r.resumed {
+                    "finished applying"
+                } else {
+                    "applied"
+                },
                 r.id,
                 r.description,
                 r.backup.display()
             );
+            for n in &r.notes {
+                println!("note: {n}");
+            }
         }
         Some(LearnCommand::Reject { id, reason }) => {
             let r = learn::reject(home, &id, reason.as_deref())?;
-            println!("rejected {}; it will not be suggested again", r.id);
+            if r.already {
+                println!("{} was already rejected", r.id);
+            } else {
+                println!("rejected {}; it will not be suggested again", r.id);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -20,7 +20,6 @@ use crate::error::Result;
 use crate::home::Home;
 use crate::outcome::Source;
 use crate::pricing::Pricing;
-use crate::record::RecordView;
 use crate::store::Ledger;
 
 /// Target first-attempt success rate T.
@@ -41,24 +40,93 @@ const MAX_ANOMALIES: usize = 100;
 const JOIN_BEFORE_MS: i64 = 15 * 60 * 1000;
 const JOIN_AFTER_MS: i64 = 2 * 60 * 1000;
 
-/// Pass 1's view of a record.
+/// A name mapped to one of modelfit's constants (an alias keeps serde's
+/// derive from treating the `'static` borrow as a borrow from the input).
+type StaticName = Option<&'static str>;
+
+/// Pass 1's view of a record. Strings are mapped while borrowed from the
+/// parser, so this pass allocates only for retry links.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Lite {
-    #[serde(deserialize_with = "lenient_string")]
-    complexity: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    model: Option<String>,
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    kind: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    created_at: Option<String>,
+    #[serde(deserialize_with = "level_of")]
+    complexity: StaticName,
+    #[serde(deserialize_with = "family_of")]
+    model: StaticName,
+    #[serde(rename = "type", deserialize_with = "batch_of")]
+    kind: Option<bool>,
+    #[serde(deserialize_with = "time_of")]
+    created_at: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "lenient_string")]
     previous_dispatch_id: Option<String>,
     #[serde(deserialize_with = "lenient_f64")]
     tokens_used: Option<f64>,
     #[serde(deserialize_with = "lenient_f64")]
     execution_time_seconds: Option<f64>,
+}
+
+/// Deserializes any JSON value, keeping `f(text)` of a string and `None` for
+/// anything else, without allocating the string.
+fn map_str<'de, D, T>(d: D, f: fn(&str) -> Option<T>) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V<T>(fn(&str) -> Option<T>);
+    impl<'de, T> serde::de::Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<T>, E> {
+            Ok((self.0)(v))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Option<T>, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Option<T>, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V(f))
+}
+
+fn level_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    map_str(d, |s| models::LEVELS.iter().copied().find(|l| *l == s))
+}
+
+fn family_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    map_str(d, models::family)
+}
+
+fn batch_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    map_str(d, |s| Some(s == "batch"))
+}
+
+fn time_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    map_str(d, parse_time)
 }
 
 fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -73,6 +141,90 @@ fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D:
         Value::Number(n) => n.as_f64(),
         _ => None,
     })
+}
+
+/// Pass 2's view of a record: only what analyze uses, so nothing else is allocated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Rec {
+    #[serde(deserialize_with = "lenient_string")]
+    id: Option<String>,
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    task: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    original_task: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    complexity: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    model: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    status: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    created_at: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    completed_at: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    outcome: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    outcome_source: Option<String>,
+    #[serde(deserialize_with = "lenient_strings")]
+    task_keywords: Option<Vec<String>>,
+    #[serde(deserialize_with = "lenient_f64")]
+    tokens_used: Option<f64>,
+    #[serde(deserialize_with = "lenient_f64")]
+    execution_time_seconds: Option<f64>,
+    #[serde(deserialize_with = "lenient_f64")]
+    cost_usd: Option<f64>,
+    #[serde(deserialize_with = "lenient_string")]
+    previous_dispatch_id: Option<String>,
+}
+
+fn lenient_strings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => Some(
+            items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    })
+}
+
+/// Parses the orchestrator's `toISOString()` form quickly, else any RFC 3339 / date.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+    {
+        let n = |r: std::ops::Range<usize>| -> Option<u32> {
+            let mut v = 0u32;
+            for c in &b[r] {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + (c - b'0') as u32;
+            }
+            Some(v)
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)?;
+        let t = date.and_hms_milli_opt(n(11..13)?, n(14..16)?, n(17..19)?, n(20..23)?)?;
+        return Some(t.and_utc());
+    }
+    crate::clock::parse(text)
 }
 
 /// Accumulated figures of one cell (complexity × model, or keyword × complexity × model).
@@ -113,9 +265,15 @@ pub(crate) struct Acc {
 
 impl Acc {
     fn see_model(&mut self, model: &str, at: i64) {
+        let same = self.latest_model == model;
         if at >= self.latest_at || self.latest_model.is_empty() {
             self.latest_at = at;
-            self.latest_model = model.to_string();
+            if !same {
+                self.latest_model = model.to_string();
+            }
+        }
+        if same {
+            return;
         }
         if let Some(v) = models::version(model) {
             if !self.versions.contains(&v) && self.versions.len() < 16 {
@@ -150,8 +308,8 @@ struct Selection {
 /// What a later attempt inherits from the task's first attempt.
 #[derive(Debug, Clone)]
 struct Chain {
-    root: (String, &'static str),
-    root_week: Option<String>,
+    root: (&'static str, &'static str),
+    root_week: Option<i64>,
     family: &'static str,
     succeeded: bool,
 }
@@ -180,29 +338,24 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
 
     // Pass 1: retry links and per-cell norms.
     let mut linked: HashSet<String> = HashSet::new();
-    let mut tok_hist: HashMap<(String, &'static str), LogHist> = HashMap::new();
-    let mut time_hist: HashMap<(String, &'static str), LogHist> = HashMap::new();
+    let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
+    let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     ledger.for_each(|r: Lite| {
         if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
             linked.insert(p);
         }
-        if r.kind.as_deref() == Some("batch") {
+        if r.kind == Some(true) {
             return true;
         }
-        let (Some(c), Some(fam)) = (r.complexity, r.model.as_deref().and_then(models::family))
-        else {
+        let (Some(c), Some(fam)) = (r.complexity, r.model) else {
             return true;
         };
-        let in_window = r
-            .created_at
-            .as_deref()
-            .and_then(crate::clock::parse)
-            .is_some_and(|t| t >= since);
+        let in_window = r.created_at.is_some_and(|t| t >= since);
         if !in_window {
             return true;
         }
         if let Some(t) = r.tokens_used {
-            tok_hist.entry((c.clone(), fam)).or_default().add(t);
+            tok_hist.entry((c, fam)).or_default().add(t);
         }
         if let Some(t) = r.execution_time_seconds {
             time_hist.entry((c, fam)).or_default().add(t);
@@ -211,17 +364,11 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     })?;
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
-        .filter_map(|(k, h)| {
-            h.fence()
-                .map(|f| (k.clone(), (f, h.median().unwrap_or(0.0))))
-        })
+        .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
         .collect();
     let time_fence: HashMap<_, _> = time_hist
         .iter()
-        .filter_map(|(k, h)| {
-            h.fence()
-                .map(|f| (k.clone(), (f, h.median().unwrap_or(0.0))))
-        })
+        .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
         .collect();
     drop(tok_hist);
     drop(time_hist);
@@ -230,15 +377,17 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
 
     // Pass 2.
     let mut total: u64 = 0;
-    let mut cells: BTreeMap<(String, &'static str), Acc> = BTreeMap::new();
-    let mut kw_cells: BTreeMap<(String, String, &'static str), Acc> = BTreeMap::new();
-    let mut weeks: BTreeMap<String, Week> = BTreeMap::new();
+    let mut cells: BTreeMap<(&'static str, &'static str), Acc> = BTreeMap::new();
+    let mut kw_cells: BTreeMap<(&'static str, usize, &'static str), Acc> = BTreeMap::new();
+    let mut kw_ids: HashMap<String, usize> = HashMap::new();
+    let mut kw_names: Vec<String> = Vec::new();
+    let mut weeks: BTreeMap<i64, Week> = BTreeMap::new();
     let mut chains: HashMap<String, Chain> = HashMap::new();
     let mut anomalies: Vec<Value> = Vec::new();
     let mut anomalies_total: u64 = 0;
     let mut health = Health::default();
 
-    ledger.for_each(|r: RecordView| {
+    ledger.for_each(|r: Rec| {
         total += 1;
         if r.kind.as_deref() == Some("batch") {
             health.batch_records += 1;
@@ -253,7 +402,10 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             }
             return true;
         };
-        let Some(level) = r.complexity.clone().filter(|c| models::LEVELS.contains(&c.as_str()))
+        let Some(level) = r
+            .complexity
+            .as_deref()
+            .and_then(|c| models::LEVELS.iter().copied().find(|l| *l == c))
         else {
             health.no_complexity += 1;
             return true;
@@ -262,7 +414,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             .created_at
             .as_deref()
             .or(r.completed_at.as_deref())
-            .and_then(crate::clock::parse)
+            .and_then(parse_time)
         else {
             health.undated += 1;
             return true;
@@ -274,8 +426,8 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         let at_ms = at.timestamp_millis();
         let age_days = (now - at).num_milliseconds() as f64 / 86_400_000.0;
         let w = stats::decay_weight(age_days, HALF_LIFE_DAYS, None);
-        let week = week_start(at);
-        let key = (level.clone(), fam);
+        let week = week_key(at);
+        let key = (level, fam);
 
         // Anomaly: far above the cell's norm in tokens or time.
         let tok_anom = match (r.tokens_used, tok_fence.get(&key)) {
@@ -326,17 +478,17 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
 
         // Cost per success: every attempt is charged to its task's first attempt.
         let root = match &chain {
-            Some(c) => c.root.clone(),
-            None => key.clone(),
+            Some(c) => c.root,
+            None => key,
         };
         let root_week = match &chain {
-            Some(c) => c.root_week.clone(),
-            None => Some(week.clone()),
+            Some(c) => c.root_week,
+            None => Some(week),
         };
         let success_now = matches!(resolved, Resolved::Success { .. });
         let already = chain.as_ref().is_some_and(|c| c.succeeded);
         {
-            let rc = cells.entry(root.clone()).or_default();
+            let rc = cells.entry(root).or_default();
             if let Some(c) = cost {
                 rc.cost_sum += c;
                 rc.costed += 1;
@@ -348,8 +500,8 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                 rc.tasks_succeeded += 1;
             }
         }
-        if let Some(wk) = root_week.as_ref() {
-            let e = weeks.entry(wk.clone()).or_default();
+        if let Some(wk) = root_week {
+            let e = weeks.entry(wk).or_default();
             if let Some(c) = cost {
                 e.cost += c;
                 e.costed += 1;
@@ -366,7 +518,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             chains.insert(
                 id.clone(),
                 Chain {
-                    root: root.clone(),
+                    root,
                     root_week,
                     family: fam,
                     succeeded: already || success_now,
@@ -429,27 +581,35 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                 acc.explored_s += y as u64;
             }
         };
-        add(cells.entry(key.clone()).or_default(), false);
-        for k in &keywords {
-            add(
-                kw_cells.entry((level.clone(), k.clone(), fam)).or_default(),
-                true,
-            );
+        add(cells.entry(key).or_default(), false);
+        let kw_idx: Vec<usize> = keywords
+            .iter()
+            .map(|k| match kw_ids.get(k.as_str()) {
+                Some(i) => *i,
+                None => {
+                    kw_names.push(k.clone());
+                    kw_ids.insert(k.clone(), kw_names.len() - 1);
+                    kw_names.len() - 1
+                }
+            })
+            .collect();
+        for k in &kw_idx {
+            add(kw_cells.entry((level, *k, fam)).or_default(), true);
         }
         // Cooldown: decayed samples after the last applied change on this level.
-        if first_attempt && !matches!(resolved, Resolved::Unknown) {
-            if let Some(cut) = cutoffs.get(&level) {
+        if first_attempt && !matches!(resolved, Resolved::Unknown) && !cutoffs.is_empty() {
+            if let Some(cut) = cutoffs.get(level) {
                 if at_ms >= *cut {
                     let c = cells.get_mut(&key).expect("inserted above");
                     c.after_w += w;
                     c.after_w2 += w * w;
                 }
             }
-            for k in &keywords {
+            for (k, ki) in keywords.iter().zip(&kw_idx) {
                 if let Some(cut) = cutoffs.get(&format!("{level}/{k}")) {
                     if at_ms >= *cut {
                         let c = kw_cells
-                            .get_mut(&(level.clone(), k.clone(), fam))
+                            .get_mut(&(level, *ki, fam))
                             .expect("inserted above");
                         c.after_w += w;
                         c.after_w2 += w * w;
@@ -470,7 +630,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                     Resolved::Unknown => {}
                 }
             }
-            if !is_retry && routing.covers_task(&text.to_lowercase(), &level) {
+            if !is_retry && !routing.rules.is_empty() && routing.covers_task(&text, level) {
                 e.covered += 1;
             }
         }
@@ -523,16 +683,16 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         }
         patterns.push(pattern_json(level, None, fam, acc, &cutoffs));
     }
-    for ((level, kw), group) in group_keywords(&kw_cells) {
+    for ((level, kw), group) in group_keywords(&kw_cells, &kw_names) {
         for (fam, acc) in group {
-            patterns.push(pattern_json(&level, Some(&kw), fam, acc, &cutoffs));
+            patterns.push(pattern_json(level, Some(&kw), fam, acc, &cutoffs));
         }
     }
     let weekly: Vec<Value> = weeks
         .iter()
         .map(|(wk, e)| {
             json!({
-                "week": wk,
+                "week": week_label(*wk),
                 "first_attempts": e.n,
                 "successes": e.s,
                 "success_rate": ratio(e.s as f64, e.n as f64),
@@ -636,12 +796,15 @@ pub(crate) fn suggestion_cell(s: &Value) -> Option<String> {
         .map(|k| format!("*/{k}"))
 }
 
-type KeywordGroups<'a> = BTreeMap<(String, String), Vec<(&'static str, &'a Acc)>>;
+type KeywordGroups<'a> = BTreeMap<(&'static str, String), Vec<(&'static str, &'a Acc)>>;
 
-fn group_keywords<'a>(kw: &'a BTreeMap<(String, String, &'static str), Acc>) -> KeywordGroups<'a> {
+fn group_keywords<'a>(
+    kw: &'a BTreeMap<(&'static str, usize, &'static str), Acc>,
+    names: &[String],
+) -> KeywordGroups<'a> {
     let mut out: KeywordGroups<'a> = BTreeMap::new();
     for ((l, k, f), a) in kw {
-        out.entry((l.clone(), k.clone())).or_default().push((f, a));
+        out.entry((*l, names[*k].clone())).or_default().push((f, a));
     }
     out
 }
@@ -738,7 +901,10 @@ fn pattern_json(
             )),
         );
         let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0 {
-            json!(round6(acc.cost_sum / acc.tasks_succeeded as f64))
+            // Attempts without a cost are charged the cell's mean attempt cost.
+            json!(round6(
+                acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded as f64
+            ))
         } else {
             Value::Null
         };
@@ -762,7 +928,7 @@ fn pattern_json(
 }
 
 /// The outcome of one attempt, by source precedence (see the module docs of `learn`).
-fn resolve(r: &RecordView, retried: bool, anomalous: bool) -> Resolved {
+fn resolve(r: &Rec, retried: bool, anomalous: bool) -> Resolved {
     let explicit = r.outcome.as_deref().map(|o| o.trim().to_ascii_lowercase());
     let rank = r
         .outcome_source
@@ -856,6 +1022,19 @@ fn match_selection(
         .filter(|s| s.at_ms >= at_ms - JOIN_BEFORE_MS && s.at_ms <= at_ms + JOIN_AFTER_MS)
         .min_by_key(|s| (s.at_ms - at_ms).abs())
         .cloned()
+}
+
+/// The Monday of `t`'s week as a day number (days since 1970-01-01).
+fn week_key(t: DateTime<Utc>) -> i64 {
+    let days = t.timestamp().div_euclid(86_400);
+    // 1970-01-01 was a Thursday: shift so Mondays are multiples of 7.
+    days - (days + 3).rem_euclid(7)
+}
+
+fn week_label(day: i64) -> String {
+    (DateTime::<Utc>::UNIX_EPOCH + Duration::days(day))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// Monday of the ISO week of `t`, as `YYYY-MM-DD`.

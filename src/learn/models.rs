@@ -17,6 +17,9 @@ pub const FAMILIES: [&str; 3] = ["haiku", "sonnet", "opus"];
 /// The family of a model id or alias (`claude-haiku-4-5-20251001`, `haiku`,
 /// `Claude Opus 4.6`), or `None` for `none`, an empty id or an unknown model.
 pub fn family(model: &str) -> Option<&'static str> {
+    if let Some(f) = FAMILIES.iter().copied().find(|f| model.contains(f)) {
+        return Some(f);
+    }
     let m = model.to_ascii_lowercase();
     FAMILIES.iter().copied().find(|f| m.contains(f))
 }
@@ -54,45 +57,42 @@ pub fn relative_price(family: &str) -> f64 {
     }
 }
 
-/// A `rules` entry as far as `learn` understands it.
+/// A `rules` entry, parsed by [`crate::rules`] (the grammar `select` evaluates).
 #[derive(Debug, Clone)]
 pub struct RuleView {
     /// Index in the `rules` array.
     pub index: usize,
     /// The rule as written.
     pub rule: Rule,
-    /// Lowercased terms of its `task contains 'a' or 'b'` clause.
-    pub terms: Vec<String>,
+    /// The parsed condition; `None` when it does not parse (it never fires).
+    pub expr: Option<crate::rules::Expr>,
     /// Levels of a `complexity == 'x'` clause; `None` for any level.
     pub levels: Option<Vec<String>>,
-    /// False when a clause cannot be decided from the task text and level
-    /// (e.g. `estimated_files > 5`, false without a file count).
-    pub evaluable: bool,
 }
 
 impl RuleView {
-    /// True when the rule fires for a task at `level` whose lowercased text is `text`.
-    pub fn matches(&self, text_lower: &str, level: &str) -> bool {
-        self.evaluable
-            && !self.terms.is_empty()
-            && self
-                .levels
-                .as_ref()
-                .is_none_or(|l| l.iter().any(|x| x == level))
-            && self.terms.iter().any(|t| text_lower.contains(t.as_str()))
+    /// True when the rule fires for a task at `level` (no file count known).
+    pub fn matches(&self, text: &str, level: &str) -> bool {
+        self.expr.as_ref().is_some_and(|e| {
+            e.eval(&crate::rules::Facts {
+                task: text.to_string(),
+                complexity: level.to_string(),
+                estimated_files: None,
+            })
+        })
     }
 
-    /// True when the rule's terms name keyword label `k` (`'documentation'` names `docs`).
+    /// True when the rule fires at `level` for a task containing one of its
+    /// `task contains` needles that names keyword label `k`
+    /// (`'documentation'` names `docs`).
     pub fn covers_keyword(&self, k: &str, level: &str) -> bool {
-        self.evaluable
-            && self
-                .levels
-                .as_ref()
-                .is_none_or(|l| l.iter().any(|x| x == level))
-            && self
-                .terms
-                .iter()
-                .any(|t| t == k || crate::signals::keywords(t).iter().any(|x| x == k))
+        let Some(e) = &self.expr else {
+            return false;
+        };
+        e.needles()
+            .iter()
+            .filter(|n| *n == k || crate::signals::keywords(n).iter().any(|x| x == k))
+            .any(|n| self.matches(n, level))
     }
 }
 
@@ -169,57 +169,30 @@ impl Routing {
     }
 
     /// True when some rule fires for this task text at this level.
-    pub fn covers_task(&self, text_lower: &str, level: &str) -> bool {
-        self.rules.iter().any(|r| r.matches(text_lower, level))
+    pub fn covers_task(&self, text: &str, level: &str) -> bool {
+        let facts = crate::rules::Facts {
+            task: text.to_string(),
+            complexity: level.to_string(),
+            estimated_files: None,
+        };
+        self.rules
+            .iter()
+            .any(|r| r.expr.as_ref().is_some_and(|e| e.eval(&facts)))
     }
 }
 
-/// Parses the subset of the rule grammar `learn` reasons about.
 fn parse_rule(index: usize, rule: Rule) -> RuleView {
-    let quoted = regex_quoted();
-    let mut terms = Vec::new();
-    let mut levels: Option<Vec<String>> = None;
-    let mut evaluable = true;
-    let lower = rule.condition.to_lowercase();
-    for clause in lower.split(" and ") {
-        let c = clause.trim();
-        if let Some(rest) = c.strip_prefix("task contains") {
-            terms.extend(
-                quoted
-                    .captures_iter(rest)
-                    .map(|m| m[1].trim().to_string())
-                    .filter(|t| !t.is_empty()),
-            );
-        } else if let Some(rest) = c.strip_prefix("complexity") {
-            let rest = rest.trim_start().trim_start_matches("==").trim();
-            let lv: Vec<String> = if quoted.is_match(rest) {
-                quoted
-                    .captures_iter(rest)
-                    .map(|m| m[1].to_string())
-                    .collect()
-            } else {
-                rest.split_whitespace()
-                    .filter(|w| *w != "or")
-                    .map(str::to_string)
-                    .collect()
-            };
-            levels = Some(lv);
-        } else {
-            evaluable = false;
-        }
-    }
+    let expr = crate::rules::parse(&rule.condition).ok();
+    let levels = expr
+        .as_ref()
+        .and_then(|e| e.required_complexity())
+        .map(|l| vec![l.to_string()]);
     RuleView {
         index,
         rule,
-        terms,
+        expr,
         levels,
-        evaluable,
     }
-}
-
-fn regex_quoted() -> &'static regex::Regex {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r#"['"]([^'"]*)['"]"#).expect("valid regex"))
 }
 
 #[cfg(test)]
@@ -253,8 +226,10 @@ mod tests {
         assert_eq!(r.rule_for_keyword("docs", "simple").unwrap().index, 1);
         assert_eq!(r.rule_for_keyword("api", "medium").unwrap().index, 3);
         assert!(r.rule_for_keyword("api", "simple").is_none());
-        assert!(!r.rules[2].evaluable);
-        assert!(r.covers_task("redesign the page", "simple"));
+        assert!(!r.rules[2].matches("anything", "complex"));
+        // Word-start matching, as `select` evaluates: "redesign" is not "design".
+        assert!(!r.covers_task("redesign the page", "simple"));
+        assert!(r.covers_task("Design the page", "simple"));
         assert_eq!(r.level_model("complex"), Some("claude-opus-4-5-20251101"));
     }
 }

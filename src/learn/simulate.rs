@@ -45,6 +45,9 @@ pub struct World {
     pub epsilon: f64,
     /// Share of traffic per level.
     pub traffic: [f64; 3],
+    /// One task text (level, index into the level's texts) whose true rates
+    /// differ from its level's: a keyword interaction.
+    pub hard_task: Option<(usize, usize, [f64; 3])>,
 }
 
 impl World {
@@ -59,6 +62,7 @@ impl World {
             days: 90.0,
             epsilon: 0.10,
             traffic: [0.35, 0.40, 0.25],
+            hard_task: None,
         }
     }
 
@@ -76,6 +80,13 @@ impl World {
         );
         drift.p_before = Some([[0.93, 0.93, 0.94], [0.5, 0.9, 0.92], [0.3, 0.7, 0.9]]);
         drift.drift_days = 30.0;
+        // Database refactors are hard for Sonnet although medium work is not.
+        let mut interaction = World::base(
+            "keyword_interaction",
+            [[0.9, 0.92, 0.93], [0.5, 0.9, 0.93], [0.3, 0.7, 0.9]],
+        );
+        interaction.hard_task = Some((1, 1, [0.3, 0.55, 0.93]));
+        interaction.epsilon = 0.2;
         vec![
             World::base(
                 "over_provisioned",
@@ -97,7 +108,20 @@ impl World {
                 [[0.95, 0.96, 0.96], [0.6, 0.88, 0.9], [0.2, 0.55, 0.9]],
             ),
             drift,
+            interaction,
         ]
+    }
+
+    /// True level rates as the traffic sees them: `p`, with the hard task's
+    /// rates mixed in at its share (one task text in four).
+    pub fn effective_p(&self) -> [[f64; 3]; 3] {
+        let mut p = self.p;
+        if let Some((l, _, rates)) = self.hard_task {
+            for f in 0..3 {
+                p[l][f] = 0.75 * self.p[l][f] + 0.25 * rates[f];
+            }
+        }
+        p
     }
 
     /// The right family per level under the decision rules' own claims: when
@@ -107,7 +131,7 @@ impl World {
         let mut out = self.rules;
         for (l, o) in out.iter_mut().enumerate() {
             let r = self.rules[l];
-            let p = self.p[l];
+            let p = self.effective_p()[l];
             *o = if p[r] < t {
                 (r + 1..3).find(|f| p[*f] >= t).unwrap_or(r)
             } else {
@@ -119,7 +143,7 @@ impl World {
 
     /// Expected cost per successful task of routing `fam` at `level` (same-model retry).
     pub fn cps(&self, level: usize, fam: usize) -> f64 {
-        COST[fam] / self.p[level][fam].max(0.01)
+        COST[fam] / self.effective_p()[level][fam].max(0.01)
     }
 }
 
@@ -205,11 +229,17 @@ pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -
                 _ => rule,
             };
         }
-        let text = TASKS[level][(rng.next_f64() * 4.0) as usize % 4];
-        let p = match world.p_before {
+        let task_idx = (rng.next_f64() * 4.0) as usize % 4;
+        let text = TASKS[level][task_idx];
+        let mut p = match world.p_before {
             Some(b) if age_days > world.drift_days => b,
             _ => world.p,
         };
+        if let Some((l, t, rates)) = world.hard_task {
+            if l == level && t == task_idx {
+                p[level] = rates;
+            }
+        }
         let mut prev: Option<String> = None;
         let mut attempt_fam = fam;
         let mut t = at;
@@ -329,7 +359,8 @@ pub fn claim_holds(world: &World, change: &Change, t: f64, delta: f64) -> Option
     let l = LEVELS.iter().position(|x| x == level)?;
     let fi = |m: &str| super::models::family(m).and_then(|f| FAMILIES.iter().position(|x| *x == f));
     let (r, m) = (fi(from)?, fi(to)?);
-    let (pr, pm) = (world.p[l][r], world.p[l][m]);
+    let p = world.effective_p();
+    let (pr, pm) = (p[l][r], p[l][m]);
     Some(if m > r {
         pr < t && pm > pr
     } else {

@@ -117,14 +117,19 @@ impl Beta {
     /// θ with `x = sin²θ`, which cancels the endpoint singularities of shapes
     /// below 1 (Jeffreys) so fixed quadrature stays accurate.
     pub fn expect_over<G: Fn(f64) -> f64>(&self, lo: f64, hi: f64, g: G) -> f64 {
-        let lo = lo.clamp(0.0, 1.0);
-        let hi = hi.clamp(0.0, 1.0);
+        // Beyond 12 standard deviations the density is below 1e-30 of its
+        // peak: clip there so the fixed nodes resolve narrow posteriors
+        // (n* in the thousands) as well as wide ones.
+        let (a, b) = (self.a, self.b);
+        let sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
+        let m = self.mean();
+        let lo = lo.clamp(0.0, 1.0).max(m - 12.0 * sd);
+        let hi = hi.clamp(0.0, 1.0).min(m + 12.0 * sd);
         if hi <= lo {
             return 0.0;
         }
         let (t0, t1) = (lo.sqrt().asin(), hi.sqrt().asin());
         let ln_b = self.ln_b();
-        let (a, b) = (self.a, self.b);
         integrate(t0, t1, |t| {
             let (s, c) = t.sin_cos();
             if s <= 0.0 || c <= 0.0 {
@@ -425,6 +430,17 @@ mod tests {
         let cheap_bad = Beta::jeffreys(38.0, 50.0);
         assert!(downgrade_confidence(&incumbent, &cheap_good, 0.8, 0.05) > 0.8);
         assert!(downgrade_confidence(&incumbent, &cheap_bad, 0.8, 0.05) < 0.1);
+    }
+
+    #[test]
+    fn narrow_posteriors_integrate_accurately() {
+        let r = Beta::jeffreys(9600.0, 16000.0);
+        let m = Beta::jeffreys(1640.0, 1800.0);
+        assert!(close(r.expect_over(0.0, 1.0, |_| 1.0), 1.0, 1e-9));
+        assert!(upgrade_confidence(&r, &m, 0.8) > 0.999);
+        let inc = Beta::jeffreys(18000.0, 20000.0);
+        let cheap = Beta::jeffreys(960.0, 1000.0);
+        assert!(downgrade_confidence(&inc, &cheap, 0.8, 0.05) > 0.999);
     }
 
     #[test]

@@ -161,6 +161,12 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
     let mut kw_cands = Vec::new();
     let mut evidence: Vec<Value> = Vec::new();
     let mut post_change: BTreeMap<String, &'static str> = BTreeMap::new();
+    // Level-wide findings, so keyword rules are only proposed for keywords
+    // that deviate from their level (not to restate, or route around, the
+    // level's own upgrade or downgrade).
+    let mut level_under: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut level_down: BTreeMap<String, (&'static str, &'static str)> = BTreeMap::new();
+    let mut level_cooling: HashSet<String> = HashSet::new();
 
     for level in LEVELS {
         let Some(rule_id) = routing.level_model(level) else {
@@ -174,6 +180,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
         if let Some(why) = cooling.get(level) {
             let since = cells.get(r).and_then(|c| c.n_since_change).unwrap_or(0.0);
             if why.1 || since < COOLDOWN_N {
+                level_cooling.insert(level.to_string());
                 evidence.push(json!({
                     "cell": level,
                     "what": format!("cooling down after the change applied {}: no new suggestion for {level} until 14 days and {COOLDOWN_N} effective samples have passed (now {:.1})", why.0, since),
@@ -203,6 +210,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
             )
         };
         if rc.n_eff >= N_UNDER.max(min_n) && p_under >= 0.80 {
+            level_under.insert(level.into(), r);
             // Underperforming: the cheapest stronger tier likely to meet T.
             let above: Vec<&str> = FAMILIES
                 .iter()
@@ -295,6 +303,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 let conf = stats::downgrade_confidence(&fr, &mc.jeffreys(), TARGET, DELTA);
                 let cheaper = cheaper(mc, rc, m, r);
                 if mc.n_eff >= N_DOWN.max(min_n) && conf >= GAMMA_DOWN && cheaper {
+                    level_down.insert(level.into(), (r, m));
                     chosen = Some((*m, mc.clone(), conf));
                     break;
                 }
@@ -353,7 +362,10 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
             continue;
         };
         let cell_key = format!("{level}/{kw}");
-        if cooling.contains_key(&cell_key) || cooling.contains_key(&format!("*/{kw}")) {
+        if level_cooling.contains(level)
+            || cooling.contains_key(&cell_key)
+            || cooling.contains_key(&format!("*/{kw}"))
+        {
             continue;
         }
         let existing_rule = routing.rule_for_keyword(kw, level);
@@ -419,6 +431,13 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
         let Some((m, conf, finding)) = chosen else {
             continue;
         };
+        let restates_level = match finding {
+            "underperforming" => level_under.get(level.as_str()) == Some(&rk),
+            _ => level_down.get(level.as_str()) == Some(&(rk, m)),
+        };
+        if restates_level {
+            continue;
+        }
         let mc = &cells[m];
         let reason = format!(
             "{}/{} recent {level} tasks about {kw} succeeded with {} ({:.0}%), {}/{} with {} ({:.0}%); the {level} level as a whole routes to {}",
