@@ -37,7 +37,8 @@ done
 
 echo "## update one record by id (modelfit outcome: full rewrite, temp + fsync + rename)"
 for size in 10M 100M; do
-  id=$(grep -m1 -o '"id": "dispatch-[^"]*' "${homes[$size]}/logs/dispatches.json" | tail -c 31)
+  # A record in the middle of the file.
+  id=$(sed -n 's/^    "id": "\(dispatch-[^"]*\)",$/\1/p' "${homes[$size]}/logs/dispatches.json" | awk '{a[NR]=$0} END {print a[int(NR/2)]}')
   python3 bench/timeit.py 10 1 "update @ $size" "$record" -- "$bin" --home "${homes[$size]}" outcome "$id" success
   /usr/bin/time -f "  peak RSS %M KB" "$bin" --home "${homes[$size]}" outcome "$id" failure > /dev/null
 done

@@ -22,7 +22,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -330,40 +330,9 @@ fn remember_end(home: &Home, stem: &str, offset: u64, now: DateTime<Utc>) -> Res
 pub struct FileLock(#[allow(dead_code)] File);
 
 impl FileLock {
-    /// Takes the lock, polling until `timeout`.
+    /// Takes the lock, waiting up to `timeout`.
     pub fn acquire(path: &Path, timeout: Duration) -> Result<FileLock> {
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("cannot open lock", path, e))?;
-        let start = Instant::now();
-        loop {
-            match f.try_lock() {
-                Ok(()) => return Ok(FileLock(f)),
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(Error::io("cannot lock", path, e))
-                }
-            }
-            if start.elapsed() >= timeout {
-                return Err(Error::LockTimeout {
-                    path: path.to_path_buf(),
-                    waited: start.elapsed(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Whether someone holds the lock now (without taking it for long).
-    pub fn is_held(path: &Path) -> bool {
-        let Ok(f) = OpenOptions::new().read(true).open(path) else {
-            return false;
-        };
-        // Released when `f` closes.
-        matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+        crate::lockfile::acquire(path, timeout).map(FileLock)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod explicit;
 pub mod home;
 pub mod hook;
 pub mod learn;
+pub mod lockfile;
 #[cfg(feature = "mcp")]
 pub mod mcp;
 pub mod outcome;

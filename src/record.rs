@@ -97,21 +97,78 @@ pub struct RecordView {
     pub retry_count: Option<f64>,
 }
 
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
+/// `deserialize_with` helper: the string, or `None` for any other JSON type
+/// (skipped without building it), so one odd record never fails a pass.
+pub fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(Lenient(|v: Scalar| match v {
+        Scalar::Str(s) => Some(s),
+        Scalar::Num(_) | Scalar::Other => None,
+    }))
 }
 
-fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64(),
-        _ => None,
-    })
+/// `deserialize_with` helper: the number as `f64`, or `None` for any other JSON type.
+pub fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    d.deserialize_any(Lenient(|v: Scalar| match v {
+        Scalar::Num(n) => Some(n),
+        Scalar::Str(_) | Scalar::Other => None,
+    }))
 }
 
-fn lenient_strings<'de, D: serde::Deserializer<'de>>(
+enum Scalar {
+    Str(String),
+    Num(f64),
+    Other,
+}
+
+/// A visitor that turns any JSON value into a [`Scalar`] and then into `T`,
+/// draining containers with `IgnoredAny` instead of building them.
+struct Lenient<F>(F);
+
+impl<'de, T, F: FnOnce(Scalar) -> Option<T>> serde::de::Visitor<'de> for Lenient<F> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Str(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Str(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Num(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Num(v as f64)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Num(v as f64)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok((self.0)(Scalar::Other))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        while a
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok((self.0)(Scalar::Other))
+    }
+}
+
+/// `deserialize_with` helper: the strings of an array (other items dropped),
+/// or `None` when the value is not an array.
+pub fn lenient_strings<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Vec<String>>, D::Error> {
     Ok(match Value::deserialize(d)? {

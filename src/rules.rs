@@ -1092,7 +1092,8 @@ pub fn neighbour_probabilities(r: usize, stats: &CellStats) -> Vec<(usize, f64)>
         (true, false) => down,
         (false, true) => up,
         _ => {
-            let p_above = 1.0 - beta_cdf(TARGET, 0.5 + s, 0.5 + (n - s).max(0.0));
+            let p_above =
+                1.0 - crate::learn::stats::reg_inc_beta(0.5 + s, 0.5 + (n - s).max(0.0), TARGET);
             if p_above >= 0.9 {
                 down
             } else {
@@ -1185,92 +1186,6 @@ impl Rng {
     }
 }
 
-/// Regularized incomplete beta `I_x(a, b)` (the Beta(a, b) CDF at x), by
-/// the Lentz continued fraction.
-pub fn beta_cdf(x: f64, a: f64, b: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x >= 1.0 {
-        return 1.0;
-    }
-    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
-    if x < (a + 1.0) / (a + b + 2.0) {
-        ln_front.exp() * beta_cf(x, a, b) / a
-    } else {
-        1.0 - ln_front.exp() * beta_cf(1.0 - x, b, a) / b
-    }
-}
-
-fn beta_cf(x: f64, a: f64, b: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
-    let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
-    let mut h = d;
-    for m in 1..300 {
-        let m = f64::from(m);
-        let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
-        h *= del;
-        if (del - 1.0).abs() < 1e-12 {
-            break;
-        }
-    }
-    h
-}
-
-fn ln_gamma(x: f64) -> f64 {
-    // Lanczos approximation (g = 7, n = 9).
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = G[0];
-    let t = x + 7.5;
-    for (i, g) in G.iter().enumerate().skip(1) {
-        a += g / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
 /// Appends one JSON line for this choice to `logs/modelfit/selections.jsonl`
 /// (O_APPEND, under `selections.jsonl.lock`), so `learn` can tell exploration
 /// from rule choices and weight by propensity.
@@ -1290,7 +1205,7 @@ fn log_selection(home: &Home, input: &SelectInput, sel: &Selection) -> Result<()
     let mut bytes = serde_json::to_vec(&line).map_err(|e| Error::Invalid(e.to_string()))?;
     bytes.push(b'\n');
     let lock_path = path.with_extension("jsonl.lock");
-    let _lock = lock_file(&lock_path, std::time::Duration::from_secs(2))?;
+    let _lock = crate::lockfile::acquire(&lock_path, std::time::Duration::from_secs(2))?;
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
@@ -1300,52 +1215,9 @@ fn log_selection(home: &Home, input: &SelectInput, sel: &Selection) -> Result<()
         .map_err(|e| Error::io("cannot append to", &path, e))
 }
 
-/// Takes an exclusive lock on `path` (created if needed), waiting up to `timeout`.
-pub fn lock_file(path: &Path, timeout: std::time::Duration) -> Result<std::fs::File> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io("cannot open the lock file", path, e))?;
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(1);
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                if started.elapsed() >= timeout {
-                    return Err(Error::LockTimeout {
-                        path: path.to_path_buf(),
-                        waited: timeout,
-                    });
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", path, e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn beta_cdf_matches_known_values() {
-        // Beta(1,1) is uniform; Beta(2,1) has CDF x².
-        assert!((beta_cdf(0.3, 1.0, 1.0) - 0.3).abs() < 1e-9);
-        assert!((beta_cdf(0.5, 2.0, 1.0) - 0.25).abs() < 1e-9);
-        // Symmetry: I_0.5(a, a) = 0.5.
-        assert!((beta_cdf(0.5, 7.5, 7.5) - 0.5).abs() < 1e-9);
-        // Beta(20.5, 0.5): P(p ≥ 0.8) is high.
-        assert!(1.0 - beta_cdf(0.8, 20.5, 0.5) > 0.95);
-    }
 
     #[test]
     fn word_start_matching() {

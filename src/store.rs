@@ -28,7 +28,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -37,9 +37,6 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::record::{to_js_pretty, Record};
-
-/// Default bound on waiting for the ledger lock.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How far from the end an append looks for the closing bracket.
 const TAIL_WINDOW: u64 = 64 * 1024;
@@ -90,7 +87,7 @@ impl Ledger {
             path,
             lock_path: PathBuf::from(lock),
             torn_dir: torn_dir.into(),
-            lock_timeout: lock_timeout_from_env(),
+            lock_timeout: crate::lockfile::default_timeout(),
         }
     }
 
@@ -474,14 +471,6 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn record_has_id(r: &Record, id: &str) -> bool {
     r.get("id").and_then(Value::as_str) == Some(id)
         || r.get("dispatch_id").and_then(Value::as_str) == Some(id)
-}
-
-fn lock_timeout_from_env() -> Duration {
-    std::env::var("MODELFIT_LOCK_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_LOCK_TIMEOUT)
 }
 
 fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
@@ -885,37 +874,7 @@ struct LedgerLock {
 
 impl LedgerLock {
     fn acquire(ledger: &Ledger) -> Result<LedgerLock> {
-        if let Some(dir) = ledger.lock_path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create directory", dir, e))?;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&ledger.lock_path)
-            .map_err(|e| Error::io("cannot open the lock file", &ledger.lock_path, e))?;
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if started.elapsed() >= ledger.lock_timeout {
-                        return Err(Error::LockTimeout {
-                            path: ledger.lock_path.clone(),
-                            waited: ledger.lock_timeout,
-                        });
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(Error::io("cannot lock", &ledger.lock_path, e))
-                }
-            }
-        }
+        let file = crate::lockfile::acquire(&ledger.lock_path, ledger.lock_timeout)?;
         let mut text = String::new();
         let _ = (&file).read_to_string(&mut text);
         let journal = serde_json::from_str(text.trim()).unwrap_or_default();

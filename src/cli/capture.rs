@@ -95,7 +95,7 @@ pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
 
     // Lock, then ledger.
     let ledger = Ledger::of(home);
-    if hook::FileLock::is_held(ledger.lock_path()) {
+    if crate::lockfile::is_held(ledger.lock_path()) {
         r.fail(
             &format!(
                 "the ledger lock {} is held right now",

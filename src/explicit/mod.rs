@@ -17,7 +17,6 @@ pub mod reminder;
 pub use reminder::{set_reminder, stop_reminder};
 
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 
 /// The fields the explicit signals read from a record while streaming the
 /// ledger: lenient about types, since the ledger has many writers.
@@ -25,49 +24,49 @@ use serde_json::Value;
 #[serde(default)]
 pub struct TaskView {
     /// Record id.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub id: Option<String>,
     /// The id under the other name the orchestrator's lookup accepts.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub dispatch_id: Option<String>,
     /// Record kind (`batch`, `claude-code`, …; absent for dispatches).
-    #[serde(rename = "type", deserialize_with = "lenient")]
+    #[serde(rename = "type", deserialize_with = "crate::record::lenient_string")]
     pub kind: Option<String>,
     /// Workspace path the dispatcher ran the task in.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub workspace_path: Option<String>,
     /// Working directory the capture hook saw (ad-hoc Claude Code tasks).
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub cwd: Option<String>,
     /// Claude Code session id (written by the capture hook).
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub session_id: Option<String>,
     /// Creation time.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub created_at: Option<String>,
     /// Start time.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub started_at: Option<String>,
     /// End time.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub completed_at: Option<String>,
     /// Git HEAD of the workspace when the task ended (full SHA).
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub git_commit: Option<String>,
     /// Raw task text.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub original_task: Option<String>,
     /// Task text (possibly with injected context).
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub task: Option<String>,
     /// Model id or alias.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub model: Option<String>,
     /// Current outcome.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub outcome: Option<String>,
     /// Who set the current outcome.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     pub outcome_source: Option<String>,
 }
 
@@ -112,13 +111,6 @@ impl TaskView {
             .map(|c| if c.is_control() { '?' } else { c })
             .collect()
     }
-}
-
-fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
 }
 
 /// Quotes `s` for a POSIX shell when it holds anything but safe characters.

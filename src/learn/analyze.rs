@@ -57,11 +57,11 @@ struct Lite {
     kind: Option<bool>,
     #[serde(deserialize_with = "time_of")]
     created_at: Option<DateTime<Utc>>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     previous_dispatch_id: Option<String>,
-    #[serde(deserialize_with = "lenient_f64")]
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
     tokens_used: Option<f64>,
-    #[serde(deserialize_with = "lenient_f64")]
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
     execution_time_seconds: Option<f64>,
 }
 
@@ -129,73 +129,42 @@ fn time_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc
     map_str(d, parse_time)
 }
 
-fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
-}
-
-fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_f64(),
-        _ => None,
-    })
-}
-
 /// Pass 2's view of a record: only what analyze uses, so nothing else is allocated.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Rec {
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     id: Option<String>,
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    #[serde(rename = "type", deserialize_with = "crate::record::lenient_string")]
     kind: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     task: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     original_task: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     complexity: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     model: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     status: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     created_at: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     completed_at: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     outcome: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     outcome_source: Option<String>,
-    #[serde(deserialize_with = "lenient_strings")]
+    #[serde(deserialize_with = "crate::record::lenient_strings")]
     task_keywords: Option<Vec<String>>,
-    #[serde(deserialize_with = "lenient_f64")]
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
     tokens_used: Option<f64>,
-    #[serde(deserialize_with = "lenient_f64")]
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
     execution_time_seconds: Option<f64>,
-    #[serde(deserialize_with = "lenient_f64")]
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
     cost_usd: Option<f64>,
-    #[serde(deserialize_with = "lenient_string")]
+    #[serde(deserialize_with = "crate::record::lenient_string")]
     previous_dispatch_id: Option<String>,
-}
-
-fn lenient_strings<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Vec<String>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => Some(
-            items
-                .into_iter()
-                .filter_map(|v| match v {
-                    Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        _ => None,
-    })
 }
 
 /// Parses the orchestrator's `toISOString()` form quickly, else any RFC 3339 / date.

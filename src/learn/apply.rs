@@ -77,7 +77,7 @@ pub fn learning_lock_path(home: &Home) -> PathBuf {
 }
 
 fn lock_learning(home: &Home) -> Result<std::fs::File> {
-    rules::lock_file(
+    crate::lockfile::acquire(
         &learning_lock_path(home),
         std::time::Duration::from_secs(10),
     )

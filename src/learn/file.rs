@@ -7,7 +7,7 @@
 //! other top-level key is kept as written. A file that does not parse is an
 //! error naming its line and column, and is never overwritten.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -32,38 +32,8 @@ pub fn lock_path(home: &Home) -> PathBuf {
 /// Takes the learning file's lock, waiting for other writers (bounded by
 /// `MODELFIT_LOCK_TIMEOUT_MS`, default 10 s).
 pub fn lock(home: &Home) -> Result<LearningLock> {
-    let path = lock_path(home);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("cannot open the lock file", &path, e))?;
-    let timeout = std::env::var("MODELFIT_LOCK_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(std::time::Duration::from_millis)
-        .unwrap_or(crate::store::DEFAULT_LOCK_TIMEOUT);
-    let start = std::time::Instant::now();
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(LearningLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                if start.elapsed() >= timeout {
-                    return Err(Error::LockTimeout {
-                        path,
-                        waited: timeout,
-                    });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("cannot lock", &path, e)),
-        }
-    }
+    let file = crate::lockfile::acquire(&lock_path(home), crate::lockfile::default_timeout())?;
+    Ok(LearningLock { _file: file })
 }
 
 /// Reads the learning file as an object; a missing or empty file is `{}`.
