@@ -5,11 +5,13 @@
 # replaced only with --force. install.sh calls this; it is safe to rerun.
 #
 # Usage: hooks/register-mcp.sh [--force] [--home DIR] [PATH_TO_MODELFIT]
+#        hooks/register-mcp.sh --uninstall [PATH_TO_MODELFIT]
 #   PATH_TO_MODELFIT  default: `command -v modelfit`
 #   --home DIR        pass ORCHESTRATOR_HOME=DIR to the server (default: the
 #                     current $ORCHESTRATOR_HOME if set, else none, and
 #                     modelfit uses ~/JARVIS)
 #   --force           replace a registration that runs another command
+#   --uninstall       remove the registration, only if it runs this modelfit
 #
 # Exit status: 0 when registered (or already, or no `claude` CLI: nothing to
 # do), 1 on a real failure.
@@ -17,14 +19,16 @@ set -euo pipefail
 
 name=modelfit
 force=0
+uninstall=0
 home=${ORCHESTRATOR_HOME:-}
 bin=
 while [ $# -gt 0 ]; do
   case "$1" in
     --force) force=1 ;;
+    --uninstall) uninstall=1 ;;
     --home) shift; home=${1:?--home needs a directory} ;;
     --home=*) home=${1#--home=} ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "register-mcp.sh: unknown option $1" >&2; exit 1 ;;
     *) bin=$1 ;;
   esac
@@ -46,9 +50,19 @@ case "$bin" in
   /*) ;;
   *) bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" ;;
 esac
-[ -x "$bin" ] || { echo "register-mcp.sh: $bin is not an executable" >&2; exit 1; }
+[ $uninstall -eq 1 ] || [ -x "$bin" ] || { echo "register-mcp.sh: $bin is not an executable" >&2; exit 1; }
 if [ -n "$home" ]; then
   case "$home" in /*) ;; *) home="$(cd "$home" && pwd)" ;; esac
+fi
+
+if [ $uninstall -eq 1 ]; then
+  if current=$(claude mcp get "$name" 2>/dev/null) && printf '%s' "$current" | grep -qF -- "$bin"; then
+    claude mcp remove --scope user "$name" >/dev/null
+    echo "register-mcp.sh: removed $name from Claude Code"
+  else
+    echo "register-mcp.sh: no registration of $name running $bin; nothing to remove"
+  fi
+  exit 0
 fi
 
 if current=$(claude mcp get "$name" 2>/dev/null); then

@@ -964,4 +964,16 @@ fn register_script_adds_the_server_once_at_user_scope() {
         now.contains(&format!("-- {bin} mcp")) && !now.contains("--env"),
         "{now}"
     );
+
+    // --uninstall removes only a registration that runs this binary.
+    let out = register(&path, &["--uninstall", "/other/modelfit"]);
+    assert!(out.status.success());
+    assert!(
+        dir.path().join("registered").exists(),
+        "removed another binary's entry"
+    );
+    let out = register(&path, &["--uninstall", bin]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed modelfit"));
+    assert!(!dir.path().join("registered").exists());
 }
