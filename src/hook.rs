@@ -626,12 +626,20 @@ fn summarize_task(task: &TaskState) -> Summary {
     } else {
         Summary::default()
     };
-    // summarize() already reads <session>/subagents/*.jsonl; other subagent
-    // files (legacy agent-*.jsonl beside the transcript) are added here.
+    // summarize() already reads <session>/subagents/** and the legacy
+    // agent-*.jsonl files beside the transcript; only subagent files reported
+    // elsewhere (another layout) are added here.
     let own_dir = path.with_extension("").join("subagents");
+    let legacy = |agent: &Path| {
+        agent.parent() == path.parent()
+            && agent
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("agent-"))
+    };
     for agent in &task.subagents {
         let agent = Path::new(agent);
-        if agent.starts_with(&own_dir) || !is_regular(agent) {
+        if agent.starts_with(&own_dir) || legacy(agent) || !is_regular(agent) {
             continue;
         }
         if let Ok(extra) = transcript::summarize(agent, 0, Some(&task.started_at)) {

@@ -1008,3 +1008,60 @@ fn the_rating_reminder_is_a_system_message_after_stop_only_when_turned_on() {
         "only a systemMessage: {out}"
     );
 }
+
+/// The legacy layout (before Claude Code 2.1.2): subagent files beside the
+/// session file. The transcript reader finds them by session id; a
+/// SubagentStop naming one must not add it a second time.
+#[test]
+fn a_legacy_subagent_file_reported_by_subagent_stop_counts_once() {
+    let e = Env::new();
+    let src = format!("{FIX}/claude-code/transcripts/spotter-v2.1.39-session-with-subagents");
+    let sid = "4d5611e5-241a-462a-8d15-5122611a9569";
+    let tr = e.transcript(&format!("{sid}.jsonl"));
+    let main = transcript_lines(
+        "spotter-v2.1.39-session-with-subagents/4d5611e5-241a-462a-8d15-5122611a9569.excerpt.jsonl",
+    );
+    let legacy = tr.with_file_name("agent-a2898e3.jsonl");
+    fs::copy(
+        format!("{src}/{sid}/subagents/agent-a2898e3.jsonl"),
+        &legacy,
+    )
+    .unwrap();
+    append(&tr, &main[..6]);
+    let mut ups = e.payload(
+        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
+        1,
+        &tr,
+    );
+    ups["session_id"] = json!(sid);
+    ups["prompt"] = json!("Work on bead spotter-dov.");
+    e.hook(&ups, "2026-02-12T16:02:25.000Z");
+    append(&tr, &main[6..38]);
+    let mut sub = e.payload(
+        "real-2026-02-claude-agentic-framework/SubagentStop.jsonl",
+        0,
+        &tr,
+    );
+    sub["session_id"] = json!(sid);
+    sub["agent_transcript_path"] = json!(legacy);
+    e.hook(&sub, "2026-02-12T16:40:00.000Z");
+    let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
+    stop["session_id"] = json!(sid);
+    e.hook(&stop, "2026-02-12T20:18:00.000Z");
+
+    let got = e.ledger()[0]["tokens_used"].as_u64().unwrap();
+    let start = fs::metadata(&tr).unwrap().len()
+        - main[6..38].iter().map(|x| x.len() as u64 + 1).sum::<u64>();
+    let sum =
+        modelfit::transcript::summarize(&tr, start, Some("2026-02-12T16:02:25.000Z")).unwrap();
+    let main_only: u64 = count_tokens(&main[6..38]).iter().sum();
+    assert!(
+        sum.total().total() > main_only,
+        "the reader did not find the legacy file"
+    );
+    assert_eq!(
+        got,
+        sum.total().total(),
+        "legacy subagent file counted twice"
+    );
+}
