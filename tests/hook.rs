@@ -742,20 +742,28 @@ fn a_held_lock_times_out_quickly_and_is_logged() {
     drop(lock);
 }
 
-#[test]
-fn subagent_usage_counts_toward_the_task_once() {
-    let e = Env::new();
+/// Figures of one task of the 2.1.39 session whose subagent file sits where
+/// `place` puts it (given the main transcript) and is reported by a
+/// SubagentStop (twice): what the hook recorded, what the transcript reader
+/// counts for the same stretch, and independent counts of the main lines and
+/// of the subagent file.
+struct SubagentRun {
+    recorded: u64,
+    library: u64,
+    main_only: u64,
+    sub_only: u64,
+}
+
+fn run_with_subagent(e: &Env, place: impl Fn(&Path) -> PathBuf) -> SubagentRun {
     let src = format!("{FIX}/claude-code/transcripts/spotter-v2.1.39-session-with-subagents");
     let sid = "4d5611e5-241a-462a-8d15-5122611a9569";
     let tr = e.transcript(&format!("{sid}.jsonl"));
     let main = transcript_lines(
         "spotter-v2.1.39-session-with-subagents/4d5611e5-241a-462a-8d15-5122611a9569.excerpt.jsonl",
     );
-    let sub_dir = tr.with_extension("").join("subagents");
-    fs::create_dir_all(&sub_dir).unwrap();
-    for f in ["agent-a2898e3.jsonl", "agent-acompact-e1f845.jsonl"] {
-        fs::copy(format!("{src}/{sid}/subagents/{f}"), sub_dir.join(f)).unwrap();
-    }
+    let agent = place(&tr);
+    fs::create_dir_all(agent.parent().unwrap()).unwrap();
+    fs::copy(format!("{src}/{sid}/subagents/agent-a2898e3.jsonl"), &agent).unwrap();
     append(&tr, &main[..6]);
     let mut ups = e.payload(
         "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
@@ -766,16 +774,16 @@ fn subagent_usage_counts_toward_the_task_once() {
     ups["prompt"] = json!("Work on bead spotter-dov.");
     e.hook(&ups, "2026-02-12T16:02:25.000Z");
     append(&tr, &main[6..38]);
-    // The subagent finishes, then the main agent stops.
+    // The subagent finishes (reported twice), then the main agent stops.
     let mut sub = e.payload(
         "real-2026-02-claude-agentic-framework/SubagentStop.jsonl",
         0,
         &tr,
     );
     sub["session_id"] = json!(sid);
-    sub["agent_transcript_path"] = json!(sub_dir.join("agent-a2898e3.jsonl"));
+    sub["agent_transcript_path"] = json!(agent);
     e.hook(&sub, "2026-02-12T16:40:00.000Z");
-    e.hook(&sub, "2026-02-12T16:40:01.000Z"); // reported twice: still once
+    e.hook(&sub, "2026-02-12T16:40:01.000Z");
     assert!(
         e.ledger().is_empty(),
         "SubagentStop writes nothing by itself"
@@ -786,33 +794,47 @@ fn subagent_usage_counts_toward_the_task_once() {
 
     let l = e.ledger();
     assert_eq!(l.len(), 1);
-    // The main lines alone, by the independent count, are less than the
-    // record: the subagent's responses are in it, and only once.
-    let main_only: u64 = count_tokens(&main[6..38]).iter().sum();
-    let sub_lines: Vec<String> = fs::read_to_string(sub_dir.join("agent-a2898e3.jsonl"))
+    let sub_lines: Vec<String> = fs::read_to_string(&agent)
         .unwrap()
         .lines()
         .map(str::to_string)
         .collect();
-    let sub_only: u64 = count_tokens(&sub_lines).iter().sum();
-    let got = l[0]["tokens_used"].as_u64().unwrap();
+    let start = fs::metadata(&tr).unwrap().len()
+        - main[6..38].iter().map(|x| x.len() as u64 + 1).sum::<u64>();
+    let library = modelfit::transcript::summarize(&tr, start, Some("2026-02-12T16:02:25.000Z"))
+        .unwrap()
+        .total()
+        .total();
+    SubagentRun {
+        recorded: l[0]["tokens_used"].as_u64().unwrap(),
+        library,
+        main_only: count_tokens(&main[6..38]).iter().sum(),
+        sub_only: count_tokens(&sub_lines).iter().sum(),
+    }
+}
+
+#[test]
+fn subagent_usage_counts_toward_the_task_once() {
+    let e = Env::new();
+    let r = run_with_subagent(&e, |tr| {
+        tr.with_extension("").join("subagents/agent-a2898e3.jsonl")
+    });
+    // The main lines alone, by the independent count, are less than the
+    // record: the subagent's responses are in it, and only once.
     assert!(
-        got >= main_only + sub_only,
-        "{got} < {main_only} + {sub_only}"
+        r.recorded >= r.main_only + r.sub_only,
+        "{} < {} + {}",
+        r.recorded,
+        r.main_only,
+        r.sub_only
     );
     assert!(
-        got < main_only + 2 * sub_only,
-        "subagent counted twice: {got}"
+        r.recorded < r.main_only + 2 * r.sub_only,
+        "subagent counted twice: {}",
+        r.recorded
     );
     // Same figure as the library's own reading of the same stretch.
-    let sum = modelfit::transcript::summarize(
-        &tr,
-        fs::metadata(&tr).unwrap().len()
-            - main[6..38].iter().map(|x| x.len() as u64 + 1).sum::<u64>(),
-        Some("2026-02-12T16:02:25.000Z"),
-    )
-    .unwrap();
-    assert_eq!(got, sum.total().total());
+    assert_eq!(r.recorded, r.library);
 }
 
 #[test]
@@ -1015,53 +1037,10 @@ fn the_rating_reminder_is_a_system_message_after_stop_only_when_turned_on() {
 #[test]
 fn a_legacy_subagent_file_reported_by_subagent_stop_counts_once() {
     let e = Env::new();
-    let src = format!("{FIX}/claude-code/transcripts/spotter-v2.1.39-session-with-subagents");
-    let sid = "4d5611e5-241a-462a-8d15-5122611a9569";
-    let tr = e.transcript(&format!("{sid}.jsonl"));
-    let main = transcript_lines(
-        "spotter-v2.1.39-session-with-subagents/4d5611e5-241a-462a-8d15-5122611a9569.excerpt.jsonl",
-    );
-    let legacy = tr.with_file_name("agent-a2898e3.jsonl");
-    fs::copy(
-        format!("{src}/{sid}/subagents/agent-a2898e3.jsonl"),
-        &legacy,
-    )
-    .unwrap();
-    append(&tr, &main[..6]);
-    let mut ups = e.payload(
-        "real-2026-02-claude-agentic-framework/UserPromptSubmit.jsonl",
-        1,
-        &tr,
-    );
-    ups["session_id"] = json!(sid);
-    ups["prompt"] = json!("Work on bead spotter-dov.");
-    e.hook(&ups, "2026-02-12T16:02:25.000Z");
-    append(&tr, &main[6..38]);
-    let mut sub = e.payload(
-        "real-2026-02-claude-agentic-framework/SubagentStop.jsonl",
-        0,
-        &tr,
-    );
-    sub["session_id"] = json!(sid);
-    sub["agent_transcript_path"] = json!(legacy);
-    e.hook(&sub, "2026-02-12T16:40:00.000Z");
-    let mut stop = e.payload("real-2026-02-claude-agentic-framework/Stop.jsonl", 0, &tr);
-    stop["session_id"] = json!(sid);
-    e.hook(&stop, "2026-02-12T20:18:00.000Z");
-
-    let got = e.ledger()[0]["tokens_used"].as_u64().unwrap();
-    let start = fs::metadata(&tr).unwrap().len()
-        - main[6..38].iter().map(|x| x.len() as u64 + 1).sum::<u64>();
-    let sum =
-        modelfit::transcript::summarize(&tr, start, Some("2026-02-12T16:02:25.000Z")).unwrap();
-    let main_only: u64 = count_tokens(&main[6..38]).iter().sum();
+    let r = run_with_subagent(&e, |tr| tr.with_file_name("agent-a2898e3.jsonl"));
     assert!(
-        sum.total().total() > main_only,
+        r.library > r.main_only,
         "the reader did not find the legacy file"
     );
-    assert_eq!(
-        got,
-        sum.total().total(),
-        "legacy subagent file counted twice"
-    );
+    assert_eq!(r.recorded, r.library, "legacy subagent file counted twice");
 }
