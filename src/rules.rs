@@ -872,6 +872,11 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
         Ok(Some(m)) => m,
         Ok(None) => {
             missing = true;
+            warnings.push(format!(
+                "{} not found; using the built-in default model of each complexity \
+                 (check --home or ORCHESTRATOR_HOME)",
+                home.models().display()
+            ));
             Models::default()
         }
         Err(e) => {

@@ -545,3 +545,12 @@ fn exploration_reads_both_learning_file_shapes() {
         .iter()
         .all(Option::is_none));
 }
+
+#[test]
+fn a_missing_models_json_falls_back_to_the_defaults_and_says_so() {
+    let home = home_with(None);
+    let (out, err) = sel(home.path(), &["complex", "design the schema"]);
+    assert_eq!(out.trim(), OPUS);
+    assert!(err.contains("models.json not found"), "{err}");
+    assert!(err.contains("ORCHESTRATOR_HOME"), "{err}");
+}
