@@ -38,6 +38,13 @@ else
   echo "modelfit: installed $bin"
 fi
 
+# The helper scripts (checkpoint, model-selector drop-in, CI steps, weekly
+# report) get a stable home of their own.
+share=$prefix/share/modelfit
+mkdir -p "$share"
+cp -R hooks "$share/"
+echo "modelfit: scripts in $share/hooks (weekly cron line: $share/hooks/weekly-learn.cron)"
+
 "$bin" hooks install
 if [ -x hooks/register-mcp.sh ]; then
   hooks/register-mcp.sh "$bin"
