@@ -71,8 +71,8 @@ impl Env {
         .unwrap();
     }
 
-    /// Runs the hook with one payload; asserts exit 0 and empty stdout.
-    fn hook_bytes(&self, payload: &[u8], now: &str) {
+    /// Runs the hook with one payload; asserts exit 0 and returns its stdout.
+    fn hook_stdout_bytes(&self, payload: &[u8], now: &str) -> String {
         let out = Command::cargo_bin("modelfit")
             .unwrap()
             .arg("--home")
@@ -89,34 +89,19 @@ impl Env {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "hook exit status");
-        assert!(
-            out.stdout.is_empty(),
-            "hook printed {:?}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    /// Runs the hook with one payload; asserts exit 0 and empty stdout.
+    fn hook_bytes(&self, payload: &[u8], now: &str) {
+        let out = self.hook_stdout_bytes(payload, now);
+        assert!(out.is_empty(), "hook printed {out:?}");
     }
     fn hook(&self, payload: &Value, now: &str) {
         self.hook_bytes(payload.to_string().as_bytes(), now);
     }
     /// Runs the hook and returns its stdout (exit 0 asserted).
     fn hook_stdout(&self, payload: &Value, now: &str) -> String {
-        let out = Command::cargo_bin("modelfit")
-            .unwrap()
-            .arg("--home")
-            .arg(self.home())
-            .arg("hook")
-            .env("HOME", self.tmp.path().join("fakehome"))
-            .env(
-                "CLAUDE_CONFIG_DIR",
-                self.tmp.path().join("fakehome/.claude"),
-            )
-            .env("MODELFIT_NOW", now)
-            .env_remove("ORCHESTRATOR_HOME")
-            .write_stdin(payload.to_string())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "hook exit status");
-        String::from_utf8(out.stdout).unwrap()
+        self.hook_stdout_bytes(payload.to_string().as_bytes(), now)
     }
     /// A fixture payload with `cwd` and `transcript_path` rewritten.
     fn payload(&self, file: &str, index: usize, transcript: &Path) -> Value {
