@@ -1,76 +1,14 @@
-//! `outcome`, `rotate` and `ledger`: the store's own commands.
+//! `modelfit ledger check|append|get`: low-level ledger operations.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::outcome::{Outcome, Source, Verdict};
 use crate::record::Record;
 use crate::store::{Ledger, Recovery};
-
-#[derive(Debug, Args)]
-pub struct OutcomeArgs {
-    /// The task's record id (dispatch-…)
-    task_id: String,
-    /// success, failure or partial
-    outcome: String,
-    /// Wall time in seconds (execution_time_seconds)
-    #[arg(long, value_name = "S", allow_negative_numbers = true)]
-    time: Option<f64>,
-    /// Total tokens (tokens_used)
-    #[arg(long, value_name = "N")]
-    tokens: Option<u64>,
-    /// Free text, stored as outcome_notes
-    #[arg(long, value_name = "TEXT")]
-    notes: Option<String>,
-}
-
-pub fn outcome(a: OutcomeArgs, home: &Home) -> Result<ExitCode> {
-    let outcome: Outcome = a.outcome.parse()?;
-    if let Some(t) = a.time {
-        if !t.is_finite() || t < 0.0 {
-            return Err(Error::Invalid(format!(
-                "--time must be a non-negative number of seconds, not {t}"
-            )));
-        }
-    }
-    let mut verdict = Verdict::new(outcome, Source::Manual);
-    verdict.notes = a.notes.as_deref().map(crate::signals::redact);
-    verdict.time_seconds = a.time;
-    verdict.tokens = a.tokens;
-    let change = crate::outcome::set_outcome(home, &a.task_id, &verdict)?;
-    print!("{}:\n{}", a.task_id, change.describe());
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Debug, Args)]
-pub struct RotateArgs {
-    /// Move records older than this (e.g. 90d, 12w, 36h)
-    #[arg(long, default_value = "90d", value_name = "AGE")]
-    older_than: String,
-    /// Only say what would move
-    #[arg(long)]
-    dry_run: bool,
-}
-
-pub fn rotate(a: RotateArgs, home: &Home) -> Result<ExitCode> {
-    let age = crate::rotate::parse_age(&a.older_than)?;
-    let r = crate::rotate::rotate(home, age, a.dry_run)?;
-    let verb = if a.dry_run { "would move" } else { "moved" };
-    if r.moved.is_empty() {
-        println!("nothing older than {} to move", a.older_than);
-    }
-    for (path, n) in &r.moved {
-        println!("{verb} {n} record(s) to {}", path.display());
-    }
-    if r.undated > 0 {
-        println!("kept {} record(s) without a date", r.undated);
-    }
-    Ok(ExitCode::SUCCESS)
-}
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
@@ -153,37 +91,6 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 })
             }
         },
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Debug, Args)]
-pub struct ConfigArgs {
-    /// reminder, learn_every or exploration_rate
-    key: Option<String>,
-    /// The new value (omit to show the settings)
-    value: Option<String>,
-}
-
-pub fn config(a: ConfigArgs, home: &Home) -> Result<ExitCode> {
-    match (a.key, a.value) {
-        (Some(key), Some(value)) => {
-            crate::settings::set(home, &key, &value)?;
-            println!("{key} = {value} (in {})", home.settings().display());
-        }
-        (Some(key), None) => {
-            return Err(Error::Invalid(format!(
-                "give a value: modelfit config {key} VALUE (or no key to show all)"
-            )))
-        }
-        _ => {
-            let s = crate::settings::Settings::load(home);
-            let values = serde_json::to_value(&s).expect("settings serialize");
-            println!("# {}", home.settings().display());
-            for (key, what) in crate::settings::KEYS {
-                println!("{key} = {}    # {what}", values[key]);
-            }
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,11 +3,17 @@
 //! library (the hook path prints nothing at all).
 #![allow(clippy::print_stdout)]
 
-mod capture;
-mod explicit;
+mod ci;
+mod config;
+mod doctor;
+mod hook;
+mod hooks;
 mod learn;
 mod ledger;
 mod mcp;
+mod outcome;
+mod rate;
+mod rotate;
 mod select;
 mod usage;
 
@@ -34,13 +40,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Record a Claude Code hook event (one JSON payload on stdin). Never fails, prints nothing.
-    Hook(capture::HookArgs),
+    Hook(hook::HookArgs),
     /// Set a task's outcome by hand (the orchestrator's update_task_outcome).
-    Outcome(ledger::OutcomeArgs),
+    Outcome(outcome::OutcomeArgs),
     /// Give a person's verdict on a task; asks on the terminal when no verdict is given.
-    Rate(explicit::RateArgs),
+    Rate(rate::RateArgs),
     /// Record a CI pipeline's result against the tasks that produced its commit.
-    Ci(explicit::CiArgs),
+    Ci(ci::CiArgs),
     /// Learn from outcomes: analyze + suggest, or one step of it.
     Learn(learn::LearnArgs),
     /// Pick the model the rules of models.json give for a task.
@@ -48,14 +54,14 @@ enum Command {
     /// Tokens, cost and models of one session transcript, per turn.
     Usage(usage::UsageArgs),
     /// Check the installation: hooks, ledger, lock, log, learn.
-    Doctor(capture::DoctorArgs),
+    Doctor(doctor::DoctorArgs),
     /// Move old records into monthly archives under logs/archive/.
-    Rotate(ledger::RotateArgs),
+    Rotate(rotate::RotateArgs),
     /// Install or remove modelfit's hooks in Claude Code's settings.
     #[command(subcommand)]
-    Hooks(capture::HooksCommand),
+    Hooks(hooks::HooksCommand),
     /// Show modelfit's settings, or set one (`modelfit config reminder on`).
-    Config(ledger::ConfigArgs),
+    Config(config::ConfigArgs),
     /// Serve the MCP tools on stdio.
     Mcp(mcp::McpArgs),
     /// Low-level ledger operations (check, append, get).
@@ -78,21 +84,21 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Hook(args) = &cli.command {
         // The hook resolves its home itself: it must never fail, even on a bad home.
-        return Ok(capture::hook(args, cli.home.as_deref()));
+        return Ok(hook::hook(args, cli.home.as_deref()));
     }
     let home = Home::resolve(cli.home.as_deref())?;
     match cli.command {
         Command::Hook(_) => unreachable!("handled above"),
-        Command::Outcome(a) => ledger::outcome(a, &home),
-        Command::Rate(a) => explicit::rate(a, &home),
-        Command::Ci(a) => explicit::ci(a, &home),
+        Command::Outcome(a) => outcome::outcome(a, &home),
+        Command::Rate(a) => rate::rate(a, &home),
+        Command::Ci(a) => ci::ci(a, &home),
         Command::Learn(a) => learn::learn(a, &home),
         Command::Select(a) => select::select(a, &home),
         Command::Usage(a) => usage::usage(a, &home),
-        Command::Doctor(a) => capture::doctor(a, &home),
-        Command::Rotate(a) => ledger::rotate(a, &home),
-        Command::Hooks(c) => capture::hooks(c, &home),
-        Command::Config(a) => ledger::config(a, &home),
+        Command::Doctor(a) => doctor::doctor(a, &home),
+        Command::Rotate(a) => rotate::rotate(a, &home),
+        Command::Hooks(c) => hooks::hooks(c, &home),
+        Command::Config(a) => config::config(a, &home),
         Command::Mcp(a) => mcp::mcp(a, &home),
         Command::Ledger(c) => ledger::ledger(c, &home),
     }

@@ -1,6 +1,6 @@
-//! `hook`, `doctor` and `hooks install|uninstall`: automatic capture.
+//! `modelfit doctor`: checks the installation.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,29 +12,6 @@ use crate::error::Result;
 use crate::home::Home;
 use crate::hook;
 use crate::store::Ledger;
-
-/// `modelfit hook` takes no options: the payload comes on stdin.
-#[derive(Debug, Args)]
-pub struct HookArgs {}
-
-/// Runs the hook. Always exit 0, and print nothing but the optional Stop
-/// reminder: a hook must never hurt Claude Code (stdout of some events becomes
-/// model context; JSON on stdout is read as control output).
-pub fn hook(_a: &HookArgs, home: Option<&Path>) -> ExitCode {
-    let (bytes, truncated) = hook::read_capped(std::io::stdin().lock());
-    let Ok(home) = Home::resolve(home) else {
-        return ExitCode::SUCCESS; // no home: nowhere to record or log
-    };
-    match std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated)) {
-        // Only ever the Stop reminder (a JSON systemMessage, off by default).
-        Ok(Some(line)) => {
-            let _ = writeln!(std::io::stdout(), "{line}");
-        }
-        Ok(None) => {}
-        Err(_) => hook::log(&home, "hook: internal error (panic); payload ignored"),
-    }
-    ExitCode::SUCCESS
-}
 
 /// `modelfit doctor` takes no options.
 #[derive(Debug, Args)]
@@ -219,56 +196,4 @@ pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
         println!("all good");
         Ok(ExitCode::SUCCESS)
     }
-}
-
-/// `modelfit hooks install|uninstall`.
-#[derive(Debug, clap::Subcommand)]
-pub enum HooksCommand {
-    /// Register modelfit's hooks in Claude Code's user settings
-    Install,
-    /// Remove exactly what `hooks install` added
-    Uninstall,
-}
-
-/// Installs or removes modelfit's hook entries in Claude Code's settings.
-pub fn hooks(c: HooksCommand, _home: &Home) -> Result<ExitCode> {
-    let path = claude_settings::settings_path()?;
-    let out = match c {
-        HooksCommand::Install => {
-            let exe = std::env::current_exe().map_err(|e| {
-                crate::error::Error::Invalid(format!("cannot find modelfit's own path: {e}"))
-            })?;
-            let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
-            claude_settings::install(&path, &exe)?
-        }
-        HooksCommand::Uninstall => claude_settings::uninstall(&path)?,
-    };
-    match (&c, out.changed) {
-        (HooksCommand::Install, false) => {
-            println!(
-                "hooks already installed in {}; nothing changed",
-                out.path.display()
-            )
-        }
-        (HooksCommand::Install, true) => println!(
-            "installed modelfit hooks for {} in {}",
-            out.events.join(", "),
-            out.path.display()
-        ),
-        (HooksCommand::Uninstall, false) => {
-            println!(
-                "no modelfit hooks in {}; nothing changed",
-                out.path.display()
-            )
-        }
-        (HooksCommand::Uninstall, true) => println!(
-            "removed modelfit hooks for {} from {}",
-            out.events.join(", "),
-            out.path.display()
-        ),
-    }
-    if let Some(b) = out.backup {
-        println!("previous file saved as {}", b.display());
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,39 @@
+//! `modelfit config`: modelfit's settings.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// reminder, learn_every or exploration_rate
+    key: Option<String>,
+    /// The new value (omit to show the settings)
+    value: Option<String>,
+}
+
+pub fn config(a: ConfigArgs, home: &Home) -> Result<ExitCode> {
+    match (a.key, a.value) {
+        (Some(key), Some(value)) => {
+            crate::settings::set(home, &key, &value)?;
+            println!("{key} = {value} (in {})", home.settings().display());
+        }
+        (Some(key), None) => {
+            return Err(Error::Invalid(format!(
+                "give a value: modelfit config {key} VALUE (or no key to show all)"
+            )))
+        }
+        _ => {
+            let s = crate::settings::Settings::load(home);
+            let values = serde_json::to_value(&s).expect("settings serialize");
+            println!("# {}", home.settings().display());
+            for (key, what) in crate::settings::KEYS {
+                println!("{key} = {}    # {what}", values[key]);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

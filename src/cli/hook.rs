@@ -1,0 +1,33 @@
+//! `modelfit hook`: one Claude Code hook payload on stdin.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::home::Home;
+use crate::hook;
+
+/// `modelfit hook` takes no options: the payload comes on stdin.
+#[derive(Debug, Args)]
+pub struct HookArgs {}
+
+/// Runs the hook. Always exit 0, and print nothing but the optional Stop
+/// reminder: a hook must never hurt Claude Code (stdout of some events becomes
+/// model context; JSON on stdout is read as control output).
+pub fn hook(_a: &HookArgs, home: Option<&Path>) -> ExitCode {
+    let (bytes, truncated) = hook::read_capped(std::io::stdin().lock());
+    let Ok(home) = Home::resolve(home) else {
+        return ExitCode::SUCCESS; // no home: nowhere to record or log
+    };
+    match std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated)) {
+        // Only ever the Stop reminder (a JSON systemMessage, off by default).
+        Ok(Some(line)) => {
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
+        Ok(None) => {}
+        Err(_) => hook::log(&home, "hook: internal error (panic); payload ignored"),
+    }
+    ExitCode::SUCCESS
+}
