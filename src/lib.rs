@@ -11,6 +11,7 @@
 pub mod claude_settings;
 pub mod cli;
 pub mod clock;
+pub mod doctor;
 pub mod error;
 pub mod explicit;
 pub mod home;
