@@ -11,6 +11,7 @@
 pub mod claude_settings;
 pub mod cli;
 pub mod clock;
+pub mod complexity;
 pub mod doctor;
 pub mod error;
 pub mod explicit;
@@ -22,6 +23,7 @@ pub mod lockfile;
 pub mod mcp;
 pub mod outcome;
 pub mod pricing;
+pub mod readfile;
 pub mod record;
 pub mod rotate;
 pub mod rules;

@@ -2,11 +2,28 @@
 //!
 //! Several sources speak about one task: a person (`modelfit rate`,
 //! `modelfit outcome`, or the orchestrator's own `update_task_outcome`, which
-//! writes no `outcome_source`), a CI pipeline, the stop hook, and signals
-//! derived later (a retry link, the orchestrator's status). A lower source
-//! never overwrites a higher one, but every source's verdict is kept in
-//! `outcome_sources`, so `learn` can measure how often implicit signals
-//! disagree with people.
+//! writes no `outcome_source`), a CI pipeline, the stop hook (which weighs
+//! the task's evidence, see `hook::evidence`), and signals derived later (a
+//! retry link). A lower source never overwrites a higher one, but every
+//! source's verdict is kept in `outcome_sources`, so `learn` can measure how
+//! often implicit signals disagree with people.
+//!
+//! # Ranking
+//!
+//! | rank | sources |
+//! |---|---|
+//! | 3 | `human` (rate, a rating in the next prompt), `manual` (outcome), `orchestrator` (a person through the orchestrator's `update_task_outcome`) |
+//! | 2 | `ci` |
+//! | 1 | `hook` (the evidence-weighed verdict) |
+//! | 0 | `derived` |
+//!
+//! Ties go to the newer verdict. The orchestrator's `update_task_outcome`
+//! rewrites `outcome` and leaves whatever `outcome_source` was there: when
+//! `outcome` differs from `outcome_sources[outcome_source]`, another program
+//! wrote it ([`written_elsewhere`]). That verdict ranks as a person's, is
+//! kept under `outcome_sources.orchestrator`, and the next write names it
+//! (`outcome_source: "orchestrator"`) so it is never overwritten by CI, the
+//! hook or evidence.
 
 use std::fmt;
 use std::str::FromStr;
@@ -65,6 +82,9 @@ pub enum Source {
     Human,
     /// A person using `modelfit outcome` (or MCP `update_task_outcome`).
     Manual,
+    /// A person through the orchestrator (`update_task_outcome`, which
+    /// writes `outcome` only).
+    Orchestrator,
     /// A CI pipeline (`modelfit ci`).
     Ci,
     /// The Claude Code stop hook.
@@ -79,6 +99,7 @@ impl Source {
         match self {
             Source::Human => "human",
             Source::Manual => "manual",
+            Source::Orchestrator => "orchestrator",
             Source::Ci => "ci",
             Source::Hook => "hook",
             Source::Derived => "derived",
@@ -90,6 +111,7 @@ impl Source {
         Some(match s {
             "human" => Source::Human,
             "manual" => Source::Manual,
+            "orchestrator" => Source::Orchestrator,
             "ci" => Source::Ci,
             "hook" => Source::Hook,
             "derived" => Source::Derived,
@@ -100,7 +122,7 @@ impl Source {
     /// Precedence: people 3, CI 2, hook 1, derived 0.
     pub fn rank(self) -> u8 {
         match self {
-            Source::Human | Source::Manual => 3,
+            Source::Human | Source::Manual | Source::Orchestrator => 3,
             Source::Ci => 2,
             Source::Hook => 1,
             Source::Derived => 0,
@@ -114,10 +136,32 @@ impl Source {
 /// source string is treated the same way, the cautious choice.
 pub fn current_rank(record: &Record) -> Option<u8> {
     record.get("outcome").filter(|v| !v.is_null())?;
+    if written_elsewhere(record).is_some() {
+        return Some(Source::Orchestrator.rank());
+    }
     Some(match record.get("outcome_source").and_then(Value::as_str) {
         Some(s) => Source::parse(s).map_or(3, Source::rank),
         None => 3,
     })
+}
+
+/// The verdict in `outcome` when another program wrote it: `outcome` is set
+/// but `outcome_source` is missing, or names a source whose own verdict in
+/// `outcome_sources` differs (the orchestrator's `update_task_outcome`
+/// rewrote `outcome` and left modelfit's `outcome_source` in place).
+pub fn written_elsewhere(record: &Record) -> Option<Value> {
+    let outcome = record.get("outcome").filter(|v| !v.is_null())?;
+    let Some(source) = record.get("outcome_source").and_then(Value::as_str) else {
+        return Some(outcome.clone());
+    };
+    if source == "orchestrator" {
+        return None; // already named
+    }
+    let listed = record
+        .get("outcome_sources")
+        .and_then(|m| m.get(source))
+        .and_then(|v| v.get("outcome"))?;
+    (listed != outcome).then(|| outcome.clone())
 }
 
 /// A verdict with the figures that may come with it.
@@ -218,12 +262,23 @@ pub fn apply(record: &mut Record, verdict: &Verdict, now: &str) -> Change {
     // `outcome_sources` recorded it (the orchestrator's `update_task_outcome`,
     // or a writer that predates this field): a verdict this one displaces
     // must not vanish.
-    if let Some(o) = record.get("outcome").filter(|v| !v.is_null()).cloned() {
-        let key = match record.get("outcome_source").and_then(Value::as_str) {
-            Some(s) => s.to_string(),
-            None => "orchestrator".to_string(),
-        };
-        sources.entry(key).or_insert(json!({ "outcome": o }));
+    let elsewhere = written_elsewhere(record);
+    if let Some(o) = &elsewhere {
+        // A person's verdict through the orchestrator: kept under its own key,
+        // never under the stale source's.
+        let fresh = sources
+            .get("orchestrator")
+            .and_then(|v| v.get("outcome"))
+            .is_none_or(|prev| prev != o);
+        if fresh {
+            sources.insert("orchestrator".into(), json!({ "outcome": o, "at": now }));
+        }
+    } else if let Some(o) = record.get("outcome").filter(|v| !v.is_null()).cloned() {
+        if let Some(key) = record.get("outcome_source").and_then(Value::as_str) {
+            sources
+                .entry(key.to_string())
+                .or_insert(json!({ "outcome": o }));
+        }
     }
     sources.insert(
         verdict.source.as_str().to_string(),
@@ -231,6 +286,15 @@ pub fn apply(record: &mut Record, verdict: &Verdict, now: &str) -> Change {
     );
 
     let wins = current_rank(record).is_none_or(|r| verdict.source.rank() >= r);
+    if !wins && elsewhere.is_some() {
+        // Name who wrote the standing verdict, so it stays recognised even
+        // when a later source happens to agree with it.
+        set(
+            record,
+            "outcome_source",
+            json!(Source::Orchestrator.as_str()),
+        );
+    }
     if wins {
         set(record, "outcome", json!(verdict.outcome.as_str()));
         set(record, "outcome_source", json!(verdict.source.as_str()));
@@ -359,6 +423,29 @@ mod tests {
         assert_eq!(r["outcome_sources"]["orchestrator"]["outcome"], "failure");
         apply(&mut r, &Verdict::new(Outcome::Success, Source::Manual), "t");
         assert_eq!(r["outcome"], "success");
+    }
+
+    #[test]
+    fn a_stale_outcome_source_is_a_person_through_the_orchestrator() {
+        let mut r = rec(json!({"id": "a"}));
+        apply(&mut r, &Verdict::new(Outcome::Success, Source::Hook), "t1");
+        // update_task_outcome rewrites outcome only.
+        r.insert("outcome".into(), json!("failure"));
+        assert_eq!(current_rank(&r), Some(3));
+        let c = apply(&mut r, &Verdict::new(Outcome::Success, Source::Ci), "t2");
+        assert!(c.outranked_by.is_some());
+        assert_eq!(r["outcome"], "failure");
+        assert_eq!(r["outcome_source"], "orchestrator");
+        assert_eq!(r["outcome_sources"]["orchestrator"]["outcome"], "failure");
+        assert_eq!(r["outcome_sources"]["hook"]["outcome"], "success");
+        // A hook verdict that agrees must not make it look like the hook's.
+        apply(&mut r, &Verdict::new(Outcome::Failure, Source::Hook), "t3");
+        apply(&mut r, &Verdict::new(Outcome::Success, Source::Ci), "t4");
+        assert_eq!(r["outcome"], "failure");
+        // A person still wins.
+        apply(&mut r, &Verdict::new(Outcome::Success, Source::Human), "t5");
+        assert_eq!(r["outcome"], "success");
+        assert_eq!(r["outcome_source"], "human");
     }
 
     #[test]

@@ -1074,7 +1074,7 @@ fn first_line_session_matches(path: &Path, sid: &str) -> bool {
         #[serde(rename = "sessionId", borrow, default)]
         session_id: LStr<'a>,
     }
-    let Ok(mut f) = File::open(path) else {
+    let Ok(mut f) = crate::readfile::open_regular(path) else {
         return false;
     };
     // Up to 1 MiB, in 64 KiB steps, stopping at the first line that names a session.
@@ -1116,7 +1116,7 @@ const SEEK_MARGIN_SECS: i64 = 600;
 /// 0 when the file is short or a probe finds no timestamp. Lines after the
 /// offset are still filtered one by one.
 fn seek_since(path: &Path, since: &Since) -> u64 {
-    let Ok(mut file) = File::open(path) else {
+    let Ok(mut file) = crate::readfile::open_regular(path) else {
         return 0;
     };
     let Ok(len) = file.metadata().map(|m| m.len()) else {
@@ -1176,7 +1176,8 @@ fn read_lines_max(
     max_line: usize,
     mut f: impl FnMut(Option<&[u8]>),
 ) -> std::io::Result<u64> {
-    let mut file = File::open(path)?;
+    // Regular files only, never blocking (a FIFO or /proc/kmsg as a path).
+    let mut file = crate::readfile::open_regular(path)?;
     let len = file.metadata()?.len();
     if offset >= len {
         // Nothing new; a file shorter than the offset was truncated or
@@ -1211,7 +1212,13 @@ fn read_lines_max(
                 filled = 0;
             }
         }
-        let n = file.read(&mut buf[filled..])?;
+        // The hook's per-run byte budget (a 50 GB sparse file ends here).
+        let room = crate::readfile::allow(buf.len() - filled);
+        let n = if room == 0 {
+            0
+        } else {
+            file.read(&mut buf[filled..filled + room])?
+        };
         if n == 0 {
             break;
         }

@@ -17,11 +17,13 @@ pub struct HookArgs {}
 /// reminder: a hook must never hurt Claude Code (stdout of some events becomes
 /// model context; JSON on stdout is read as control output).
 pub fn hook(_a: &HookArgs, home: Option<&Path>) -> ExitCode {
-    let (bytes, truncated) = hook::read_capped(std::io::stdin().lock());
+    // Bounded: a stdin that never ends (a pipe held open, /dev/zero) is
+    // given up after the cap or the deadline, and logged.
+    let (bytes, stdin) = hook::read_capped(std::io::stdin().lock(), hook::STDIN_DEADLINE);
     let Ok(home) = Home::resolve(home) else {
         return ExitCode::SUCCESS; // no home: nowhere to record or log
     };
-    match std::panic::catch_unwind(|| hook::run(&home, &bytes, truncated)) {
+    match std::panic::catch_unwind(|| hook::run(&home, &bytes, stdin)) {
         // Only ever the Stop reminder (a JSON systemMessage, off by default).
         Ok(Some(line)) => {
             let _ = writeln!(std::io::stdout(), "{line}");

@@ -38,6 +38,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::record::{to_js_pretty, Record};
 
+pub mod scan;
+
 /// How far from the end an append looks for the closing bracket.
 const TAIL_WINDOW: u64 = 64 * 1024;
 
