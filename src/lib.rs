@@ -24,6 +24,7 @@ pub mod outcome;
 pub mod pricing;
 pub mod record;
 pub mod rotate;
+pub mod router;
 pub mod rules;
 pub mod settings;
 pub mod signals;
