@@ -79,6 +79,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
     error_log(&mut r, home);
     learn(&mut r, home);
     sessions(&mut r, home);
+    router(&mut r, home);
     r.0
 }
 
@@ -240,4 +241,30 @@ fn sessions(r: &mut Checks, home: &Home) {
         })
         .unwrap_or(0);
     r.info(&format!("{open} Claude Code session(s) with state"));
+}
+
+/// Which router `learn` and `select` assume, and how that was decided.
+fn router(r: &mut Checks, home: &Home) {
+    let choice = crate::router::current(home);
+    let what = match choice.router {
+        crate::router::Router::Rules => {
+            "rules as written (`modelfit select`, the drop-in model-selector.sh)"
+        }
+        crate::router::Router::Orchestrator => {
+            "the dispatcher's own selectModel (only task_complexity.<level>.model and its \
+             architecture/design and documentation/readme mappings move tasks)"
+        }
+    };
+    r.info(&format!(
+        "router: {} — {what}; {}",
+        choice.router.name(),
+        choice.decided_by
+    ));
+    if !choice.explicit {
+        r.info(
+            "tasks dispatched with the orchestrator's dispatch_task route by its own selectModel, \
+             whatever the rules say; if yours go that way, run `modelfit config router orchestrator` \
+             so learn suggests level changes that take effect there",
+        );
+    }
 }

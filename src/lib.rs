@@ -26,6 +26,7 @@ pub mod pricing;
 pub mod readfile;
 pub mod record;
 pub mod rotate;
+pub mod router;
 pub mod rules;
 pub mod settings;
 pub mod signals;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::home::Home;
 
 /// The keys `modelfit config` accepts, with what each means.
-pub const KEYS: [(&str, &str); 3] = [
+pub const KEYS: [(&str, &str); 4] = [
     (
         "reminder",
         "on/off: after each task, show the command to rate it (not seen by the model)",
@@ -20,6 +20,10 @@ pub const KEYS: [(&str, &str); 3] = [
     (
         "exploration_rate",
         "0..0.5: share of `select --explore` choices given to an adjacent tier",
+    ),
+    (
+        "router",
+        "rules|orchestrator: what routes tasks (`modelfit select` rules, or the dispatcher's own selectModel); learn suggests what takes effect under it",
     ),
 ];
 
@@ -33,6 +37,8 @@ pub struct Settings {
     pub learn_every: u32,
     /// Exploration rate of `select --explore`.
     pub exploration_rate: f64,
+    /// The router in use: `rules` or `orchestrator` (see [`crate::router`]).
+    pub router: String,
 }
 
 impl Default for Settings {
@@ -41,6 +47,7 @@ impl Default for Settings {
             reminder: false,
             learn_every: 10,
             exploration_rate: 0.10,
+            router: "rules".into(),
         }
     }
 }
@@ -77,6 +84,15 @@ pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
             _ => {
                 return Err(Error::Invalid(format!(
                     "exploration_rate takes a number from 0 to 0.5, not {value:?}"
+                )))
+            }
+        },
+        "router" => match crate::router::Router::parse(value) {
+            Some(r) => Value::from(r.name()),
+            None => {
+                return Err(Error::Invalid(format!(
+                    "router takes rules (rules as written, by `modelfit select`) or \
+                     orchestrator (the dispatcher's own selectModel), not {value:?}"
                 )))
             }
         },

@@ -356,7 +356,10 @@ fn js_analyzer_suggestions_are_refused_clearly() {
     let e = apply(&h.home, "b389057e-bea5-490b-9d41-c520db8aa3c4", false)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("no exact change") && e.contains("JS"), "{e}");
+    assert!(
+        e.contains("no exact change") && e.contains("orchestrator's model-learning-analyzer"),
+        "{e}"
+    );
     // An unknown id names the near ones.
     let e = apply(&h.home, "b389057e", false).unwrap_err().to_string();
     assert!(e.contains("did you mean b389057e-bea5"), "{e}");

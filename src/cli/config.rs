@@ -9,7 +9,7 @@ use crate::home::Home;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// reminder, learn_every or exploration_rate
+    /// reminder, learn_every, exploration_rate or router
     key: Option<String>,
     /// The new value (omit to show the settings)
     value: Option<String>,

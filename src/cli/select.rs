@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::error::{Error, Result};
 use crate::home::Home;
+use crate::router::{OrchestratorRoute, Router};
 use crate::rules::{self, SelectInput};
 
 /// `modelfit select --complexity C "task"` or the drop-in form `modelfit select C "task"`.
@@ -24,6 +25,10 @@ pub struct SelectArgs {
     /// Print the whole selection (model, matched rule, exploration, warnings) as JSON
     #[arg(long)]
     json: bool,
+    /// rules (rules as written) or orchestrator (the dispatcher's own selectModel, exactly);
+    /// default: the `router` setting (`modelfit config router`), else rules
+    #[arg(long, value_name = "ROUTER")]
+    router: Option<String>,
     /// [COMPLEXITY] TASK… (several task arguments are joined by spaces; put `--` before a task
     /// that starts with `-`)
     #[arg(value_name = "ARGS")]
@@ -44,6 +49,21 @@ pub fn select(a: SelectArgs, home: &Home) -> Result<ExitCode> {
         })?,
     };
     let task = args.collect::<Vec<_>>().join(" ");
+    let router = match a.router.as_deref() {
+        Some(r) => Router::parse(r).ok_or_else(|| {
+            Error::Invalid(format!("--router takes rules or orchestrator, not {r:?}"))
+        })?,
+        None => crate::router::current(home).router,
+    };
+    if router == Router::Orchestrator {
+        if a.explore {
+            return Err(Error::Invalid(
+                "--explore needs the rules router: the dispatcher's own selectModel never explores"
+                    .into(),
+            ));
+        }
+        return orchestrator(home, &complexity, &task, a.json);
+    }
     let input = SelectInput {
         complexity,
         task,
@@ -61,4 +81,42 @@ pub fn select(a: SelectArgs, home: &Home) -> Result<ExitCode> {
         println!("{}", sel.model);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `select --router orchestrator`: the dispatcher's answer, or why it has none.
+fn orchestrator(home: &Home, complexity: &str, task: &str, json: bool) -> Result<ExitCode> {
+    let route = crate::router::select(home, complexity, task)?;
+    if json {
+        let text =
+            serde_json::to_string_pretty(&route).map_err(|e| Error::Invalid(e.to_string()))?;
+        println!("{text}");
+    }
+    match &route {
+        OrchestratorRoute::Throws { reason } => Err(Error::Invalid(format!(
+            "the orchestrator's dispatcher would fail on this task: {reason}; fix {}",
+            home.models().display()
+        ))),
+        OrchestratorRoute::Level {
+            level, model: None, ..
+        } => Err(Error::Invalid(format!(
+            "the orchestrator's dispatcher would record no model: task_complexity.{level} has \
+             no `model` in {}",
+            home.models().display()
+        ))),
+        OrchestratorRoute::Level { model: Some(m), .. } if !json => {
+            match m.as_str() {
+                Some(id) => println!("{id}"),
+                None => {
+                    eprintln!("modelfit: warning: the model there is not a string: {m}");
+                    println!("{m}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OrchestratorRoute::Builtin { model } | OrchestratorRoute::Default { model } if !json => {
+            println!("{model}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }

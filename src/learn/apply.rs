@@ -103,12 +103,15 @@ impl LearningFile {
             Err(e) => return Err(Error::io("cannot read", &path, e)),
         };
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::parse(&path, &e))?;
-        if !value.is_object() {
+        let mut value = value;
+        let Some(obj) = value.as_object_mut() else {
             return Err(Error::Shape {
                 path,
                 message: "the top level is not an object".into(),
             });
-        }
+        };
+        // modelfit's own decisions win over whatever another tool wrote here.
+        super::decisions::merge(home, obj)?;
         Ok(LearningFile {
             path,
             value,
@@ -240,13 +243,35 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
         _ => {}
     }
     let snapshot = Value::Object(sug.clone());
-    let Some(change_value) = sug.get("change").cloned() else {
-        return Err(Error::Invalid(format!(
-            "suggestion {id} in {} has no exact change (\"change\"): it was written by the JS \
-             model-learning-analyzer, whose suggestions only describe a direction. Run \
-             `modelfit learn` for suggestions that can be applied, or edit models.json by hand",
-            learning_path.display()
-        )));
+    let from_analyzer =
+        super::decisions::origin(&snapshot) == super::decisions::ORCHESTRATOR_ANALYZER;
+    if from_analyzer {
+        notes.push(format!(
+            "suggestion {id} came from the orchestrator's model-learning-analyzer ({}{}), not from modelfit",
+            sug.get("description").and_then(Value::as_str).unwrap_or("no description"),
+            sug.get("suggested_action")
+                .and_then(Value::as_str)
+                .map(|a| format!("; its action: {a}"))
+                .unwrap_or_default()
+        ));
+    }
+    let change_value = match sug.get("change").cloned() {
+        Some(c) => c,
+        None => match analyzer_change(&snapshot) {
+            Some(c) => serde_json::to_value(&c).expect("a change serializes"),
+            None => {
+                return Err(Error::Invalid(format!(
+                    "suggestion {id} in {} came from the orchestrator's model-learning-analyzer \
+                     ({}), not from modelfit, and has no exact change: it only describes a \
+                     direction. Run `modelfit learn` for suggestions that can be applied, or \
+                     edit models.json by hand",
+                    learning_path.display(),
+                    sug.get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no description")
+                )));
+            }
+        },
     };
     let change: Change = serde_json::from_value(change_value).map_err(|e| Error::Shape {
         path: learning_path.clone(),
@@ -456,6 +481,14 @@ fn finish(home: &Home, intent: &Intent) -> Result<()> {
     }
     let sug = lf.suggestion(&intent.id)?;
     if status_of(sug) != "applied" {
+        let mut decided = sug.clone();
+        decided.insert("status".into(), Value::String("applied".into()));
+        decided.insert("applied_at".into(), Value::String(now.clone()));
+        decided.insert(
+            "backup".into(),
+            Value::String(intent.backup.display().to_string()),
+        );
+        super::decisions::record(home, "applied", &Value::Object(decided), None)?;
         sug.insert("status".into(), Value::String("applied".into()));
         sug.insert("applied_at".into(), Value::String(now.clone()));
         sug.insert(
@@ -582,6 +615,14 @@ pub fn reject(home: &Home, id: &str, reason: Option<&str>) -> Result<Rejected> {
         sug.insert("rejection_reason".into(), Value::String(r.clone()));
     }
     push_history(sug, "rejected", &now, reason.as_deref().unwrap_or(""));
+    // First in modelfit's own decisions file, which outlives any rewrite of
+    // the learning file by another tool.
+    super::decisions::record(
+        home,
+        "rejected",
+        &Value::Object(sug.clone()),
+        reason.as_deref(),
+    )?;
     lf.write()?;
     Ok(Rejected {
         id: id.to_string(),
@@ -1013,4 +1054,25 @@ fn detect_unit(buf: &str) -> String {
         .find(|w| !w.is_empty())
         .unwrap_or("  ")
         .to_string()
+}
+
+/// The exact level change of an analyzer suggestion that names both models
+/// and the level (`downgrade_model`: `complexity`, `current_model`,
+/// `suggested_model`); `None` for one that only gives a direction.
+fn analyzer_change(s: &Value) -> Option<Change> {
+    let level = s.get("complexity").and_then(Value::as_str).or_else(|| {
+        s.get("group_label")
+            .and_then(Value::as_str)
+            .and_then(|g| g.strip_prefix("complexity="))
+    })?;
+    let from = s.get("current_model").and_then(Value::as_str)?;
+    let to = s.get("suggested_model").and_then(Value::as_str)?;
+    if !crate::learn::models::LEVELS.contains(&level) || from == to {
+        return None;
+    }
+    Some(Change::TaskComplexity {
+        level: level.into(),
+        from: from.into(),
+        to: to.into(),
+    })
 }

@@ -19,6 +19,7 @@
 
 pub mod analyze;
 pub mod apply;
+pub mod decisions;
 pub mod file;
 pub mod models;
 pub mod report;

@@ -13,7 +13,8 @@ use crate::home::Home;
 /// Renders the report of `home`'s learning file.
 pub fn render(home: &Home, format: ReportFormat) -> Result<String> {
     let path = home.learning();
-    let doc = super::file::load(&path)?;
+    let mut doc = super::file::load(&path)?;
+    super::decisions::merge(home, &mut doc)?;
     if !doc.contains_key("patterns") {
         return Err(Error::Invalid(format!(
             "{} has no analysis yet: run `modelfit learn` first",
@@ -183,6 +184,13 @@ fn markdown(doc: &Map<String, Value>) -> String {
             esc(s(sg, "reason")),
             sg.get("change").map(Value::to_string).unwrap_or_default(),
         );
+        if super::decisions::origin(sg) == super::decisions::ORCHESTRATOR_ANALYZER {
+            let _ = writeln!(
+                o,
+                "  - from the orchestrator's model-learning-analyzer, not modelfit: {}",
+                esc(s(sg, "description"))
+            );
+        }
         if matches!(
             sg.pointer("/change/target").and_then(Value::as_str),
             Some("add_rule" | "modify_rule")

@@ -98,6 +98,9 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
     let now = crate::clock::now();
     let lock = super::file::lock(home)?;
     let mut doc = super::file::load(&path)?;
+    // Decisions live in modelfit's own file too: another tool's rewrite of
+    // the learning file must not bring a rejected change back.
+    super::decisions::merge(home, &mut doc)?;
     let Some(patterns) = doc.get("patterns").and_then(Value::as_array).cloned() else {
         return Err(Error::Invalid(format!(
             "{} has no analysis yet: run `modelfit learn analyze` (or `modelfit learn`) first",
