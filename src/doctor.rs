@@ -132,19 +132,12 @@ fn ledger(r: &mut Checks, home: &Home) {
     } else {
         r.ok("the ledger lock is free");
     }
-    let mut without_outcome = 0usize;
     let mut total = 0usize;
-    let parsed = ledger.for_each(|v: Value| {
+    let parsed = ledger.for_each(|_: serde::de::IgnoredAny| {
         total += 1;
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-        let status = v.get("status").and_then(Value::as_str).unwrap_or("");
-        let has_outcome = v.get("outcome").is_some_and(|o| !o.is_null());
-        let finished = matches!(status, "complete" | "failed" | "partial");
-        if v.get("id").is_some() && kind != "batch" && finished && !has_outcome {
-            without_outcome += 1;
-        }
         true
     });
+    let parses = parsed.is_ok();
     match parsed {
         Ok(()) if !ledger.path().exists() => r.info(&format!(
             "no ledger yet at {} (it is created by the first task)",
@@ -156,12 +149,33 @@ fn ledger(r: &mut Checks, home: &Home) {
             "repair or restore logs/dispatches.json; hooks record nothing until then",
         ),
     }
-    if without_outcome > 0 {
-        r.info(&format!(
-            "{without_outcome} finished task(s) have no outcome: rate them with `modelfit rate ID y|n|p`"
-        ));
-    } else {
-        r.ok("every finished task has an outcome");
+    if parses {
+        unrated(r, home);
+    }
+}
+
+/// Finished tasks without a verdict from a person, CI or a manual outcome:
+/// the first few ids, and where to see them all.
+fn unrated(r: &mut Checks, home: &Home) {
+    const SHOWN: usize = 5;
+    match crate::tasks::unrated_ids(home, SHOWN) {
+        Ok((_, 0)) => r.ok("every finished task has a verdict"),
+        Ok((ids, n)) => {
+            let more = if n > ids.len() {
+                format!(" and {} more", n - ids.len())
+            } else {
+                String::new()
+            };
+            r.info(&format!(
+                "{n} finished task(s) are unrated (no verdict from a person, CI or `modelfit outcome`): \
+                 {}{more}; list them with `modelfit tasks --unrated`, rate with `modelfit rate ID y|n|p`",
+                ids.join(", ")
+            ))
+        }
+        Err(e) => r.fail(
+            &format!("cannot list the unrated tasks: {e}"),
+            "repair logs/dispatches.json",
+        ),
     }
 }
 

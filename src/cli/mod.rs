@@ -15,6 +15,7 @@ mod outcome;
 mod rate;
 mod rotate;
 mod select;
+mod tasks;
 mod usage;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ enum Command {
     Learn(learn::LearnArgs),
     /// Pick the model the rules of models.json give for a task.
     Select(select::SelectArgs),
+    /// Recent tasks, newest first: outcome, tokens, cost, retries; `--unrated` for those to rate.
+    Tasks(tasks::TasksArgs),
     /// Tokens, cost and models of one session transcript, per turn.
     Usage(usage::UsageArgs),
     /// Check the installation: hooks, ledger, lock, log, learn.
@@ -94,6 +97,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ci(a) => ci::ci(a, &home),
         Command::Learn(a) => learn::learn(a, &home),
         Command::Select(a) => select::select(a, &home),
+        Command::Tasks(a) => tasks::tasks(a, &home),
         Command::Usage(a) => usage::usage(a, &home),
         Command::Doctor(a) => doctor::doctor(a, &home),
         Command::Rotate(a) => rotate::rotate(a, &home),
