@@ -74,12 +74,41 @@ impl Checks {
 /// Runs every check on `home`, in the order they are shown.
 pub fn checks(home: &Home) -> Vec<Check> {
     let mut r = Checks::default();
+    if !home_exists(&mut r, home) {
+        // Nothing under a missing home can be checked; the hooks still can.
+        hooks_installed(&mut r);
+        return r.0;
+    }
     hooks_installed(&mut r);
     ledger(&mut r, home);
     error_log(&mut r, home);
     learn(&mut r, home);
     sessions(&mut r, home);
     r.0
+}
+
+/// The home itself: an existing folder.
+fn home_exists(r: &mut Checks, home: &Home) -> bool {
+    let root = home.root();
+    if root.is_dir() {
+        return true;
+    }
+    r.fail(
+        &format!(
+            "the orchestrator home {} {}",
+            root.display(),
+            if root.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            }
+        ),
+        &format!(
+            "create it with `mkdir -p {}/logs`, or choose another with --home DIR or ORCHESTRATOR_HOME=DIR",
+            root.display()
+        ),
+    );
+    false
 }
 
 /// Hooks registered in Claude Code's settings.

@@ -20,6 +20,8 @@ pub mod learn;
 pub mod lockfile;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+#[cfg(feature = "mcp")]
+pub mod mcp_lines;
 pub mod outcome;
 pub mod pricing;
 pub mod record;

@@ -72,6 +72,33 @@ enum Command {
     Ledger(ledger::LedgerCommand),
 }
 
+/// Why `home` cannot be used, naming it, where it came from and how to
+/// create or choose one; `None` when it is an existing folder.
+pub fn home_problem(home: &Home, explicit: bool) -> Option<String> {
+    let root = home.root();
+    if root.is_dir() {
+        return None;
+    }
+    let from = if explicit {
+        "given by --home"
+    } else if std::env::var_os("ORCHESTRATOR_HOME").is_some_and(|v| !v.is_empty()) {
+        "from $ORCHESTRATOR_HOME"
+    } else {
+        "the default, as $ORCHESTRATOR_HOME is unset"
+    };
+    let what = if root.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
+    Some(format!(
+        "the orchestrator home {} ({from}) {what}: create it with `mkdir -p {}/logs`, \
+         or choose another with --home DIR or ORCHESTRATOR_HOME=DIR",
+        root.display(),
+        root.display()
+    ))
+}
+
 /// Runs the command line and turns errors into a message and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -90,6 +117,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(hook::hook(args, cli.home.as_deref()));
     }
     let home = Home::resolve(cli.home.as_deref())?;
+    // Only the commands that never touch the home may run without one;
+    // doctor runs to report it as a failure. Anything else would create a
+    // stray `~/JARVIS/logs/` and report an empty ledger as if all were well.
+    let needs_home = !matches!(
+        cli.command,
+        Command::Hooks(_) | Command::Config(_) | Command::Doctor(_)
+    );
+    if needs_home {
+        if let Some(problem) = home_problem(&home, cli.home.is_some()) {
+            return Err(crate::error::Error::Invalid(problem));
+        }
+    }
     match cli.command {
         Command::Hook(_) => unreachable!("handled above"),
         Command::Outcome(a) => outcome::outcome(a, &home),
