@@ -208,24 +208,62 @@ fn unrated(r: &mut Checks, home: &Home) {
     }
 }
 
-/// Errors in the log during the last day.
+/// `logs/modelfit/doctor-ack.json`: the time up to which `doctor --ack`
+/// acknowledged the error log.
+pub fn ack_file(home: &Home) -> std::path::PathBuf {
+    home.state_dir().join("doctor-ack.json")
+}
+
+/// The time up to which errors were acknowledged, if ever.
+fn acknowledged_until(home: &Home) -> Option<chrono::DateTime<chrono::Utc>> {
+    let bytes = std::fs::read(ack_file(home)).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    crate::clock::parse(v.get("acknowledged_until")?.as_str()?)
+}
+
+/// The error log's lines of the last 24 hours not yet acknowledged, oldest first.
+fn unacknowledged_errors(home: &Home) -> std::io::Result<Vec<String>> {
+    let f = std::fs::File::open(home.log_file())?;
+    let since = crate::clock::now() - chrono::Duration::hours(24);
+    let ack = acknowledged_until(home);
+    Ok(std::io::BufReader::new(f)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter(|l| {
+            l.strip_prefix('[')
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(t, _)| crate::clock::parse(t))
+                .is_some_and(|t| t >= since && ack.is_none_or(|a| t > a))
+        })
+        .collect())
+}
+
+/// `doctor --ack`: marks every error logged up to now as seen, so `doctor`
+/// passes again until a later error. Returns how many lines that covered and
+/// the time recorded.
+pub fn acknowledge(home: &Home) -> crate::Result<(usize, String)> {
+    let covered = unacknowledged_errors(home).map(|v| v.len()).unwrap_or(0);
+    let now = crate::clock::now_iso();
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("cannot create", &dir, e))?;
+    let body = serde_json::json!({ "acknowledged_until": now });
+    crate::store::write_atomic(&ack_file(home), format!("{body}\n").as_bytes())?;
+    Ok((covered, now))
+}
+
+/// Errors in the log during the last day, after the last `doctor --ack`.
 fn error_log(r: &mut Checks, home: &Home) {
     let log = home.log_file();
-    match std::fs::File::open(&log) {
-        Ok(f) => {
-            let since = crate::clock::now() - chrono::Duration::hours(24);
-            let recent: Vec<String> = std::io::BufReader::new(f)
-                .lines()
-                .map_while(|l| l.ok())
-                .filter(|l| {
-                    l.strip_prefix('[')
-                        .and_then(|rest| rest.split_once(']'))
-                        .and_then(|(t, _)| crate::clock::parse(t))
-                        .is_some_and(|t| t >= since)
-                })
-                .collect();
+    match unacknowledged_errors(home) {
+        Ok(recent) => {
             if recent.is_empty() {
-                r.ok("no errors logged in the last 24 hours");
+                r.ok(&match acknowledged_until(home) {
+                    Some(a) => format!(
+                        "no errors logged in the last 24 hours since `doctor --ack` at {}",
+                        crate::clock::iso(a)
+                    ),
+                    None => "no errors logged in the last 24 hours".to_string(),
+                });
             } else {
                 let shown: Vec<&String> = recent.iter().rev().take(5).collect();
                 let mut what = format!(
@@ -239,7 +277,8 @@ fn error_log(r: &mut Checks, home: &Home) {
                 }
                 r.fail(
                     &what,
-                    "read the messages above; each says what went wrong and with which file",
+                    "read the messages above; each says what went wrong and with which file. \
+                     Once dealt with, `modelfit doctor --ack` acknowledges them (later errors still fail)",
                 );
             }
         }
