@@ -25,8 +25,12 @@ if [ "${1:-}" = "--uninstall" ]; then
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "install.sh: cargo is needed (https://rustup.rs)" >&2; exit 1; }
-echo "modelfit: building the release binary"
-cargo build --release --locked --quiet
+# Cargo's own progress (each crate as it compiles, then the bar) shows on the
+# terminal: a first build takes a few minutes and should not look stuck.
+echo "modelfit: building the release binary (a first build takes a few minutes; cargo shows its progress below)"
+start=$(date +%s)
+cargo build --release --locked
+echo "modelfit: build finished in $(( $(date +%s) - start )) s"
 
 mkdir -p "$bin_dir"
 if cmp -s target/release/modelfit "$bin" 2>/dev/null; then

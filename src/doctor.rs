@@ -74,6 +74,11 @@ impl Checks {
 /// Runs every check on `home`, in the order they are shown.
 pub fn checks(home: &Home) -> Vec<Check> {
     let mut r = Checks::default();
+    if !home_exists(&mut r, home) {
+        // Nothing under a missing home can be checked; the hooks still can.
+        hooks_installed(&mut r);
+        return r.0;
+    }
     hooks_installed(&mut r);
     ledger(&mut r, home);
     error_log(&mut r, home);
@@ -81,6 +86,30 @@ pub fn checks(home: &Home) -> Vec<Check> {
     sessions(&mut r, home);
     router(&mut r, home);
     r.0
+}
+
+/// The home itself: an existing folder.
+fn home_exists(r: &mut Checks, home: &Home) -> bool {
+    let root = home.root();
+    if root.is_dir() {
+        return true;
+    }
+    r.fail(
+        &format!(
+            "the orchestrator home {} {}",
+            root.display(),
+            if root.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            }
+        ),
+        &format!(
+            "create it with `mkdir -p {}/logs`, or choose another with --home DIR or ORCHESTRATOR_HOME=DIR",
+            root.display()
+        ),
+    );
+    false
 }
 
 /// Hooks registered in Claude Code's settings.
@@ -133,19 +162,12 @@ fn ledger(r: &mut Checks, home: &Home) {
     } else {
         r.ok("the ledger lock is free");
     }
-    let mut without_outcome = 0usize;
     let mut total = 0usize;
-    let parsed = ledger.for_each(|v: Value| {
+    let parsed = ledger.for_each(|_: serde::de::IgnoredAny| {
         total += 1;
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
-        let status = v.get("status").and_then(Value::as_str).unwrap_or("");
-        let has_outcome = v.get("outcome").is_some_and(|o| !o.is_null());
-        let finished = matches!(status, "complete" | "failed" | "partial");
-        if v.get("id").is_some() && kind != "batch" && finished && !has_outcome {
-            without_outcome += 1;
-        }
         true
     });
+    let parses = parsed.is_ok();
     match parsed {
         Ok(()) if !ledger.path().exists() => r.info(&format!(
             "no ledger yet at {} (it is created by the first task)",
@@ -157,33 +179,92 @@ fn ledger(r: &mut Checks, home: &Home) {
             "repair or restore logs/dispatches.json; hooks record nothing until then",
         ),
     }
-    if without_outcome > 0 {
-        r.info(&format!(
-            "{without_outcome} finished task(s) have no outcome: rate them with `modelfit rate ID y|n|p`"
-        ));
-    } else {
-        r.ok("every finished task has an outcome");
+    if parses {
+        unrated(r, home);
     }
 }
 
-/// Errors in the log during the last day.
+/// Finished tasks without a verdict from a person, CI or a manual outcome:
+/// the first few ids, and where to see them all.
+fn unrated(r: &mut Checks, home: &Home) {
+    const SHOWN: usize = 5;
+    match crate::tasks::unrated_ids(home, SHOWN) {
+        Ok((_, 0)) => r.ok("every finished task has a verdict"),
+        Ok((ids, n)) => {
+            let more = if n > ids.len() {
+                format!(" and {} more", n - ids.len())
+            } else {
+                String::new()
+            };
+            r.info(&format!(
+                "{n} finished task(s) are unrated (no verdict from a person, CI or `modelfit outcome`): \
+                 {}{more}; list them with `modelfit tasks --unrated`, rate with `modelfit rate ID y|n|p`",
+                ids.join(", ")
+            ))
+        }
+        Err(e) => r.fail(
+            &format!("cannot list the unrated tasks: {e}"),
+            "repair logs/dispatches.json",
+        ),
+    }
+}
+
+/// `logs/modelfit/doctor-ack.json`: the time up to which `doctor --ack`
+/// acknowledged the error log.
+pub fn ack_file(home: &Home) -> std::path::PathBuf {
+    home.state_dir().join("doctor-ack.json")
+}
+
+/// The time up to which errors were acknowledged, if ever.
+fn acknowledged_until(home: &Home) -> Option<chrono::DateTime<chrono::Utc>> {
+    let bytes = std::fs::read(ack_file(home)).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    crate::clock::parse(v.get("acknowledged_until")?.as_str()?)
+}
+
+/// The error log's lines of the last 24 hours not yet acknowledged, oldest first.
+fn unacknowledged_errors(home: &Home) -> std::io::Result<Vec<String>> {
+    let f = std::fs::File::open(home.log_file())?;
+    let since = crate::clock::now() - chrono::Duration::hours(24);
+    let ack = acknowledged_until(home);
+    Ok(std::io::BufReader::new(f)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter(|l| {
+            l.strip_prefix('[')
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(t, _)| crate::clock::parse(t))
+                .is_some_and(|t| t >= since && ack.is_none_or(|a| t > a))
+        })
+        .collect())
+}
+
+/// `doctor --ack`: marks every error logged up to now as seen, so `doctor`
+/// passes again until a later error. Returns how many lines that covered and
+/// the time recorded.
+pub fn acknowledge(home: &Home) -> crate::Result<(usize, String)> {
+    let covered = unacknowledged_errors(home).map(|v| v.len()).unwrap_or(0);
+    let now = crate::clock::now_iso();
+    let dir = home.state_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("cannot create", &dir, e))?;
+    let body = serde_json::json!({ "acknowledged_until": now });
+    crate::store::write_atomic(&ack_file(home), format!("{body}\n").as_bytes())?;
+    Ok((covered, now))
+}
+
+/// Errors in the log during the last day, after the last `doctor --ack`.
 fn error_log(r: &mut Checks, home: &Home) {
     let log = home.log_file();
-    match std::fs::File::open(&log) {
-        Ok(f) => {
-            let since = crate::clock::now() - chrono::Duration::hours(24);
-            let recent: Vec<String> = std::io::BufReader::new(f)
-                .lines()
-                .map_while(|l| l.ok())
-                .filter(|l| {
-                    l.strip_prefix('[')
-                        .and_then(|rest| rest.split_once(']'))
-                        .and_then(|(t, _)| crate::clock::parse(t))
-                        .is_some_and(|t| t >= since)
-                })
-                .collect();
+    match unacknowledged_errors(home) {
+        Ok(recent) => {
             if recent.is_empty() {
-                r.ok("no errors logged in the last 24 hours");
+                r.ok(&match acknowledged_until(home) {
+                    Some(a) => format!(
+                        "no errors logged in the last 24 hours since `doctor --ack` at {}",
+                        crate::clock::iso(a)
+                    ),
+                    None => "no errors logged in the last 24 hours".to_string(),
+                });
             } else {
                 let shown: Vec<&String> = recent.iter().rev().take(5).collect();
                 let mut what = format!(
@@ -197,7 +278,8 @@ fn error_log(r: &mut Checks, home: &Home) {
                 }
                 r.fail(
                     &what,
-                    "read the messages above; each says what went wrong and with which file",
+                    "read the messages above; each says what went wrong and with which file. \
+                     Once dealt with, `modelfit doctor --ack` acknowledges them (later errors still fail)",
                 );
             }
         }

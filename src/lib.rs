@@ -21,6 +21,8 @@ pub mod learn;
 pub mod lockfile;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+#[cfg(feature = "mcp")]
+pub mod mcp_lines;
 pub mod outcome;
 pub mod pricing;
 pub mod readfile;
@@ -31,6 +33,7 @@ pub mod rules;
 pub mod settings;
 pub mod signals;
 pub mod store;
+pub mod tasks;
 pub mod transcript;
 
 pub use error::{Error, Result};

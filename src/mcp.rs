@@ -13,7 +13,8 @@
 //!
 //! The protocol itself (JSON-RPC framing, `initialize`, version negotiation)
 //! is rmcp's. Stdout carries the protocol and nothing else: logs go to stderr
-//! and to `logs/modelfit/modelfit.log`. The tokio runtime exists only inside
+//! and to `logs/modelfit/mcp.log` (errors also to `modelfit.log`, which
+//! `doctor` reads). The tokio runtime exists only inside
 //! [`serve_stdio`], so nothing else in modelfit (the hook above all) ever
 //! starts one.
 
@@ -652,7 +653,8 @@ impl ServerHandler for Server {
 
 /// Serves the tools on stdin/stdout until the client closes stdin, on a
 /// current-thread tokio runtime built here and nowhere else. Logs go to
-/// stderr and to `logs/modelfit/modelfit.log` (level: `MODELFIT_MCP_LOG`,
+/// stderr and to `logs/modelfit/mcp.log`, errors also to the error log
+/// `logs/modelfit/modelfit.log` (level: `MODELFIT_MCP_LOG`,
 /// one of error, warn, info, debug, trace; default info).
 pub fn serve_stdio(home: Home) -> Result<()> {
     install_logger(&home);
@@ -679,14 +681,29 @@ pub fn serve_stdio(home: Home) -> Result<()> {
         turn: Arc::new(tokio::sync::Mutex::new(())),
     };
     let result = runtime.block_on(async move {
+        // rmcp talks to one end of an in-memory pipe; the line filter stands
+        // between it and the real stdin/stdout, answering what rmcp would drop.
+        let (server_side, filter_side) = tokio::io::duplex(1 << 20);
+        let (from_server, to_server) = tokio::io::split(filter_side);
+        let out = Arc::new(tokio::sync::Mutex::new(tokio::io::stdout()));
+        let filter = tokio::spawn(crate::mcp_lines::filter(
+            tokio::io::stdin(),
+            to_server,
+            out.clone(),
+        ));
+        let pump = tokio::spawn(crate::mcp_lines::pump(from_server, out));
         let running = server
-            .serve(rmcp::transport::stdio())
+            .serve(server_side)
             .await
             .map_err(|e| Error::Invalid(format!("MCP session did not start: {e}")))?;
-        running
+        let ended = running
             .waiting()
             .await
-            .map_err(|e| Error::Invalid(format!("MCP session ended abnormally: {e}")))
+            .map_err(|e| Error::Invalid(format!("MCP session ended abnormally: {e}")));
+        // Every reply rmcp wrote reaches stdout before the process ends.
+        let _ = pump.await;
+        filter.abort();
+        ended
     });
     match &result {
         Ok(reason) => tracing::info!("MCP session ended: {reason:?}"),
@@ -695,19 +712,35 @@ pub fn serve_stdio(home: Home) -> Result<()> {
     result.map(|_| ())
 }
 
-/// Where log lines go: stderr always, and the home's log file when the
+/// Where log lines go: stderr always, and `logs/modelfit/mcp.log` when the
 /// home's `logs/` directory exists (a mistyped home gets no directories).
+/// Errors also go to the error log `doctor` reads (`modelfit.log`), in its
+/// `[time] message` form; informational lines never do.
 struct Sink {
     file: Mutex<Option<File>>,
+    errors: Option<Home>,
 }
 
+/// `logs/modelfit/mcp.log`: the MCP server's own log, apart from the error log.
+pub fn mcp_log(home: &Home) -> std::path::PathBuf {
+    home.state_dir().join("mcp.log")
+}
+
+/// Above this size the MCP log is cut to its newer half when the server starts.
+const MCP_LOG_CAP: u64 = 4 << 20;
+
 impl Sink {
-    fn write(&self, line: &str) {
+    fn write(&self, line: &str, level: tracing::Level, message: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
         if let Ok(mut guard) = self.file.lock() {
             if let Some(f) = guard.as_mut() {
-                // O_APPEND: one write per line keeps lines whole beside the hooks'.
+                // O_APPEND: one write per line keeps lines whole.
                 let _ = f.write_all(format!("{line}\n").as_bytes());
+            }
+        }
+        if level == tracing::Level::ERROR {
+            if let Some(home) = &self.errors {
+                crate::hook::log(home, &format!("mcp: {message}"));
             }
         }
     }
@@ -751,15 +784,18 @@ impl tracing::Subscriber for Logger {
         } else {
             format!("{}: ", meta.target())
         };
-        self.sink.write(&format!(
-            "{} modelfit mcp[{}] {} {target}{}{}",
-            // The wall clock, not MODELFIT_NOW: log lines say when things happened.
-            crate::clock::iso(chrono::Utc::now()),
-            std::process::id(),
-            meta.level(),
-            fields.message,
-            fields.rest
-        ));
+        let message = format!("{target}{}{}", fields.message, fields.rest);
+        self.sink.write(
+            &format!(
+                "{} modelfit mcp[{}] {} {message}",
+                // The wall clock, not MODELFIT_NOW: log lines say when things happened.
+                crate::clock::iso(chrono::Utc::now()),
+                std::process::id(),
+                meta.level(),
+            ),
+            *meta.level(),
+            &message,
+        );
     }
 
     fn enter(&self, _span: &tracing::span::Id) {}
@@ -803,18 +839,24 @@ fn install_logger(home: &Home) {
         "trace" => tracing::Level::TRACE,
         _ => tracing::Level::INFO,
     };
+    let path = mcp_log(home);
     let file = if home.logs_dir().is_dir() {
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MCP_LOG_CAP) {
+            if let Ok(bytes) = std::fs::read(&path) {
+                let half = bytes.len() / 2;
+                let cut = bytes[half..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(bytes.len(), |i| half + i + 1);
+                let _ = crate::store::write_atomic(&path, &bytes[cut..]);
+            }
+        }
         std::fs::create_dir_all(home.state_dir())
-            .and_then(|()| {
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(home.log_file())
-            })
+            .and_then(|()| OpenOptions::new().create(true).append(true).open(&path))
             .map_err(|e| {
                 eprintln!(
                     "modelfit mcp: cannot open {} ({e}); logging to stderr only",
-                    home.log_file().display()
+                    path.display()
                 )
             })
             .ok()
@@ -823,6 +865,7 @@ fn install_logger(home: &Home) {
     };
     let logger = Logger {
         sink: Sink {
+            errors: home.logs_dir().is_dir().then(|| home.clone()),
             file: Mutex::new(file),
         },
         max,

@@ -226,7 +226,7 @@ fn doctor_reports_missing_hooks_and_passes_once_installed() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("modelfit hooks install"), "{text}");
     assert!(
-        text.contains("1 finished task(s) have no outcome"),
+        text.contains("1 finished task(s) are unrated") && text.contains("dispatch-1-aaaaaa"),
         "{text}"
     );
 

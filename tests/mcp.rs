@@ -117,6 +117,8 @@ fn call(id: u64, name: &str, arguments: Value) -> Value {
 /// What one session printed: every stdout line parsed, by id, plus stderr.
 struct Session {
     by_id: BTreeMap<u64, Value>,
+    /// Error replies to lines whose id could not be read (`"id": null`).
+    without_id: Vec<Value>,
     stderr: String,
 }
 
@@ -171,17 +173,27 @@ fn session_raw(home: &Path, input: &str) -> Session {
         out.status
     );
     let mut by_id = BTreeMap::new();
+    let mut without_id = Vec::new();
     for line in stdout.lines() {
         // Stdout carries the protocol only: every line is one JSON-RPC message.
         let msg: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
         assert_eq!(msg["jsonrpc"], "2.0", "{line}");
+        if msg["id"].is_null() {
+            assert!(msg["error"]["code"].is_i64(), "{line}");
+            without_id.push(msg);
+            continue;
+        }
         let id = msg["id"]
             .as_u64()
             .unwrap_or_else(|| panic!("no id: {line}"));
         assert!(by_id.insert(id, msg).is_none(), "two replies for id {id}");
     }
-    Session { by_id, stderr }
+    Session {
+        by_id,
+        without_id,
+        stderr,
+    }
 }
 
 /// The seed's input schemas, copied from its spec (model-learning spec,
@@ -254,10 +266,18 @@ fn initialize_names_modelfit_and_offers_tools() {
     assert_eq!(r["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(r["protocolVersion"], "2025-06-18");
     assert!(r["capabilities"]["tools"].is_object(), "{r}");
-    // Logs went to stderr and to the home's log file, not to stdout.
+    // Logs went to stderr and to the MCP log, not to stdout, and the
+    // informational lines stay out of the error log `doctor` reads.
     assert!(s.stderr.contains("MCP server on stdio"), "{}", s.stderr);
-    let log = fs::read_to_string(home.path().join("logs/modelfit/modelfit.log")).unwrap();
+    let log = fs::read_to_string(home.path().join("logs/modelfit/mcp.log")).unwrap();
     assert!(log.contains("MCP server on stdio"), "{log}");
+    let errors = home.path().join("logs/modelfit/modelfit.log");
+    assert!(
+        !fs::read_to_string(&errors)
+            .unwrap_or_default()
+            .contains("INFO"),
+        "informational lines in the error log"
+    );
 }
 
 #[test]
@@ -771,6 +791,9 @@ fn protocol_level_mistakes_get_json_rpc_errors_and_the_server_goes_on() {
     assert!(s.by_id[&2]["error"].is_object(), "{}", s.by_id[&2]);
     assert_eq!(s.result(3)["tools"].as_array().unwrap().len(), 7);
     assert_eq!(s.ok(4).lines().next(), Some("claude-opus-4-5-20251101"));
+    // The line that is not JSON got a parse error (it has no id to answer).
+    assert_eq!(s.without_id.len(), 1, "{:?}", s.without_id);
+    assert_eq!(s.without_id[0]["error"]["code"], -32700);
 }
 
 #[test]
@@ -807,6 +830,7 @@ fn a_home_without_a_ledger_gets_an_error_naming_the_file() {
     assert!(e.contains("dispatches.json"), "{e}");
     // No log file is made in a home that has no logs/ directory of its own.
     assert!(!home.path().join("logs/modelfit/modelfit.log").exists());
+    assert!(!home.path().join("logs/modelfit/mcp.log").exists());
 }
 
 #[test]

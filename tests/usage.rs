@@ -160,6 +160,7 @@ fn table_shows_turns_prices_and_notes() {
 fn missing_subagent_and_unknown_model_are_reported() {
     let d = tempfile::tempdir().unwrap();
     let home = d.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
     let src = fixtures()
         .join("claude-code/transcripts/spotter-v2.1.38-task-subagent/491e126e-1e71-469c-ade2-fcc8af567c74.jsonl");
     let p = d.path().join("491e126e-1e71-469c-ade2-fcc8af567c74.jsonl");
@@ -220,6 +221,7 @@ fn offset_and_since_give_the_stop_hook_view_of_the_last_turn() {
     let d = tempfile::tempdir().unwrap();
     let main = session(d.path());
     let home = d.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
     let full = usage_json(&home, &main);
     let text = std::fs::read_to_string(&main).unwrap();
     let at = text.find("\"content\":\"continue\"").unwrap();

@@ -8,13 +8,21 @@ use crate::doctor::{self, Status};
 use crate::error::Result;
 use crate::home::Home;
 
-/// `modelfit doctor` takes no options.
+/// `modelfit doctor [--ack]`.
 #[derive(Debug, Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    /// Acknowledge the errors logged up to now (later errors still fail), then check
+    #[arg(long)]
+    ack: bool,
+}
 
 /// Checks the installation; exit 1 when something needs fixing.
-pub fn doctor(_a: DoctorArgs, home: &Home) -> Result<ExitCode> {
+pub fn doctor(a: DoctorArgs, home: &Home) -> Result<ExitCode> {
     println!("home  {}", home.root().display());
+    if a.ack && home.root().is_dir() {
+        let (n, at) = doctor::acknowledge(home)?;
+        println!("acknowledged {n} error(s) logged up to {at}");
+    }
     let checks = doctor::checks(home);
     for c in &checks {
         let tag = match c.status {

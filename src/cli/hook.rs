@@ -23,6 +23,9 @@ pub fn hook(_a: &HookArgs, home: Option<&Path>) -> ExitCode {
     let Ok(home) = Home::resolve(home) else {
         return ExitCode::SUCCESS; // no home: nowhere to record or log
     };
+    if !home.root().is_dir() {
+        return ExitCode::SUCCESS; // a home that does not exist is never created by a hook
+    }
     match std::panic::catch_unwind(|| hook::run(&home, &bytes, stdin)) {
         // Only ever the Stop reminder (a JSON systemMessage, off by default).
         Ok(Some(line)) => {

@@ -15,6 +15,7 @@ mod outcome;
 mod rate;
 mod rotate;
 mod select;
+mod tasks;
 mod usage;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ enum Command {
     Learn(learn::LearnArgs),
     /// Pick the model the rules of models.json give for a task.
     Select(select::SelectArgs),
+    /// Recent tasks, newest first: outcome, tokens, cost, retries; `--unrated` for those to rate.
+    Tasks(tasks::TasksArgs),
     /// Tokens, cost and models of one session transcript, per turn.
     Usage(usage::UsageArgs),
     /// Check the installation: hooks, ledger, lock, log, learn.
@@ -67,6 +70,33 @@ enum Command {
     /// Low-level ledger operations (check, append, get).
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+}
+
+/// Why `home` cannot be used, naming it, where it came from and how to
+/// create or choose one; `None` when it is an existing folder.
+pub fn home_problem(home: &Home, explicit: bool) -> Option<String> {
+    let root = home.root();
+    if root.is_dir() {
+        return None;
+    }
+    let from = if explicit {
+        "given by --home"
+    } else if std::env::var_os("ORCHESTRATOR_HOME").is_some_and(|v| !v.is_empty()) {
+        "from $ORCHESTRATOR_HOME"
+    } else {
+        "the default, as $ORCHESTRATOR_HOME is unset"
+    };
+    let what = if root.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
+    Some(format!(
+        "the orchestrator home {} ({from}) {what}: create it with `mkdir -p {}/logs`, \
+         or choose another with --home DIR or ORCHESTRATOR_HOME=DIR",
+        root.display(),
+        root.display()
+    ))
 }
 
 /// Runs the command line and turns errors into a message and exit code 1.
@@ -87,6 +117,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(hook::hook(args, cli.home.as_deref()));
     }
     let home = Home::resolve(cli.home.as_deref())?;
+    // Only the commands that never touch the home may run without one;
+    // doctor runs to report it as a failure. Anything else would create a
+    // stray `~/JARVIS/logs/` and report an empty ledger as if all were well.
+    let needs_home = !matches!(
+        cli.command,
+        Command::Hooks(_) | Command::Config(_) | Command::Doctor(_)
+    );
+    if needs_home {
+        if let Some(problem) = home_problem(&home, cli.home.is_some()) {
+            return Err(crate::error::Error::Invalid(problem));
+        }
+    }
     match cli.command {
         Command::Hook(_) => unreachable!("handled above"),
         Command::Outcome(a) => outcome::outcome(a, &home),
@@ -94,6 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ci(a) => ci::ci(a, &home),
         Command::Learn(a) => learn::learn(a, &home),
         Command::Select(a) => select::select(a, &home),
+        Command::Tasks(a) => tasks::tasks(a, &home),
         Command::Usage(a) => usage::usage(a, &home),
         Command::Doctor(a) => doctor::doctor(a, &home),
         Command::Rotate(a) => rotate::rotate(a, &home),

@@ -49,6 +49,9 @@ pub fn select(a: SelectArgs, home: &Home) -> Result<ExitCode> {
         })?,
     };
     let task = args.collect::<Vec<_>>().join(" ");
+    if let Some(w) = level_warning(home, &complexity, &task) {
+        eprintln!("modelfit: warning: {w}");
+    }
     let router = match a.router.as_deref() {
         Some(r) => Router::parse(r).ok_or_else(|| {
             Error::Invalid(format!("--router takes rules or orchestrator, not {r:?}"))
@@ -119,4 +122,36 @@ fn orchestrator(home: &Home, complexity: &str, task: &str, json: bool) -> Result
         }
         _ => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// A warning when `complexity` is not a level models.json (or, without one,
+/// the built-in routing) knows: the rules then fall back to medium's model,
+/// which a caller should not get without a word.
+fn level_warning(home: &Home, complexity: &str, task: &str) -> Option<String> {
+    let known: Vec<String> = rules::Models::load(&home.models())
+        .ok()
+        .flatten()
+        .map(|m| m.levels.into_iter().map(|(l, _)| l).collect::<Vec<_>>())
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| vec!["simple".into(), "medium".into(), "complex".into()]);
+    if known.iter().any(|l| l == complexity) {
+        return None;
+    }
+    let list = known.join(", ");
+    let what = if complexity.trim().is_empty() {
+        "no complexity level given".to_string()
+    } else {
+        format!("unknown complexity level {complexity:?}")
+    };
+    let hint = if task.is_empty() && !complexity.trim().is_empty() {
+        format!(
+            " (if {complexity:?} is the task, give the level first: \
+             `modelfit select medium {complexity:?}`)"
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{what}; the levels known are: {list}; the rules fall back to medium's model{hint}"
+    ))
 }
