@@ -2,13 +2,15 @@
 # The test command: installs the outside tools some tests drive, then runs the
 # whole suite. Tools: Node.js (checks the ledger's formatting against
 # JSON.stringify), tmux (the y/n checkpoint in a real terminal), Chromium (renders
-# the HTML report), the official Python MCP SDK (a real MCP client).
+# the HTML report), the official Python MCP SDK (a real MCP client), PostgreSQL
+# (tests/sync.rs starts a throwaway cluster with its initdb / pg_ctl).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 apt_missing=()
 command -v tmux >/dev/null 2>&1 || apt_missing+=(tmux)
 command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_missing+=(postgresql)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${apt_missing[*]} (Debian packages)"
   sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"

@@ -79,6 +79,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
     error_log(&mut r, home);
     learn(&mut r, home);
     sessions(&mut r, home);
+    crate::sync::doctor_check(&mut r, home);
     r.0
 }
 

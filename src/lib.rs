@@ -28,6 +28,7 @@ pub mod rules;
 pub mod settings;
 pub mod signals;
 pub mod store;
+pub mod sync;
 pub mod transcript;
 
 pub use error::{Error, Result};

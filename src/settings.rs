@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::home::Home;
 
 /// The keys `modelfit config` accepts, with what each means.
-pub const KEYS: [(&str, &str); 3] = [
+pub const KEYS: [(&str, &str); 4] = [
     (
         "reminder",
         "on/off: after each task, show the command to rate it (not seen by the model)",
@@ -20,6 +20,10 @@ pub const KEYS: [(&str, &str); 3] = [
     (
         "exploration_rate",
         "0..0.5: share of `select --explore` choices given to an adjacent tier",
+    ),
+    (
+        "database",
+        "PostgreSQL URL or libpq string for `modelfit sync` / `learn --database` (off: none)",
     ),
 ];
 
@@ -33,6 +37,9 @@ pub struct Settings {
     pub learn_every: u32,
     /// Exploration rate of `select --explore`.
     pub exploration_rate: f64,
+    /// The team's PostgreSQL database (`modelfit sync`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 impl Default for Settings {
@@ -41,6 +48,7 @@ impl Default for Settings {
             reminder: false,
             learn_every: 10,
             exploration_rate: 0.10,
+            database: None,
         }
     }
 }
@@ -80,6 +88,13 @@ pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
                 )))
             }
         },
+        "database" => match value.trim() {
+            "" | "off" | "none" => Value::Null,
+            url => {
+                crate::sync::check_url(url)?;
+                Value::from(url)
+            }
+        },
         _ => {
             let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
             return Err(Error::Invalid(format!(
@@ -104,7 +119,11 @@ pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
         Err(e) => return Err(Error::io("cannot read", &path, e)),
     };
-    map.insert(key.to_string(), parsed);
+    if parsed.is_null() {
+        map.remove(key);
+    } else {
+        map.insert(key.to_string(), parsed);
+    }
     let dir = home.state_dir();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
     let mut text = crate::record::to_js_pretty(&Value::Object(map), 0);

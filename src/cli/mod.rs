@@ -15,6 +15,7 @@ mod outcome;
 mod rate;
 mod rotate;
 mod select;
+mod sync;
 mod usage;
 
 use std::path::PathBuf;
@@ -64,6 +65,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Serve the MCP tools on stdio.
     Mcp(mcp::McpArgs),
+    /// Push this home's records to the team's PostgreSQL database.
+    Sync(sync::SyncArgs),
     /// Low-level ledger operations (check, append, get).
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -101,5 +104,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(a) => config::config(a, &home),
         Command::Mcp(a) => mcp::mcp(a, &home),
         Command::Ledger(c) => ledger::ledger(c, &home),
+        Command::Sync(a) => sync::sync(a, &home),
     }
 }

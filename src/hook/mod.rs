@@ -1166,6 +1166,7 @@ impl Handoff {
 }
 
 fn hand_off(home: &Home, now: DateTime<Utc>) {
+    crate::sync::kick(home); // pg: starts a background `modelfit sync` when a database is configured
     let every = crate::settings::Settings::load(home).learn_every as u64;
     let path = home.learn_handoff();
     let Ok(_lock) = FileLock::acquire(&path.with_extension("lock"), LOCK_TIMEOUT) else {

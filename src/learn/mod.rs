@@ -21,6 +21,7 @@ pub mod analyze;
 pub mod apply;
 pub mod file;
 pub mod models;
+pub mod pooled;
 pub mod report;
 pub mod simulate;
 pub mod stats;
