@@ -2,7 +2,8 @@
 # The test command: installs the outside tools some tests drive, then runs the
 # whole suite. Tools: Node.js (checks the ledger's formatting against
 # JSON.stringify), tmux (the y/n checkpoint in a real terminal), Chromium (renders
-# the HTML report), the official Python MCP SDK (a real MCP client).
+# the HTML report), the official Python MCP SDK (a real MCP client), PostgreSQL
+# (tests/sync.rs starts a throwaway cluster with its initdb / pg_ctl).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +16,10 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_missing+=(chromium)
   why+=("chromium: renders the HTML report headless and checks the drawn DOM (tests/report_html.rs); pulls in its GTK/X libraries, ~25 packages, ~300 MB")
+fi
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  apt_missing+=(postgresql)
+  why+=("postgresql: the sync tests start a throwaway PostgreSQL cluster on 127.0.0.1 (tests/sync.rs)")
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "test.sh: these Debian packages are missing and will be installed with apt-get:"

@@ -85,6 +85,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
     learn(&mut r, home);
     sessions(&mut r, home);
     router(&mut r, home);
+    crate::sync::doctor_check(&mut r, home);
     r.0
 }
 

@@ -72,6 +72,12 @@ pub enum Error {
     /// A value given on the command line or through MCP is not acceptable.
     #[error("{0}")]
     Invalid(String),
+
+    /// The PostgreSQL database of `modelfit sync` / `learn --database` could
+    /// not be reached or refused something; the message says what to do.
+    /// Nothing local is lost: unsynced records keep waiting.
+    #[error("{0}")]
+    Database(String),
 }
 
 impl Error {

@@ -34,6 +34,7 @@ pub mod settings;
 pub mod signals;
 pub mod store;
 pub mod tasks;
+pub mod sync;
 pub mod transcript;
 
 pub use error::{Error, Result};

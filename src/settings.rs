@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::home::Home;
 
 /// The keys `modelfit config` accepts, with what each means.
-pub const KEYS: [(&str, &str); 4] = [
+pub const KEYS: [(&str, &str); 5] = [
     (
         "reminder",
         "on/off: after each task, show the command to rate it (not seen by the model)",
@@ -25,6 +25,10 @@ pub const KEYS: [(&str, &str); 4] = [
         "router",
         "rules|orchestrator: what routes tasks (`modelfit select` rules, or the dispatcher's own selectModel); learn suggests what takes effect under it",
     ),
+    (
+        "database",
+        "PostgreSQL URL or libpq string for `modelfit sync` / `learn --database` (off: none)",
+    ),
 ];
 
 /// Settings with their defaults.
@@ -39,6 +43,9 @@ pub struct Settings {
     pub exploration_rate: f64,
     /// The router in use: `rules` or `orchestrator` (see [`crate::router`]).
     pub router: String,
+    /// The team's PostgreSQL database (`modelfit sync`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
 }
 
 impl Default for Settings {
@@ -48,6 +55,7 @@ impl Default for Settings {
             learn_every: 10,
             exploration_rate: 0.10,
             router: "rules".into(),
+            database: None,
         }
     }
 }
@@ -96,6 +104,13 @@ pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
                 )))
             }
         },
+        "database" => match value.trim() {
+            "" | "off" | "none" => Value::Null,
+            url => {
+                crate::sync::check_url(url)?;
+                Value::from(url)
+            }
+        },
         _ => {
             let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
             return Err(Error::Invalid(format!(
@@ -120,7 +135,11 @@ pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
         Err(e) => return Err(Error::io("cannot read", &path, e)),
     };
-    map.insert(key.to_string(), parsed);
+    if parsed.is_null() {
+        map.remove(key);
+    } else {
+        map.insert(key.to_string(), parsed);
+    }
     let dir = home.state_dir();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
     let mut text = crate::record::to_js_pretty(&Value::Object(map), 0);

@@ -9,7 +9,7 @@ use crate::home::Home;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// reminder, learn_every, exploration_rate or router
+    /// reminder, learn_every, exploration_rate, router or database
     key: Option<String>,
     /// The new value (omit to show the settings)
     value: Option<String>,
@@ -19,7 +19,12 @@ pub fn config(a: ConfigArgs, home: &Home) -> Result<ExitCode> {
     match (a.key, a.value) {
         (Some(key), Some(value)) => {
             crate::settings::set(home, &key, &value)?;
-            println!("{key} = {value} (in {})", home.settings().display());
+            let shown = if key == "database" {
+                crate::sync::describe_url(&value)
+            } else {
+                value
+            };
+            println!("{key} = {shown} (in {})", home.settings().display());
         }
         (Some(key), None) => {
             return Err(Error::Invalid(format!(
@@ -31,7 +36,13 @@ pub fn config(a: ConfigArgs, home: &Home) -> Result<ExitCode> {
             let values = serde_json::to_value(&s).expect("settings serialize");
             println!("# {}", home.settings().display());
             for (key, what) in crate::settings::KEYS {
-                println!("{key} = {}    # {what}", values[key]);
+                let shown = match (key, &s.database) {
+                    // Never print a password.
+                    ("database", Some(url)) => crate::sync::describe_url(url),
+                    ("database", None) => "off".to_string(),
+                    _ => values[key].to_string(),
+                };
+                println!("{key} = {shown}    # {what}");
             }
         }
     }

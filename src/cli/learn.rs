@@ -22,6 +22,10 @@ pub struct LearnArgs {
     /// Suggestions below this confidence are not emitted (with no subcommand)
     #[arg(long, default_value_t = 0.70)]
     min_confidence: f64,
+    /// Learn from the pooled records of every machine in this PostgreSQL
+    /// database (alone: the configured one; see `modelfit sync`)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +127,44 @@ fn print_suggestions(s: &[learn::Suggestion]) {
 }
 
 pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
+    if let Some(flag) = &a.database {
+        if a.command.is_some() {
+            return Err(Error::Invalid(
+                "--database goes with `modelfit learn` alone (analyze + suggest), not a subcommand"
+                    .into(),
+            ));
+        }
+        check_confidence(a.min_confidence)?;
+        let flag = Some(flag.as_str()).filter(|f| !f.is_empty());
+        let url = crate::sync::database_url(home, flag).ok_or_else(|| {
+            Error::Invalid(format!(
+                "no database configured: give --database URL, set {}, or run `modelfit config \
+                 database URL`",
+                crate::sync::ENV
+            ))
+        })?;
+        let p = learn::pooled::learn(
+            home,
+            &url,
+            &AnalyzeOptions {
+                min_sample_size: a.min_sample_size,
+                since: parse_since(a.since.as_deref())?,
+            },
+            &SuggestOptions {
+                min_confidence: a.min_confidence,
+            },
+        )?;
+        println!(
+            "pooled {} records from {} machine{} in {}",
+            p.records,
+            p.machines,
+            if p.machines == 1 { "" } else { "s" },
+            p.database
+        );
+        print_analysis(&p.analysis, home);
+        print_suggestions(&p.suggestions);
+        return Ok(ExitCode::SUCCESS);
+    }
     match a.command {
         None => {
             check_confidence(a.min_confidence)?;

@@ -16,6 +16,7 @@ mod rate;
 mod rotate;
 mod select;
 mod tasks;
+mod sync;
 mod usage;
 
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ enum Command {
     Config(config::ConfigArgs),
     /// Serve the MCP tools on stdio.
     Mcp(mcp::McpArgs),
+    /// Push this home's records to the team's PostgreSQL database.
+    Sync(sync::SyncArgs),
     /// Low-level ledger operations (check, append, get).
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -144,5 +147,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(a) => config::config(a, &home),
         Command::Mcp(a) => mcp::mcp(a, &home),
         Command::Ledger(c) => ledger::ledger(c, &home),
+        Command::Sync(a) => sync::sync(a, &home),
     }
 }

@@ -42,6 +42,7 @@ impl Handoff {
 }
 
 pub(super) fn hand_off(home: &Home, now: DateTime<Utc>) {
+    crate::sync::kick(home); // starts a background `modelfit sync` when a database is configured
     let every = crate::settings::Settings::load(home).learn_every as u64;
     let path = home.learn_handoff();
     let Ok(_lock) = FileLock::acquire(&path.with_extension("lock"), LOCK_TIMEOUT) else {

@@ -294,11 +294,20 @@ enum Resolved {
 
 /// Streams the ledger and writes the analysis. See [`super::analyze`].
 pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
+    run_over(home, opts, &Ledger::of(home))
+}
+
+/// The analysis over any source of records (the ledger, or the pooled
+/// records of `learn --database`, see [`super::pooled`]); results go to `home`.
+pub(crate) fn run_over<L: super::pooled::Records>(
+    home: &Home,
+    opts: &AnalyzeOptions,
+    ledger: &L,
+) -> Result<Analysis> {
     let now = crate::clock::now();
     let since = opts.since.unwrap_or(now - Duration::days(WINDOW_DAYS));
     let routing = Routing::load(home)?;
     let pricing = Pricing::load(&home.pricing());
-    let ledger = Ledger::of(home);
 
     // Read the earlier file first: its applied suggestions set the cooldown cutoffs.
     let learning_path = home.learning();

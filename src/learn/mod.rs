@@ -22,6 +22,7 @@ pub mod apply;
 pub mod decisions;
 pub mod file;
 pub mod models;
+pub mod pooled;
 pub mod report;
 pub mod simulate;
 pub mod stats;

@@ -1,0 +1,89 @@
+//! `modelfit learn --database URL`: the same analysis and suggestions as
+//! `modelfit learn`, over the pooled records of every machine synced into
+//! the team's database (see `crate::sync`), written to the local home.
+//!
+//! Statistics are identical by construction: the pooled records stream
+//! through the very per-record code of the local analysis (a [`Records`]
+//! source instead of the ledger), one server-side cursor batch at a time.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::Result;
+use crate::store::Ledger;
+
+/// A stream of records `analyze` can read: the ledger, or the pooled
+/// records of the team's database.
+pub trait Records {
+    /// Calls `f` with each record as a `T`, in order, until it returns `false`.
+    fn for_each<T, F>(&self, f: F) -> Result<()>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> bool;
+}
+
+impl Records for Ledger {
+    fn for_each<T, F>(&self, f: F) -> Result<()>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> bool,
+    {
+        Ledger::for_each(self, f)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Records for crate::sync::pooled::Pooled {
+    fn for_each<T, F>(&self, f: F) -> Result<()>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> bool,
+    {
+        crate::sync::pooled::Pooled::for_each(self, f)
+    }
+}
+
+/// What `learn --database` pooled and produced.
+#[derive(Debug, Clone)]
+pub struct PooledLearning {
+    /// The database (host:port/db as user).
+    pub database: String,
+    /// Machines whose records were pooled.
+    pub machines: u64,
+    /// Records pooled.
+    pub records: u64,
+    /// The analysis written to the local learning file.
+    pub analysis: super::Analysis,
+    /// The open suggestions.
+    pub suggestions: Vec<super::Suggestion>,
+}
+
+/// Analyze + suggest over the pooled records of the database at `url`.
+#[cfg(feature = "postgres")]
+pub fn learn(
+    home: &crate::home::Home,
+    url: &str,
+    analyze: &super::AnalyzeOptions,
+    suggest: &super::SuggestOptions,
+) -> Result<PooledLearning> {
+    let pooled = crate::sync::pooled::Pooled::open(url)?;
+    let analysis = super::analyze::run_over(home, analyze, &pooled)?;
+    let suggestions = super::suggest(home, suggest)?;
+    Ok(PooledLearning {
+        database: pooled.target().to_string(),
+        machines: pooled.machines,
+        records: pooled.records,
+        analysis,
+        suggestions,
+    })
+}
+
+/// Without the `postgres` feature: says how to get it.
+#[cfg(not(feature = "postgres"))]
+pub fn learn(
+    _home: &crate::home::Home,
+    _url: &str,
+    _analyze: &super::AnalyzeOptions,
+    _suggest: &super::SuggestOptions,
+) -> Result<PooledLearning> {
+    Err(crate::sync::not_built())
+}
