@@ -138,6 +138,10 @@ pub fn input_schema(name: &str) -> Option<Value> {
                 "cheaper_would_do": {
                     "type": "boolean",
                     "description": "A cheaper model would have done this task too (success or partial only)"
+                },
+                "complexity": {
+                    "type": "string",
+                    "description": "The task's complexity as you see it (simple, medium, complex, or a task_complexity level of models.json); stored with complexity_source \"person\""
                 }
             },
             "required": ["task_id", "outcome"]
@@ -300,6 +304,7 @@ fn rate_task(home: &Home, a: &Map<String, Value>) -> Result<String> {
     let opts = crate::explicit::rate::RateOptions {
         notes: args.string("notes")?,
         cheaper_would_do: args.boolean("cheaper_would_do")?.unwrap_or(false),
+        complexity: args.string("complexity")?,
     };
     let now = crate::clock::now_iso();
     let change = crate::explicit::rate::rate(home, &task_id, outcome, &opts, &now)?;

@@ -27,6 +27,10 @@ pub struct RateArgs {
     /// seed's model_was_sufficient: false)
     #[arg(long)]
     cheaper_would_do: bool,
+    /// The task's complexity as you see it (simple, medium, complex, or the levels of
+    /// models.json); stored with complexity_source "person". Alone, no verdict is asked
+    #[arg(long, value_name = "LEVEL")]
+    complexity: Option<String>,
     /// Seconds to wait for an answer on the terminal
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     timeout: u64,
@@ -61,9 +65,30 @@ pub fn rate(a: RateArgs, home: &Home) -> Result<ExitCode> {
             ))
         })?),
     };
+    if let (Some(level), None) = (&a.complexity, &verdict) {
+        // `rate ID --complexity LEVEL`: the level only, no verdict asked.
+        let id = if target == "last" {
+            let scope = Scope::current(since)?;
+            match rate::find_last(home, &scope)? {
+                Some((t, _)) => t.id.unwrap_or_default(),
+                None => {
+                    return Err(Error::Invalid(format!(
+                        "no task recorded in {}; give the id: modelfit rate TASK_ID --complexity {level}",
+                        scope.dir()
+                    )))
+                }
+            }
+        } else {
+            target.clone()
+        };
+        let change = rate::set_complexity(home, &id, level, &crate::clock::now_iso())?;
+        report(&id, "complexity set", &change);
+        return Ok(ExitCode::SUCCESS);
+    }
     let opts = RateOptions {
         notes: a.notes,
         cheaper_would_do: a.cheaper_would_do,
+        complexity: a.complexity,
     };
     if opts.cheaper_would_do && verdict == Some(Outcome::Failure) {
         // Refuse before asking anything.

@@ -145,6 +145,65 @@ pub struct RateOptions {
     /// A cheaper model would have done the task (`cheaper_model_would_do:
     /// true`, and the seed's `model_was_sufficient: false`).
     pub cheaper_would_do: bool,
+    /// The task's complexity as a person sees it (`complexity`,
+    /// `complexity_source: "person"`); checked by [`check_complexity`].
+    pub complexity: Option<String>,
+}
+
+/// The complexity levels a person may give: the `task_complexity` keys of
+/// `models.json`, else `simple`, `medium`, `complex`. Returns the level as
+/// spelled there, or an error naming the choices.
+pub fn check_complexity(home: &Home, level: &str) -> Result<String> {
+    let from_models: Vec<String> = std::fs::read(home.models())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("task_complexity")
+                .and_then(|t| t.as_object())
+                .map(|m| m.keys().cloned().collect())
+        })
+        .unwrap_or_default();
+    let levels: Vec<String> = if from_models.is_empty() {
+        crate::complexity::LEVELS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        from_models
+    };
+    let want = level.trim().to_ascii_lowercase();
+    levels
+        .iter()
+        .find(|l| l.to_ascii_lowercase() == want)
+        .cloned()
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{level:?} is not a complexity level: use one of {}",
+                levels.join(", ")
+            ))
+        })
+}
+
+/// Sets a person's complexity on task `id` (no verdict): `complexity`,
+/// `complexity_source: "person"`, `complexity_set_at`.
+pub fn set_complexity(home: &Home, id: &str, level: &str, now: &str) -> Result<Change> {
+    let level = check_complexity(home, level)?;
+    Ledger::of(home)
+        .update(id, |r| {
+            let mut change = Change::default();
+            for (k, v) in [
+                ("complexity", json!(level)),
+                ("complexity_source", json!("person")),
+                ("complexity_set_at", json!(now)),
+            ] {
+                let before = r.insert(k.to_string(), v.clone());
+                if before.as_ref() != Some(&v) {
+                    change.fields.push((k.to_string(), before, v));
+                }
+            }
+            Ok(Some(change))
+        })
+        .map(|c| c.expect("the edit always applies"))
 }
 
 /// Writes a person's verdict on task `id` at time `now` (ISO).
@@ -177,6 +236,13 @@ pub fn rate(
     let mut verdict = Verdict::new(outcome, Source::Human);
     verdict.notes = opts.notes.as_deref().map(crate::signals::redact);
     verdict.extra.push(("rated_at".into(), json!(now)));
+    if let Some(level) = &opts.complexity {
+        let level = check_complexity(home, level)?;
+        verdict.extra.push(("complexity".into(), json!(level)));
+        verdict
+            .extra
+            .push(("complexity_source".into(), json!("person")));
+    }
     if opts.cheaper_would_do {
         verdict
             .extra

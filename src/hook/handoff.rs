@@ -52,7 +52,18 @@ pub(super) fn hand_off(home: &Home, now: DateTime<Utc>) {
     let mut h = Handoff::load(home);
     h.outcomes_since_learn += 1;
     if every > 0 && h.outcomes_since_learn >= every && !h.running() {
-        match spawn_learn(home) {
+        if !crate::complexity::Calibration::fresh(home) {
+            // Refit the complexity thresholds on the ledger's labelled
+            // dispatches, at most daily, in a detached process (a full
+            // ledger read has no place in a Stop hook).
+            if let Err(e) = spawn(home, &["hook", "--calibrate-complexity"]) {
+                log(
+                    home,
+                    &format!("hook: cannot start the complexity calibration: {e}"),
+                );
+            }
+        }
+        match spawn(home, &["learn"]) {
             Ok(pid) => {
                 h.outcomes_since_learn = 0;
                 h.last_started_at = Some(clock::iso(now));
@@ -66,15 +77,16 @@ pub(super) fn hand_off(home: &Home, now: DateTime<Utc>) {
     }
 }
 
-/// Starts `modelfit learn` fully detached: a new session, no inherited stdio.
-fn spawn_learn(home: &Home) -> std::io::Result<u32> {
+/// Starts `modelfit --home HOME ARGS…` fully detached: a new session, no
+/// inherited stdio.
+fn spawn(home: &Home, args: &[&str]) -> std::io::Result<u32> {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.arg("--home")
         .arg(home.root())
-        .arg("learn")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

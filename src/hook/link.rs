@@ -55,7 +55,7 @@ pub(super) fn find_dispatch(
     let hits = scan::match_offsets(ledger.path(), needle.as_bytes());
     if crate::store::failpoint("hook-link-pause") {
         // Tests: hold here so the ledger can change underneath (issue 12 row 14).
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        std::thread::sleep(std::time::Duration::from_millis(800));
     }
     if hits.as_ref().is_some_and(Vec::is_empty) {
         return Ok(None);

@@ -82,7 +82,7 @@ pub const STDIN_DEADLINE: Duration = Duration::from_millis(1000);
 
 /// Bytes of transcripts the hook may read per run (main, subagents and
 /// evidence together): a 50 GB sparse file costs a bounded time.
-pub const READ_BUDGET: u64 = 256 << 20;
+pub const READ_BUDGET: u64 = 128 << 20;
 
 /// The next prompt counts as a verdict on the previous task within this time
 /// of its end.

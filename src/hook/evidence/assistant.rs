@@ -59,7 +59,10 @@ pub fn classify(message: &str) -> Option<(Claim, String)> {
     static C: OnceLock<Vec<Regex>> = OnceLock::new();
     let text = tail(message, 4096).replace(['’', '‘'], "'");
     for re in set(ADMIT, &A) {
-        if let Some(m) = re.find(&text) {
+        for m in re.find_iter(&text) {
+            if excuse(&text, m.end()) {
+                continue;
+            }
             return Some((Claim::Failure, snippet(&text, m.start(), m.end())));
         }
     }
@@ -69,6 +72,40 @@ pub fn classify(message: &str) -> Option<(Claim, String)> {
         }
     }
     None
+}
+
+/// An admission that is not one: "I couldn't find any other callers",
+/// "I wasn't able to run the e2e suite, but the unit tests pass". What
+/// could not be done is looking for more, or verifying beyond what was
+/// verified; or the sentence goes on with "but".
+fn excuse(text: &str, at: usize) -> bool {
+    let end = text[at..]
+        .find(['.', '!', '?', '\n', ';'])
+        .map_or(text.len(), |i| at + i);
+    let rest = text[at..end].to_ascii_lowercase();
+    let rest = rest.trim_start();
+    rest.contains(" but ")
+        || rest.contains(", but")
+        || [
+            "find any",
+            "find other",
+            "find more",
+            "find a ",
+            "find another",
+            "spot any",
+            "run the e2e",
+            "run the integration",
+            "run the full",
+            "run the browser",
+            "run the ui",
+            "test it in a browser",
+            "test it manually",
+            "verify it manually",
+            "see any other",
+            "locate any",
+        ]
+        .iter()
+        .any(|p| rest.starts_with(p))
 }
 
 fn tail(s: &str, max: usize) -> &str {
@@ -117,5 +154,11 @@ mod tests {
             assert_eq!(classify(m).map(|c| c.0), Some(Claim::Success), "{m}");
         }
         assert_eq!(classify("Here is the file you asked about."), None);
+        for m in [
+            "Done. I couldn't find any other callers, so only one file changed.",
+            "I wasn't able to run the e2e suite (no browser here), but the unit tests pass.",
+        ] {
+            assert_ne!(classify(m).map(|c| c.0), Some(Claim::Failure), "{m}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use super::Evidence;
 /// What the task's transcript shows, before weighing.
 #[derive(Debug, Default, Clone)]
 pub struct Facts {
-    /// Per runner name: its check kind, whether its last run passed, the
+    /// Per kind (`tests`, `lint`, `typecheck`, `build`): its check, whether its last run passed, the
     /// detail line, and whether files were edited after that last run.
     pub runs: BTreeMap<String, LastRun>,
     /// The assistant's last text.
@@ -85,10 +85,10 @@ pub fn analyze(items: &[Item]) -> Facts {
                 let Some((passed, detail)) = verdict(command, text, *is_error, *interrupted) else {
                     continue;
                 };
-                let before = f.runs.get(&runner.name);
+                let before = f.runs.get(runner.kind);
                 let failed_before = before.is_some_and(|r| !r.passed || r.failed_before);
                 f.runs.insert(
-                    runner.name.clone(),
+                    runner.kind.to_string(),
                     LastRun {
                         check: runner.check,
                         passed,
@@ -215,7 +215,7 @@ mod tests {
             res("3", "=== 7 passed in 0.3s ===", false),
         ];
         let f = analyze(&items);
-        let run = &f.runs["pytest"];
+        let run = &f.runs["tests"];
         assert!(run.passed && run.failed_before && !run.edited_after);
         assert_eq!(f.tool_errors, 1);
         let ev = evidence(&f, None, "t");
@@ -228,7 +228,7 @@ mod tests {
             bash("1", "cargo test 2>&1 | tail -5"),
             res("1", "test result: FAILED. 3 passed; 1 failed", false),
         ];
-        assert!(!analyze(&items).runs["cargo test"].passed);
+        assert!(!analyze(&items).runs["tests"].passed);
         let items = vec![
             bash("1", "npm test"),
             res("1", "Tests:       4 passed, 4 total", false),

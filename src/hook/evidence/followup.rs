@@ -72,8 +72,8 @@ const CORRECT: &[&str] = &[
     r"\b(?:it|this|that|they|these|those|the (?:fix|change|tests?|build|page|app|button|endpoint|script|command|function|query))\s+(?:still\s+)?(?:does ?n[o']?t|did ?n[o']?t|is ?n[o']?t|are ?n[o']?t|wo ?n[o']?t|ca ?n[o']?t|does not|did not|is not|are not|will not|cannot)\s+(?:work|compile|build|run|pass|load|start|render|fix|help|change|do (?:anything|what))",
     r"\b(?:you|u|that|this|it|your (?:change|fix|patch|edit|commit))\s+(?:just\s+)?(?:broke|broken|has broken|have broken|messed up|made it worse|introduced)",
     r"\bmade (?:it|things|everything) worse\b|\bworse than before\b",
-    r"^\W*(?:please\s+)?(?:revert|undo|roll ?back)\b",
-    r"\b(?:revert|undo|roll ?back) (?:that|this|it|your|the (?:last|previous))\b",
+    r"^\W*(?:please\s+)?(?:revert|undo|roll ?back)(?:\s|$|[,.!])",
+    r"\b(?:revert|undo|roll ?back) (?:that|this|it|your|the (?:last|previous)|everything|all)\b",
     r"\b(?:that'?s|this is|that is|it'?s|it is|this was|that was)\s+(?:still\s+|completely\s+|totally\s+|all\s+)?(?:wrong|incorrect|broken|not (?:right|correct|what i|it|working|fixed))",
     r"\bnot what i (?:asked|wanted|meant|said)\b",
     r"\b(?:same|identical) (?:error|problem|issue|failure|bug|result|output|exception|traceback)\b",
@@ -247,6 +247,7 @@ mod tests {
             "handle the broken pipe error in the exporter",
             "now add pagination to the list endpoint",
             "why does the retry logic exist in the client?",
+            "undo/redo support for the text editor",
         ] {
             assert_eq!(classify(t, "fix the login"), Followup::NewTask, "{t}");
         }

@@ -19,14 +19,17 @@ pub enum Check {
     Build,
 }
 
-/// A recognised verification command: what it checks and which runner (the
-/// last run of each runner decides).
+/// A recognised verification command: what it checks, the runner, and its
+/// kind (the last run of each kind decides).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runner {
     /// Tests or build/lint.
     pub check: Check,
     /// A short runner name, e.g. `cargo test`, `pytest`, `tsc`.
     pub name: String,
+    /// `tests`, `lint`, `typecheck` or `build`: the last run of each kind
+    /// decides (`npx jest` then `npm test` are one kind).
+    pub kind: &'static str,
 }
 
 /// (pattern on one shell stage, check, runner name; `$1` is replaced by the
@@ -62,7 +65,17 @@ const COMMANDS: &[(&str, Check, &str)] = &[
         "npm test",
     ),
     (
-        r"\b(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?(?:lint|typecheck|type-check|check|build|tsc)(?::\S+)?\b",
+        r"\b(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?lint(?::\S+)?\b",
+        Check::Build,
+        "npm lint",
+    ),
+    (
+        r"\b(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?(?:typecheck|type-check|tsc|check)(?::\S+)?\b",
+        Check::Build,
+        "npm typecheck",
+    ),
+    (
+        r"\b(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?build(?::\S+)?\b",
         Check::Build,
         "npm build",
     ),
@@ -163,9 +176,16 @@ pub fn classify(command: &str) -> Option<Runner> {
         }
         for (re, check, name) in commands() {
             if re.is_match(stage) {
+                let kind = match (*check, *name) {
+                    (Check::Tests, _) => "tests",
+                    (_, "clippy" | "golangci-lint" | "eslint" | "ruff" | "npm lint") => "lint",
+                    (_, "tsc" | "mypy" | "npm typecheck") => "typecheck",
+                    _ => "build",
+                };
                 let r = Runner {
                     check: *check,
                     name: (*name).to_string(),
+                    kind,
                 };
                 // Tests outrank a build in the same command line (`cargo build && cargo test`).
                 if found.as_ref().is_none_or(|f| f.check > r.check) {
@@ -203,8 +223,8 @@ const FAIL: &[&str] = &[
     r"(?m)^FAILED\s+\S+",
     r"(?m)^=+ .*\b[1-9]\d* failed\b",
     r"(?m)Tests?:\s+[1-9]\d* failed",
-    r"(?m)^\s*(?:FAIL|✗|×)\s+\S+",
-    r"(?m)^\s*[1-9]\d* failing\b",
+    r"(?m)^[ \t]*(?:FAIL|✗|×)[ \t]+\S+",
+    r"(?m)^[ \t]*[1-9]\d* failing\b",
     r"(?m)^--- FAIL:",
     r"(?m)^FAIL\s",
     r"(?m)^FAIL$",
@@ -232,7 +252,7 @@ const PASS: &[&str] = &[
     r"test result: ok\.",
     r"(?m)\b\d+ passed\b",
     r"(?m)Tests?:?\s+\d+ passed",
-    r"(?m)^\s*\d+ passing\b",
+    r"(?m)^[ \t]*\d+ passing\b",
     r"(?m)^ok\s+\S+",
     r"(?m)^PASS\b",
     r"\b\d+ examples?, 0 failures",
@@ -244,7 +264,7 @@ const PASS: &[&str] = &[
     r"Success: no issues found",
     r"(?m)^Finished .*(?:target|profile)",
     r"All checks passed",
-    r"(?m)^\s*✓ ",
+    r"(?m)^[ \t]*✓ ",
 ];
 
 fn fail_re() -> &'static [Regex] {
