@@ -22,9 +22,11 @@ pub mod apply;
 pub mod file;
 pub mod models;
 pub mod report;
+mod report_html;
 pub mod simulate;
 pub mod stats;
 pub mod suggest;
+pub mod table;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
