@@ -1,5 +1,7 @@
 //! `modelfit learn` on the JARVIS learning-sample fixture, spawning the binary.
 
+mod common;
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -48,7 +50,7 @@ fn home() -> TempDir {
 }
 
 fn mf(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", NOW).arg("--home").arg(home);
     c
 }
@@ -153,7 +155,7 @@ fn suggest_respects_cooldown_and_rejections_and_ids_are_stable() {
 #[test]
 fn default_window_excludes_old_records_and_since_overrides() {
     let h = home();
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z")
         .arg("--home")
         .arg(h.path())
@@ -163,7 +165,7 @@ fn default_window_excludes_old_records_and_since_overrides() {
     let doc = learning(h.path());
     assert_eq!(doc["patterns"].as_array().unwrap().len(), 0);
     assert_eq!(doc["health"]["records_before_window"], 57);
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z")
         .arg("--home")
         .arg(h.path())
