@@ -385,3 +385,47 @@ fn records_outside_the_window_are_counted_dated_and_a_since_suggested() {
         );
     }
 }
+
+#[test]
+fn recorded_cost_is_shown_even_when_too_few_attempts_carry_it_for_cost_per_success() {
+    let text =
+        std::fs::read_to_string(common::fixtures().join("jarvis/learning-sample/dispatches.json"))
+            .unwrap();
+    let mut records: Vec<Value> = serde_json::from_str(&text).unwrap();
+    // No tokens anywhere (so nothing is priced from tokens); a cost on every third record.
+    for (i, r) in records.iter_mut().enumerate() {
+        r.as_object_mut().unwrap().remove("tokens_used");
+        if i % 3 == 0 {
+            r["cost_usd"] = json!(0.25 + i as f64 / 100.0);
+        }
+    }
+    let h = Home::with_ledger("");
+    std::fs::write(h.ledger(), serde_json::to_string_pretty(&records).unwrap()).unwrap();
+    run(&h, &["learn"]);
+    let html = h.path().join("r.html");
+    run(
+        &h,
+        &[
+            "learn",
+            "report",
+            "--format",
+            "html",
+            "--output",
+            html.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !text.contains("No data yet: cost appears"),
+        "cost_usd is recorded"
+    );
+    let cost_svg = &text[text.find("class=\"chart cost\"").expect("a cost chart")..];
+    let cost_svg = &cost_svg[..cost_svg.find("</svg>").unwrap()];
+    assert!(cost_svg.contains("class=\"bar\""), "{cost_svg}");
+    assert!(cost_svg.contains("per attempt"), "{cost_svg}");
+    let md = run(&h, &["learn", "report"]);
+    assert!(
+        md.contains("| cost |") || md.contains("| cost / success | cost |"),
+        "{md}"
+    );
+}
