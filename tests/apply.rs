@@ -5,6 +5,8 @@
 //! process (`helper_child_apply`) with `MODELFIT_CRASH_AT` set, which makes
 //! `apply` abort at that step, exactly as a kill would.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -582,7 +584,7 @@ fn an_interrupted_apply_over_a_changed_file_is_reported_not_guessed() {
 const NOW: &str = "2026-06-01T00:00:00Z";
 
 fn bin(home: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", NOW).arg("--home").arg(home);
     c
 }

@@ -3,6 +3,8 @@
 //! append`, as the capture hook would) inside tmux; the test reads the pane
 //! and types the answers. Needs tmux (`apt-get install -y tmux`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -143,7 +145,7 @@ fn command(s: &Setup, extra_env: &str) -> String {
          PATH={bin}:$PATH FAKE_EXIT=3 {extra_env} {script} claude -p fix the parser; \
          echo EXIT=$?; sleep 600",
         ws = s.ws.display(),
-        mf = assert_cmd::cargo::cargo_bin("modelfit").display(),
+        mf = common::bin().display(),
         home = s.home.display(),
         bin = s.bin.display(),
         script = script().display(),
@@ -315,7 +317,7 @@ fn stdin_on_dev_null_in_a_terminal_asks_nothing() {
     .unwrap();
     t.start(&format!(
         "env -u CI {mf} --home {home} rate dispatch-1-x < /dev/null; echo EXIT=$?; sleep 600",
-        mf = assert_cmd::cargo::cargo_bin("modelfit").display(),
+        mf = common::bin().display(),
         home = s.home.display()
     ));
     let pane = t.wait_for("EXIT=");

@@ -1,6 +1,8 @@
 //! `modelfit ci`: CI environment detection per provider, linking by commit
 //! and by id, and the precedence table, case by case, through the binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -64,7 +66,7 @@ fn record(home: &Path, id: &str) -> Value {
 /// The binary with an empty environment (the test itself may run in CI, with
 /// CI=true and a provider's variables set), plus `vars`.
 fn modelfit(home: &Path, vars: &[(&str, &str)]) -> Command {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env_clear()
         .env("MODELFIT_NOW", "2026-03-10T12:00:00.000Z")
         .arg("--home")
@@ -658,7 +660,7 @@ fn hostile_or_huge_pipeline_links_are_refused() {
 #[test]
 fn generic_post_pipeline_script() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/ci/modelfit-ci.sh");
-    let mf = assert_cmd::cargo::cargo_bin("modelfit");
+    let mf = common::bin();
     let sh = |h: &Path, args: &[&str], extra: &[(&str, &str)]| {
         let mut c = std::process::Command::new("sh");
         c.arg(&script)

@@ -3,14 +3,14 @@
 //! but `hooks` and `config`, naming it and how to create or choose one;
 //! `doctor` fails on it; the hook exits 0 silently and creates nothing.
 
+mod common;
+
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use assert_cmd::Command;
-
 fn run(env_home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("HOME", env_home)
         .env("CLAUDE_CONFIG_DIR", env_home.join(".claude"))
         .env_remove("ORCHESTRATOR_HOME")

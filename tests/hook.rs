@@ -3,10 +3,11 @@
 //! `transcript_path` rewritten to temporary copies of the fixture
 //! transcripts, against a temporary orchestrator home.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -73,8 +74,7 @@ impl Env {
 
     /// Runs the hook with one payload; asserts exit 0 and returns its stdout.
     fn hook_stdout_bytes(&self, payload: &[u8], now: &str) -> String {
-        let out = Command::cargo_bin("modelfit")
-            .unwrap()
+        let out = common::modelfit()
             .arg("--home")
             .arg(self.home())
             .arg("hook")
@@ -991,8 +991,7 @@ fn the_rating_reminder_is_a_system_message_after_stop_only_when_turned_on() {
     append(&tr, &lines[4..16]);
     assert_eq!(e.hook_stdout(&stop(&e), "2026-02-10T22:58:30.000Z"), "");
 
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .arg("--home")
         .arg(e.home())
         .args(["config", "reminder", "on"])

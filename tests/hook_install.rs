@@ -1,10 +1,11 @@
 //! `modelfit hooks install|uninstall` against Claude Code settings files that
 //! already hold other hooks and settings, and `modelfit doctor`.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -51,8 +52,7 @@ const EXISTING: &str = r#"{
 "#;
 
 fn run(cfg: &Path, args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .args(args)
         .env("CLAUDE_CONFIG_DIR", cfg)
         .env("HOME", cfg.join("nohome"))

@@ -1,7 +1,8 @@
 //! `modelfit learn` on the JARVIS learning-sample fixture, spawning the binary.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command as Std;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -49,7 +50,7 @@ fn home() -> TempDir {
 }
 
 fn mf(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", NOW).arg("--home").arg(home);
     c
 }
@@ -154,7 +155,7 @@ fn suggest_respects_cooldown_and_rejections_and_ids_are_stable() {
 #[test]
 fn default_window_excludes_old_records_and_since_overrides() {
     let h = home();
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z")
         .arg("--home")
         .arg(h.path())
@@ -164,7 +165,7 @@ fn default_window_excludes_old_records_and_since_overrides() {
     let doc = learning(h.path());
     assert_eq!(doc["patterns"].as_array().unwrap().len(), 0);
     assert_eq!(doc["health"]["records_before_window"], 57);
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", "2026-09-01T00:00:00Z")
         .arg("--home")
         .arg(h.path())
@@ -300,62 +301,4 @@ fn anomalies_question_implicit_successes() {
         "the questioned success is not counted"
     );
     assert_eq!(p["questioned"], 1);
-}
-
-#[test]
-fn html_report_renders_in_headless_chromium() {
-    let h = home();
-    mf(h.path()).arg("learn").assert().success();
-    let html = h.path().join("report.html");
-    mf(h.path())
-        .args(["learn", "report", "--format", "html", "--output"])
-        .arg(&html)
-        .assert()
-        .success();
-    let text = std::fs::read_to_string(&html).unwrap();
-    // Success rates, cost per success (tokens priced by pricing.json) and the weekly trend.
-    assert_eq!(text.matches("<svg").count(), 3, "{text}");
-    assert!(text.contains("complex / opus"), "cost chart");
-    assert!(
-        !text.contains("<script src") && !text.contains("<link "),
-        "external assets"
-    );
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find(|c| Std::new(c).arg("--version").output().is_ok())
-        .expect("headless Chromium is required for this test: apt-get install -y chromium");
-    let png = h.path().join("shot.png");
-    let profile = TempDir::new().unwrap();
-    let status = Std::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--window-size=1200,1600",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .unwrap();
-    assert!(
-        png.exists(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let bytes = std::fs::read(&png).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG"));
-    // A blank white page compresses to a few KB; charts and text do not.
-    assert!(
-        bytes.len() > 20_000,
-        "screenshot looks blank ({} bytes)",
-        bytes.len()
-    );
-    if let Ok(dir) = std::env::var("MODELFIT_KEEP_SCREENSHOT") {
-        std::fs::copy(&png, Path::new(&dir).join("learn-report.png")).unwrap();
-    }
 }

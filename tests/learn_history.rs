@@ -2,6 +2,8 @@
 //! back, applied ones cool down, retries count as failures, exploration and
 //! overrides are told apart.
 
+mod common;
+
 use assert_cmd::Command;
 use modelfit::learn::simulate::{self, World};
 use serde_json::{json, Value};
@@ -10,7 +12,7 @@ use tempfile::TempDir;
 const NOW: &str = "2026-06-01T00:00:00Z";
 
 fn mf(home: &std::path::Path, now: &str) -> Command {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.env("MODELFIT_NOW", now).arg("--home").arg(home);
     c
 }
@@ -255,7 +257,7 @@ fn concurrent_learn_runs_leave_a_valid_file() {
     let h = world_home("already_optimal");
     let mut kids: Vec<std::process::Child> = (0..4)
         .map(|_| {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("modelfit"))
+            common::modelfit_std()
                 .env("MODELFIT_NOW", NOW)
                 .arg("--home")
                 .arg(h.path())

@@ -4,12 +4,13 @@
 //! MCP SDK (`tests/mcp_client.py`).
 #![cfg(feature = "mcp")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -156,8 +157,7 @@ fn session(home: &Path, requests: &[Value]) -> Session {
 }
 
 fn session_raw(home: &Path, input: &str) -> Session {
-    let out = Command::cargo_bin("modelfit")
-        .unwrap()
+    let out = common::modelfit()
         .args(["--home", home.to_str().unwrap(), "mcp"])
         .env("MODELFIT_NOW", NOW)
         .env_remove("ORCHESTRATOR_HOME")
@@ -348,8 +348,7 @@ fn update_task_outcome_writes_exactly_what_modelfit_outcome_writes() {
     );
     let text = s.ok(1);
 
-    let out = Command::cargo_bin("modelfit")
-        .unwrap()
+    let out = common::modelfit()
         .args([
             "--home",
             via_cli.path().to_str().unwrap(),

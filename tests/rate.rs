@@ -1,9 +1,11 @@
 //! `modelfit rate`: a person's verdict, by id or `last`, through the binary.
 //! The terminal question itself is exercised under tmux in tests/checkpoint.rs.
 
+mod common;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -53,7 +55,7 @@ fn record(home: &Path, id: &str) -> Value {
 /// The binary with no CI variables and no Claude Code session, so the
 /// test behaves the same on a laptop and in CI.
 fn modelfit(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     for k in ["CI", "CLAUDE_CODE_SESSION_ID", "ORCHESTRATOR_HOME", "PWD"] {
         c.env_remove(k);
     }
@@ -408,7 +410,7 @@ fn no_terminal(
     close_stdin: bool,
     ci: Option<&str>,
 ) -> (std::process::Output, Duration) {
-    let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("modelfit"));
+    let mut c = common::modelfit_std();
     c.args([
         "--home",
         home.to_str().unwrap(),
@@ -528,7 +530,7 @@ fn concurrent_raters_lose_nothing() {
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("modelfit"));
+            let mut c = common::modelfit_std();
             c.args(["--home", home.path().to_str().unwrap()]);
             if i % 3 == 0 {
                 c.args(["ci", "--status", "failure", "--task", id]);

@@ -2,6 +2,8 @@
 //! aliases, fallbacks, tolerance of broken files, exploration and its log,
 //! and the `hooks/model-selector.sh` drop-in.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command as Std;
 
@@ -37,7 +39,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn mf(home: &Path) -> Command {
-    let mut c = Command::cargo_bin("modelfit").unwrap();
+    let mut c = common::modelfit();
     c.arg("--home").arg(home).env_remove("MODELFIT_SEED");
     c
 }
@@ -435,7 +437,7 @@ fn exploration_rate_comes_from_settings_and_seed_makes_it_reproducible() {
 #[test]
 fn concurrent_selects_log_whole_lines() {
     let h = home_with(Some(&fixture("models.json")));
-    let bin = assert_cmd::cargo::cargo_bin("modelfit");
+    let bin = common::bin();
     let kids: Vec<_> = (0..8)
         .map(|i| {
             Std::new(&bin)
@@ -473,7 +475,7 @@ fn hook(home: &Path, modelfit: &str, args: &[&str]) -> (String, String) {
 #[test]
 fn hook_script_is_a_drop_in_with_fallback() {
     let h = home_with(Some(&fixture("models.json")));
-    let bin = assert_cmd::cargo::cargo_bin("modelfit");
+    let bin = common::bin();
     let bin = bin.to_str().unwrap();
     assert_eq!(
         hook(h.path(), bin, &["simple", "Design the API"]).0,

@@ -2,7 +2,8 @@
 //! (`modelfit::learn::simulate`): routing must move toward the truth and no
 //! level may get worse.
 
-use assert_cmd::Command;
+mod common;
+
 use modelfit::learn::simulate::{self, World};
 use modelfit::learn::{analyze::DELTA, analyze::TARGET, Change, Suggestion};
 use serde_json::Value;
@@ -21,8 +22,7 @@ fn run(world: &World, seed: u64) -> Vec<Suggestion> {
     .unwrap();
     let now = modelfit::clock::parse(NOW).unwrap();
     simulate::write_ledger(world, seed, now, &h.join("logs/dispatches.json")).unwrap();
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .env("MODELFIT_NOW", NOW)
         .arg("--home")
         .arg(h)
@@ -149,7 +149,7 @@ fn apply_then_learn_again_does_not_flip_flop() {
     let now = modelfit::clock::parse(NOW).unwrap();
     simulate::write_ledger(&w, 11, now, &h.join("logs/dispatches.json")).unwrap();
     let mf = || {
-        let mut c = Command::cargo_bin("modelfit").unwrap();
+        let mut c = common::modelfit();
         c.env("MODELFIT_NOW", NOW).arg("--home").arg(h);
         c
     };

@@ -287,7 +287,7 @@ fn lock_held_by_another_process_times_out_with_a_clear_error() {
 #[test]
 fn eight_processes_appending_200_records_each_lose_nothing() {
     let h = Home::fixture();
-    let bin = assert_cmd::cargo::cargo_bin("modelfit");
+    let bin = common::bin();
     let workers: Vec<_> = (0..8)
         .map(|w| {
             StdCommand::new(&bin)
@@ -338,7 +338,7 @@ fn eight_processes_appending_200_records_each_lose_nothing() {
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_record() {
     let h = Home::fixture();
-    let bin = assert_cmd::cargo::cargo_bin("modelfit");
+    let bin = common::bin();
     // Big records widen the window in which a kill lands mid-write.
     let big = "x".repeat(64 * 1024);
     let mut acked: Vec<String> = Vec::new();

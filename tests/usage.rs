@@ -1,8 +1,9 @@
 //! `modelfit usage`: the real binary on real-shaped transcripts in a temp home.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -38,8 +39,7 @@ fn home_with_pricing(dir: &Path) -> PathBuf {
 }
 
 fn usage_json(home: &Path, transcript: &Path) -> Value {
-    let out = Command::cargo_bin("modelfit")
-        .unwrap()
+    let out = common::modelfit()
         .arg("--home")
         .arg(home)
         .arg("usage")
@@ -134,8 +134,7 @@ fn table_shows_turns_prices_and_notes() {
     let d = tempfile::tempdir().unwrap();
     let main = session(d.path());
     let home = home_with_pricing(d.path());
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .arg("--home")
         .arg(&home)
         .arg("usage")
@@ -189,8 +188,7 @@ fn missing_subagent_and_unknown_model_are_reported() {
 #[test]
 fn bad_input_fails_with_a_message_naming_the_file() {
     let d = tempfile::tempdir().unwrap();
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .arg("--home")
         .arg(d.path())
         .args(["usage", "/nonexistent/x.jsonl"])
@@ -203,8 +201,7 @@ fn bad_input_fails_with_a_message_naming_the_file() {
     std::fs::write(home.join("config/orchestrator/pricing.json"), "{oops").unwrap();
     let garbage = d.path().join("g.jsonl");
     std::fs::write(&garbage, b"\xff\xfe not json\n{\"type\":\"user\"}\n[]\n").unwrap();
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .arg("--home")
         .arg(&home)
         .arg("usage")
@@ -226,8 +223,7 @@ fn offset_and_since_give_the_stop_hook_view_of_the_last_turn() {
     let text = std::fs::read_to_string(&main).unwrap();
     let at = text.find("\"content\":\"continue\"").unwrap();
     let offset = text[..at].rfind('\n').unwrap() + 1;
-    let out = Command::cargo_bin("modelfit")
-        .unwrap()
+    let out = common::modelfit()
         .arg("--home")
         .arg(&home)
         .arg("usage")
@@ -242,8 +238,7 @@ fn offset_and_since_give_the_stop_hook_view_of_the_last_turn() {
     assert_eq!(v["total"]["tokens"], full["turns"][1]["tokens"]);
     assert_eq!(v["end_offset"].as_u64().unwrap(), text.len() as u64);
     // --since without --offset is refused.
-    Command::cargo_bin("modelfit")
-        .unwrap()
+    common::modelfit()
         .arg("--home")
         .arg(&home)
         .arg("usage")

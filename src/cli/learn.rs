@@ -112,6 +112,17 @@ fn print_analysis(a: &learn::Analysis, home: &Home) {
         a.patterns.len() - cells,
         home.learning().display()
     );
+    // Say why nothing (or little) was found: records outside the window.
+    let doc = learn::file::load(&home.learning()).unwrap_or_default();
+    if let Some(note) = learn::report::window_note(&doc) {
+        println!("note: {note}");
+    }
+    if cells == 0 {
+        println!(
+            "no data yet: a cell needs tasks with a model, a complexity and a known outcome in the \
+             window; `modelfit tasks` shows what is recorded, `modelfit tasks --unrated` what to rate"
+        );
+    }
 }
 
 fn print_suggestions(s: &[learn::Suggestion]) {

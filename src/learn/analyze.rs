@@ -399,6 +399,10 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         };
         if at < since {
             health.before_window += 1;
+            health.before_window_span = Some(match health.before_window_span {
+                Some((lo, hi)) => (lo.min(at), hi.max(at)),
+                None => (at, at),
+            });
             return true;
         }
         let at_ms = at.timestamp_millis();
@@ -1029,6 +1033,9 @@ struct Health {
     no_complexity: u64,
     undated: u64,
     before_window: u64,
+    /// The oldest and newest creation times among the records before the
+    /// window, so "nothing found" can say by how much they missed it.
+    before_window_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
     unrecognised: BTreeMap<String, u64>,
     unknown_by_model: BTreeMap<&'static str, u64>,
     known_by_model: BTreeMap<&'static str, u64>,
@@ -1068,6 +1075,8 @@ impl Health {
             "records_without_complexity": self.no_complexity,
             "records_without_date": self.undated,
             "records_before_window": self.before_window,
+            "before_window_oldest": self.before_window_span.map(|(lo, _)| crate::clock::iso(lo)),
+            "before_window_newest": self.before_window_span.map(|(_, hi)| crate::clock::iso(hi)),
             "unrecognised_models": self.unrecognised,
         })
     }

@@ -24,9 +24,11 @@ pub mod file;
 pub mod models;
 pub mod pooled;
 pub mod report;
+mod report_html;
 pub mod simulate;
 pub mod stats;
 pub mod suggest;
+pub mod table;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,10 @@
 //! `learn report`: the latest analysis for a person (Markdown), for a
 //! program (JSON) or as one self-contained HTML page with inline SVG charts.
 
-use std::fmt::Write as _;
-
 use serde_json::{json, Map, Value};
 
 use super::analyze::status_of;
+use super::table::{self, Block, Table};
 use super::{ReportFormat, Status};
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -29,22 +28,22 @@ pub fn render(home: &Home, format: ReportFormat) -> Result<String> {
             s
         }
         ReportFormat::Markdown => markdown(&doc),
-        ReportFormat::Html => html(&doc),
+        ReportFormat::Html => super::report_html::html(&doc),
     })
 }
 
-fn arr<'a>(doc: &'a Map<String, Value>, key: &str) -> &'a [Value] {
+pub(super) fn arr<'a>(doc: &'a Map<String, Value>, key: &str) -> &'a [Value] {
     doc.get(key)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
-fn f(v: &Value, k: &str) -> f64 {
+pub(super) fn f(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(super) fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -94,7 +93,7 @@ fn with_metrics(mut doc: Map<String, Value>) -> Map<String, Value> {
     doc
 }
 
-fn pct(x: f64) -> String {
+pub(super) fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
@@ -110,23 +109,7 @@ fn usd(v: Option<&Value>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// Escapes text for a Markdown table cell or line: no pipes, no newlines,
-/// no raw HTML.
-fn esc(t: &str) -> String {
-    t.replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-        .replace('<', "&lt;")
-}
-
-/// Escapes HTML text and attribute values.
-fn hesc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn level_patterns(doc: &Map<String, Value>) -> Vec<&Value> {
+pub(super) fn level_patterns(doc: &Map<String, Value>) -> Vec<&Value> {
     let mut v: Vec<&Value> = arr(doc, "patterns")
         .iter()
         .filter(|p| p.get("keyword").is_none())
@@ -147,42 +130,103 @@ fn level_rank(l: &str) -> usize {
         .unwrap_or(9)
 }
 
-fn fam_rank(f: &str) -> usize {
+pub(super) fn fam_rank(f: &str) -> usize {
     super::models::tier(f).unwrap_or(9)
 }
 
-fn markdown(doc: &Map<String, Value>) -> String {
-    let mut o = String::new();
+/// The window note: how many records fell before the analysis window, when
+/// they were made, and the `--since` that would include them. `None` when
+/// none did.
+pub fn window_note(doc: &Map<String, Value>) -> Option<String> {
+    let h = doc.get("health")?;
+    let n = h.get("records_before_window").and_then(Value::as_u64)?;
+    if n == 0 {
+        return None;
+    }
+    let since = doc
+        .get("window")
+        .and_then(|w| w.get("since"))
+        .and_then(Value::as_str)
+        .and_then(crate::clock::parse)?;
+    let oldest = h
+        .get("before_window_oldest")
+        .and_then(Value::as_str)
+        .and_then(crate::clock::parse);
+    let newest = h
+        .get("before_window_newest")
+        .and_then(Value::as_str)
+        .and_then(crate::clock::parse);
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    Some(match (oldest, newest) {
+        (Some(lo), Some(hi)) => {
+            let missed = match (since - hi).num_days() {
+                d if d < 1 => "less than a day".to_string(),
+                d => format!("{d} day(s)"),
+            };
+            format!(
+                "{n} record(s) fell before the window (made {} to {}; the newest is {missed} before the window opens on {}): `modelfit learn --since {}` includes them.",
+                day(lo),
+                day(hi),
+                day(since),
+                day(lo)
+            )
+        }
+        _ => format!(
+            "{n} record(s) fell before the window (it opens on {}): use `modelfit learn --since DATE` to include older records.",
+            day(since)
+        ),
+    })
+}
+
+pub(super) fn wilson(p: &Value) -> (Option<f64>, Option<f64>) {
+    let w = p.get("wilson_95").and_then(Value::as_array);
+    (
+        w.and_then(|a| a.first()).and_then(Value::as_f64),
+        w.and_then(|a| a.get(1)).and_then(Value::as_f64),
+    )
+}
+
+pub(super) fn interval(p: &Value) -> String {
+    match wilson(p) {
+        (Some(lo), Some(hi)) => format!("{}–{}", pct(lo), pct(hi)),
+        _ => "–".into(),
+    }
+}
+
+/// What fills an empty table of per-cell statistics.
+const NO_OUTCOMES: &str = "No data yet: a cell appears once tasks of that complexity and model have a known outcome in the window. The hook records each Claude Code task; rate them with `modelfit rate`, then run `modelfit learn`.";
+
+/// Every section of the report, in reading order, as data: the Markdown and
+/// the HTML renderers both draw from this list, so a table added here shows
+/// up in both.
+pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
+    let mut b = Vec::new();
     let win = doc.get("window").cloned().unwrap_or(Value::Null);
-    let _ = writeln!(o, "# modelfit learning report\n");
-    let _ = writeln!(
-        o,
-        "Analysed {} ledger records; window {} → {}, half-life {} days, target first-attempt success {}.\n",
+    b.push(Block::Para(format!(
+        "Analysed {} ledger records; window {} → {}, half-life {} days, target first-attempt success {}.",
         doc.get("total_dispatches").and_then(Value::as_u64).unwrap_or(0),
         s(&win, "since"),
         s(&win, "until"),
         f(&win, "half_life_days"),
         pct(f(&win, "target_success_rate")),
-    );
+    )));
+    if let Some(note) = window_note(doc) {
+        b.push(Block::Para(format!("**Outside the window**: {note}")));
+    }
 
-    let open: Vec<&Value> = arr(doc, "suggestions")
+    let mut sg_table = Table::new(
+        "Open suggestions",
+        &["id", "type", "confidence", "reason", "change", "commands"],
+        "None yet: the data does not support a change. A suggestion needs enough rated outcomes in a cell (see \"Evidence still needed\"); rate tasks with `modelfit rate`, then run `modelfit learn`.",
+    );
+    for sg in arr(doc, "suggestions")
         .iter()
         .filter(|x| status_of(x) == Status::Open)
-        .collect();
-    let _ = writeln!(o, "## Open suggestions\n");
-    if open.is_empty() {
-        let _ = writeln!(o, "None: the data does not support a change yet.\n");
-    }
-    for sg in &open {
+    {
         let id = s(sg, "id");
-        let _ = writeln!(
-            o,
-            "- **{id}** `{}` ({}), confidence {:.2}: {}\n  - change: `{}`\n  - apply: `modelfit learn apply {id}`\n  - reject: `modelfit learn reject {id} --reason \"...\"`",
-            s(sg, "type"),
-            s(sg, "finding"),
-            f(sg, "confidence"),
-            esc(s(sg, "reason")),
-            sg.get("change").map(Value::to_string).unwrap_or_default(),
+        let mut change = format!(
+            "`{}`",
+            sg.get("change").map(Value::to_string).unwrap_or_default()
         );
         if super::decisions::origin(sg) == super::decisions::ORCHESTRATOR_ANALYZER {
             let _ = writeln!(
@@ -195,121 +239,165 @@ fn markdown(doc: &Map<String, Value>) -> String {
             sg.pointer("/change/target").and_then(Value::as_str),
             Some("add_rule" | "modify_rule")
         ) {
-            let _ = writeln!(o, "  - note: the orchestrator itself only honours `task_complexity`; keyword rules take effect through `modelfit select` (hooks/model-selector.sh)");
+            change.push_str(" (the orchestrator itself only honours `task_complexity`; keyword rules take effect through `modelfit select`)");
         }
+        sg_table.row_keyed(vec![
+            (format!("**{id}**"), None),
+            (format!("`{}` ({})", s(sg, "type"), s(sg, "finding")), None),
+            (format!("{:.2}", f(sg, "confidence")), Some(f(sg, "confidence"))),
+            (s(sg, "reason").to_string(), None),
+            (change, None),
+            (
+                format!("apply: `modelfit learn apply {id}`; reject: `modelfit learn reject {id} --reason \"...\"`"),
+                None,
+            ),
+        ]);
     }
-    let evidence = arr(doc, "evidence_needed");
-    if !evidence.is_empty() {
-        let _ = writeln!(o, "\n## Evidence still needed\n");
-        for e in evidence {
-            let _ = writeln!(o, "- {}", esc(s(e, "what")));
-        }
-    }
-
-    let _ = writeln!(o, "\n## Per complexity\n");
-    let _ = writeln!(o, "| complexity | model | success | 95% interval | n | n* | unknown | avg tokens | avg time (s) | retries | cost / success | confidence |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for p in level_patterns(doc) {
-        let w = p.get("wilson_95").and_then(Value::as_array);
-        let _ =
-            writeln!(
-            o,
-            "| {} | {} | {} ({}/{}) | {}–{} | {} | {:.1} | {} | {:.0} | {:.0} | {} | {} | {:.2} |",
-            s(p, "complexity"),
-            esc(s(p, "model")),
-            pct(f(p, "success_rate")),
-            f(p, "successes"),
-            f(p, "sample_size"),
-            w.and_then(|a| a.first()).and_then(Value::as_f64).map(pct).unwrap_or_default(),
-            w.and_then(|a| a.get(1)).and_then(Value::as_f64).map(pct).unwrap_or_default(),
-            f(p, "sample_size"),
-            f(p, "effective_sample_size"),
-            f(p, "unknown"),
-            f(p, "avg_tokens"),
-            f(p, "avg_execution_time_seconds"),
-            f(p, "retries"),
-            usd(p.get("cost_per_success_usd")),
-            f(p, "confidence"),
-        );
-    }
-
-    let _ = writeln!(o, "\n## Per keyword (within each complexity)\n");
-    let _ = writeln!(
-        o,
-        "| complexity | keyword | model | success | 95% interval | n | n* |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
-    let mut kws: Vec<&Value> = arr(doc, "patterns")
+    b.push(Block::Table(sg_table));
+    let evidence: Vec<String> = arr(doc, "evidence_needed")
         .iter()
-        .filter(|p| p.get("keyword").is_some())
+        .map(|e| s(e, "what").to_string())
         .collect();
-    kws.sort_by_key(|p| {
-        (
-            level_rank(s(p, "complexity")),
-            s(p, "keyword").to_string(),
-            fam_rank(s(p, "model_family")),
-        )
-    });
-    for p in kws {
-        let w = p.get("wilson_95").and_then(Value::as_array);
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} ({}/{}) | {}–{} | {} | {:.1} |",
-            s(p, "complexity"),
-            esc(s(p, "keyword")),
-            s(p, "model_family"),
-            pct(f(p, "success_rate")),
-            f(p, "successes"),
-            f(p, "sample_size"),
-            w.and_then(|a| a.first())
-                .and_then(Value::as_f64)
-                .map(pct)
-                .unwrap_or_default(),
-            w.and_then(|a| a.get(1))
-                .and_then(Value::as_f64)
-                .map(pct)
-                .unwrap_or_default(),
-            f(p, "sample_size"),
-            f(p, "effective_sample_size"),
-        );
+    if !evidence.is_empty() {
+        b.push(Block::Heading("Evidence still needed".into()));
+        b.push(Block::List(evidence));
     }
 
-    let _ = writeln!(o, "\n## Frequent retries\n");
-    let mut any = false;
+    let mut cells = Table::new(
+        "Per complexity",
+        &[
+            "complexity",
+            "model",
+            "success",
+            "95% interval",
+            "n",
+            "n*",
+            "unknown",
+            "avg tokens",
+            "avg time (s)",
+            "retries",
+            "cost / success",
+            "cost",
+            "confidence",
+        ],
+        NO_OUTCOMES,
+    );
     for p in level_patterns(doc) {
-        let att = f(p, "attempts");
-        let r = f(p, "retries");
-        if att > 0.0 && r / att >= 0.10 {
-            any = true;
-            let _ = writeln!(
-                o,
-                "- {} on {}: {} of {} attempts were retries ({}), {} escalated to a stronger model",
+        let cost = p
+            .get("cost_usd")
+            .and_then(Value::as_f64)
+            .filter(|c| *c > 0.0);
+        cells.row_keyed(vec![
+            (
+                s(p, "complexity").to_string(),
+                Some(level_rank(s(p, "complexity")) as f64),
+            ),
+            (s(p, "model").to_string(), None),
+            (
+                format!(
+                    "{} ({}/{})",
+                    pct(f(p, "success_rate")),
+                    f(p, "successes"),
+                    f(p, "sample_size")
+                ),
+                Some(f(p, "success_rate")),
+            ),
+            (interval(p), wilson(p).0),
+            (f(p, "sample_size").to_string(), None),
+            (format!("{:.1}", f(p, "effective_sample_size")), None),
+            (f(p, "unknown").to_string(), None),
+            (format!("{:.0}", f(p, "avg_tokens")), None),
+            (format!("{:.0}", f(p, "avg_execution_time_seconds")), None),
+            (f(p, "retries").to_string(), None),
+            (
+                usd(p.get("cost_per_success_usd")),
+                p.get("cost_per_success_usd").and_then(Value::as_f64),
+            ),
+            (
+                cost.map(|c| format!("${c:.4}"))
+                    .unwrap_or_else(|| "–".into()),
+                cost,
+            ),
+            (format!("{:.2}", f(p, "confidence")), None),
+        ]);
+    }
+    b.push(Block::Table(cells));
+
+    let mut kw_table = Table::new(
+        "Per keyword (within each complexity)",
+        &["complexity", "keyword", "model", "success", "95% interval", "n", "n*"],
+        "No data yet: keyword cells appear once tasks carry `task_keywords` (the orchestrator writes them; the hook draws them from the prompt) and have known outcomes.",
+    );
+    for p in keyword_patterns(doc) {
+        kw_table.row_keyed(vec![
+            (
+                s(p, "complexity").to_string(),
+                Some(level_rank(s(p, "complexity")) as f64),
+            ),
+            (s(p, "keyword").to_string(), None),
+            (
+                s(p, "model_family").to_string(),
+                Some(fam_rank(s(p, "model_family")) as f64),
+            ),
+            (
+                format!(
+                    "{} ({}/{})",
+                    pct(f(p, "success_rate")),
+                    f(p, "successes"),
+                    f(p, "sample_size")
+                ),
+                Some(f(p, "success_rate")),
+            ),
+            (interval(p), wilson(p).0),
+            (f(p, "sample_size").to_string(), None),
+            (format!("{:.1}", f(p, "effective_sample_size")), None),
+        ]);
+    }
+    b.push(Block::Table(kw_table));
+
+    b.push(Block::Heading("Frequent retries".into()));
+    let retries: Vec<String> = level_patterns(doc)
+        .into_iter()
+        .filter(|p| f(p, "attempts") > 0.0 && f(p, "retries") / f(p, "attempts") >= 0.10)
+        .map(|p| {
+            let (r, att) = (f(p, "retries"), f(p, "attempts"));
+            format!(
+                "{} on {}: {} of {} attempts were retries ({}), {} escalated to a stronger model",
                 s(p, "complexity"),
                 s(p, "model_family"),
                 r,
                 att,
                 pct(r / att),
                 f(p, "escalations")
-            );
-        }
-    }
-    if !any {
-        let _ = writeln!(o, "No cell has 10% or more retries.");
+            )
+        })
+        .collect();
+    if retries.is_empty() {
+        b.push(Block::Para("No cell has 10% or more retries.".into()));
+    } else {
+        b.push(Block::List(retries));
     }
 
-    let _ = writeln!(o, "\n## Success metrics, week by week\n");
-    let _ = writeln!(o, "| week | first-attempt success | change | cost per successful task | tasks covered by a rule | applied suggestions with confidence ≥ 0.75 |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    let mut metrics = Table::new(
+        "Success metrics, week by week",
+        &[
+            "week",
+            "first-attempt success",
+            "change",
+            "cost per successful task",
+            "tasks covered by a rule",
+            "applied suggestions with confidence ≥ 0.75",
+        ],
+        "No data yet: a week appears once a task created in it is in the window.",
+    );
     for m in arr(doc, "success_metrics") {
         let change = m
             .get("success_rate_change")
             .and_then(Value::as_f64)
             .map(|x| format!("{:+.1} pts", x * 100.0))
             .unwrap_or_else(|| "–".into());
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} |",
-            s(m, "week"),
+        metrics.row(vec![
+            s(m, "week").to_string(),
             opt_pct(m.get("success_rate")),
             change,
             usd(m.get("cost_per_success_usd")),
@@ -317,32 +405,33 @@ fn markdown(doc: &Map<String, Value>) -> String {
             match m.get("applied").and_then(Value::as_u64) {
                 Some(0) | None => "–".to_string(),
                 Some(n) => format!("{} of {n}", opt_pct(m.get("applied_confident_share"))),
-            }
-        );
+            },
+        ]);
     }
+    b.push(Block::Table(metrics));
 
+    b.push(Block::Heading("Data health".into()));
     let h = doc.get("health").cloned().unwrap_or(Value::Null);
-    let _ = writeln!(o, "\n## Data health\n");
+    let mut health = Vec::new();
     if let Some(u) = h
         .get("unknown_outcomes_by_model")
         .and_then(Value::as_object)
     {
         for (fam, v) in u {
-            let _ = writeln!(
-                o,
-                "- {fam}: {} of {} attempts have no known outcome ({})",
+            health.push(format!(
+                "{fam}: {} of {} attempts have no known outcome ({})",
                 f(v, "unknown"),
                 f(v, "attempts"),
                 pct(f(v, "rate"))
-            );
+            ));
         }
     }
     if h.get("informative_missingness").and_then(Value::as_bool) == Some(true) {
-        let _ = writeln!(o, "- **warning**: unknown-outcome rates differ by {} between models; missing outcomes are then informative and rates may be biased", pct(f(&h, "unknown_rate_gap")));
+        health.push(format!("**warning**: unknown-outcome rates differ by {} between models; missing outcomes are then informative and rates may be biased", pct(f(&h, "unknown_rate_gap"))));
     }
     if let Some(t) = h.get("without_tokens_by_model").and_then(Value::as_object) {
         for (fam, n) in t {
-            let _ = writeln!(o, "- {fam}: {} tasks without token counts", n);
+            health.push(format!("{fam}: {n} tasks without token counts"));
         }
     }
     for (k, label) in [
@@ -355,271 +444,76 @@ fn markdown(doc: &Map<String, Value>) -> String {
             "records without a complexity level",
         ),
         ("records_without_date", "records without a creation date"),
-        ("records_before_window", "records before the window"),
         ("batch_records", "batch records (not tasks)"),
     ] {
         let n = f(&h, k);
         if n > 0.0 {
-            let _ = writeln!(o, "- {n} {label}");
+            health.push(format!("{n} {label}"));
         }
+    }
+    if health.is_empty() {
+        b.push(Block::Para("Nothing to report.".into()));
+    } else {
+        b.push(Block::List(health));
     }
 
     let an = doc.get("anomalies").cloned().unwrap_or(Value::Null);
-    let _ = writeln!(o, "\n## Anomalies\n");
     let listed = an
         .get("listed")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if listed.is_empty() {
-        let _ = writeln!(
-            o,
-            "None: no execution far above its cell's norm (log-scale Q3 + 3 IQR)."
-        );
-    } else {
-        let _ = writeln!(
-            o,
-            "{} executions far above their cell's norm; an implicit success among them counts as unknown.\n",
+    let mut anomalies = Table::new(
+        "Anomalies",
+        &[
+            "id",
+            "when",
+            "complexity",
+            "model",
+            "metric",
+            "value",
+            "× median",
+            "outcome",
+        ],
+        "None: no execution far above its cell's norm (log-scale Q3 + 3 IQR).",
+    );
+    if !listed.is_empty() {
+        anomalies.title = format!(
+            "Anomalies ({} executions far above their cell's norm; an implicit success among them counts as unknown)",
             f(&an, "total")
         );
-        let _ = writeln!(
-            o,
-            "| id | when | complexity | model | metric | value | × median | outcome |"
-        );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
-        for a in listed.iter().rev().take(30) {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                esc(s(a, "id")),
-                s(a, "created_at"),
-                s(a, "complexity"),
-                esc(s(a, "model")),
-                s(a, "metric"),
-                f(a, "value"),
-                f(a, "times_median"),
-                s(a, "outcome")
-            );
-        }
     }
-    o
+    for a in listed.iter().rev().take(30) {
+        anomalies.row(vec![
+            s(a, "id").to_string(),
+            s(a, "created_at").to_string(),
+            s(a, "complexity").to_string(),
+            s(a, "model").to_string(),
+            s(a, "metric").to_string(),
+            f(a, "value").to_string(),
+            f(a, "times_median").to_string(),
+            s(a, "outcome").to_string(),
+        ]);
+    }
+    b.push(Block::Table(anomalies));
+    b
 }
 
-// ---------------------------------------------------------------- HTML
-
-const COLORS: [(&str, &str); 3] = [
-    ("haiku", "#2a9d8f"),
-    ("sonnet", "#e9a23b"),
-    ("opus", "#7b4fc9"),
-];
-
-fn color(fam: &str) -> &'static str {
-    COLORS
+pub(super) fn keyword_patterns(doc: &Map<String, Value>) -> Vec<&Value> {
+    let mut kws: Vec<&Value> = arr(doc, "patterns")
         .iter()
-        .find(|(f, _)| *f == fam)
-        .map(|(_, c)| *c)
-        .unwrap_or("#888888")
-}
-
-fn html(doc: &Map<String, Value>) -> String {
-    let mut o = String::new();
-    let md = markdown(doc);
-    let _ = write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>modelfit learning report</title>\
-<style>body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#222;background:#fff;max-width:1150px}}\
-h1{{font-size:24px}}h2{{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}}\
-table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ddd;padding:3px 6px;text-align:left}}\
-.legend span{{display:inline-block;margin-right:14px}}.sw{{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}}\
-pre{{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:8px}}code{{background:#f2f2f2}}</style></head><body>\n"
-    );
-    let _ = writeln!(o, "<h1>modelfit learning report</h1>");
-    let win = doc.get("window").cloned().unwrap_or(Value::Null);
-    let _ = writeln!(
-        o,
-        "<p>{} ledger records; window {} → {}; target first-attempt success {}.</p>",
-        doc.get("total_dispatches")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-        hesc(s(&win, "since")),
-        hesc(s(&win, "until")),
-        pct(f(&win, "target_success_rate"))
-    );
-    let _ = write!(o, "<p class=\"legend\">");
-    for (fam, c) in COLORS {
-        let _ = write!(
-            o,
-            "<span><i class=\"sw\" style=\"background:{c}\"></i>{fam}</span>"
-        );
-    }
-    let _ = writeln!(o, "</p>");
-    let _ = writeln!(
-        o,
-        "<h2>First-attempt success rate with 95% interval, per complexity and model</h2>"
-    );
-    o.push_str(&success_chart(doc, f(&win, "target_success_rate")));
-    let _ = writeln!(o, "<h2>Cost per successful task (retries included)</h2>");
-    o.push_str(&cost_chart(doc));
-    let _ = writeln!(o, "<h2>Weekly trend: first-attempt success rate</h2>");
-    o.push_str(&trend_chart(doc));
-
-    let open: Vec<&Value> = arr(doc, "suggestions")
-        .iter()
-        .filter(|x| status_of(x) == Status::Open)
+        .filter(|p| p.get("keyword").is_some())
         .collect();
-    let _ = writeln!(o, "<h2>Open suggestions</h2>");
-    if open.is_empty() {
-        let _ = writeln!(o, "<p>None: the data does not support a change yet.</p>");
-    } else {
-        let _ = writeln!(o, "<table><tr><th>id</th><th>type</th><th>confidence</th><th>reason</th><th>commands</th></tr>");
-        for sg in open {
-            let id = hesc(s(sg, "id"));
-            let _ = writeln!(
-                o,
-                "<tr><td>{id}</td><td>{}</td><td>{:.2}</td><td>{}</td><td><code>modelfit learn apply {id}</code><br><code>modelfit learn reject {id}</code></td></tr>",
-                hesc(s(sg, "type")),
-                f(sg, "confidence"),
-                hesc(s(sg, "reason"))
-            );
-        }
-        let _ = writeln!(o, "</table>");
-    }
-    let _ = writeln!(
-        o,
-        "<h2>Full report</h2><pre>{}</pre>",
-        hesc(&md.replace("\\|", "|").replace("&lt;", "<"))
-    );
-    let _ = writeln!(o, "</body></html>");
-    o
+    kws.sort_by_key(|p| {
+        (
+            level_rank(s(p, "complexity")),
+            s(p, "keyword").to_string(),
+            fam_rank(s(p, "model_family")),
+        )
+    });
+    kws
 }
 
-fn success_chart(doc: &Map<String, Value>, target: f64) -> String {
-    let ps = level_patterns(doc);
-    let (w, h, left, top, bottom) = (1000.0, 300.0, 50.0, 20.0, 50.0);
-    let plot_h = h - top - bottom;
-    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
-    let y = |v: f64| top + plot_h * (1.0 - v);
-    for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let _ = write!(o, "<line x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>", w - 10.0, y(t), y(t), left - 6.0, y(t) + 4.0, pct(t));
-    }
-    let _ = write!(o, "<line x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#d62828\" stroke-dasharray=\"6 4\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" fill=\"#d62828\" text-anchor=\"end\">target</text>", w - 10.0, y(target), y(target), w - 12.0, y(target) - 4.0);
-    let n = ps.len().max(1) as f64;
-    let slot = (w - left - 20.0) / n;
-    let mut last_level = "";
-    for (i, p) in ps.iter().enumerate() {
-        let x = left + slot * (i as f64 + 0.5);
-        let fam = s(p, "model_family");
-        let rate = f(p, "success_rate");
-        let wl = p.get("wilson_95").and_then(Value::as_array);
-        let lo = wl
-            .and_then(|a| a.first())
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
-        let hi = wl
-            .and_then(|a| a.get(1))
-            .and_then(Value::as_f64)
-            .unwrap_or(1.0);
-        let bw = (slot * 0.5).min(60.0);
-        let _ = write!(o, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\" opacity=\"0.85\"><title>{} {}: {} (n={})</title></rect>", x - bw / 2.0, y(rate), plot_h * rate, color(fam), hesc(s(p, "complexity")), fam, pct(rate), f(p, "sample_size"));
-        let _ = write!(o, "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"1.5\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#222\"/>", y(lo), y(hi), x - 6.0, x + 6.0, y(lo), y(lo), x - 6.0, x + 6.0, y(hi), y(hi));
-        let _ = write!(
-            o,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{} n={}</text>",
-            h - bottom + 16.0,
-            fam,
-            f(p, "sample_size")
-        );
-        let level = s(p, "complexity");
-        if level != last_level {
-            let _ = write!(
-                o,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" font-weight=\"bold\">{}</text>",
-                x - slot / 2.0 + 4.0,
-                h - bottom + 36.0,
-                hesc(level)
-            );
-            last_level = level;
-        }
-    }
-    o.push_str("</svg>\n");
-    o
-}
-
-fn cost_chart(doc: &Map<String, Value>) -> String {
-    let ps: Vec<&Value> = level_patterns(doc)
-        .into_iter()
-        .filter(|p| {
-            p.get("cost_per_success_usd")
-                .and_then(Value::as_f64)
-                .is_some()
-        })
-        .collect();
-    if ps.is_empty() {
-        return "<p>No cost data: tasks carry neither <code>cost_usd</code> nor tokens of a priced model.</p>\n".into();
-    }
-    let max = ps
-        .iter()
-        .map(|p| f(p, "cost_per_success_usd"))
-        .fold(0.0, f64::max)
-        .max(1e-9);
-    let row = 26.0;
-    let (w, left) = (1000.0, 180.0);
-    let h = row * ps.len() as f64 + 20.0;
-    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
-    for (i, p) in ps.iter().enumerate() {
-        let v = f(p, "cost_per_success_usd");
-        let y = 10.0 + i as f64 * row;
-        let bw = (w - left - 120.0) * v / max;
-        let fam = s(p, "model_family");
-        let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{} / {}</text><rect x=\"{left}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">${v:.4}</text>", left - 8.0, y + 14.0, hesc(s(p, "complexity")), fam, row - 8.0, color(fam), left + bw + 6.0, y + 14.0);
-    }
-    o.push_str("</svg>\n");
-    o
-}
-
-fn trend_chart(doc: &Map<String, Value>) -> String {
-    let weeks: Vec<&Value> = arr(doc, "weekly")
-        .iter()
-        .filter(|w| w.get("success_rate").and_then(Value::as_f64).is_some())
-        .collect();
-    if weeks.is_empty() {
-        return "<p>No week has a known outcome yet.</p>\n".into();
-    }
-    let (w, h, left, top, bottom) = (1000.0, 260.0, 50.0, 20.0, 40.0);
-    let plot_h = h - top - bottom;
-    let y = |v: f64| top + plot_h * (1.0 - v);
-    let step = if weeks.len() > 1 {
-        (w - left - 30.0) / (weeks.len() - 1) as f64
-    } else {
-        0.0
-    };
-    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
-    for t in [0.0, 0.5, 1.0] {
-        let _ = write!(o, "<line x1=\"{left}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>", w - 10.0, y(t), y(t), left - 6.0, y(t) + 4.0, pct(t));
-    }
-    let pts: Vec<(f64, f64)> = weeks
-        .iter()
-        .enumerate()
-        .map(|(i, wk)| (left + 10.0 + step * i as f64, y(f(wk, "success_rate"))))
-        .collect();
-    let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-    let _ = write!(
-        o,
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#264653\" stroke-width=\"2\"/>",
-        path.join(" ")
-    );
-    let every = (weeks.len() / 12).max(1);
-    for (i, ((x, yy), wk)) in pts.iter().zip(&weeks).enumerate() {
-        let _ = write!(o, "<circle cx=\"{x:.1}\" cy=\"{yy:.1}\" r=\"3.5\" fill=\"#264653\"><title>{}: {} of {}</title></circle>", hesc(s(wk, "week")), pct(f(wk, "success_rate")), f(wk, "first_attempts"));
-        if i % every == 0 {
-            let _ = write!(
-                o,
-                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-                h - bottom + 16.0,
-                hesc(s(wk, "week"))
-            );
-        }
-    }
-    o.push_str("</svg>\n");
-    o
+fn markdown(doc: &Map<String, Value>) -> String {
+    table::markdown("modelfit learning report", &blocks(doc))
 }

@@ -69,24 +69,66 @@ impl Home {
         std::fs::write(dest, text).unwrap();
     }
 
-    /// `modelfit --home <home>` with a clean environment for the variables modelfit reads.
+    /// `modelfit --home <home>` with a clean environment (see [`modelfit`]).
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("modelfit").unwrap();
-        c.arg("--home").arg(self.path());
-        for v in [
-            "ORCHESTRATOR_HOME",
-            "MODELFIT_NOW",
-            "MODELFIT_FAILPOINT",
-            "MODELFIT_LOCK_TIMEOUT_MS",
-        ] {
-            c.env_remove(v);
-        }
-        c
+        modelfit_at(self.path())
     }
 
     pub fn read_ledger(&self) -> Vec<u8> {
         std::fs::read(self.ledger()).unwrap()
     }
+}
+
+/// The variables modelfit (or a script it runs) reads that a developer's
+/// shell or a CI runner may have set: every test starts without them, and a
+/// test that needs one sets it after. (`HOME` and `CLAUDE_CONFIG_DIR` are
+/// left alone: tests that touch Claude Code's settings set them explicitly.)
+pub const CLEARED_ENV: &[&str] = &[
+    "ORCHESTRATOR_HOME",
+    "MODELFIT_NOW",
+    "MODELFIT_FAILPOINT",
+    "MODELFIT_CRASH_AT",
+    "MODELFIT_LOCK_TIMEOUT_MS",
+    "MODELFIT_SEED",
+    "MODELFIT_MCP_LOG",
+    "MODELFIT_EXPLORE",
+    "MODELFIT_ESTIMATED_FILES",
+    "MODELFIT_CHECKPOINT_TIMEOUT",
+    "MODELFIT_CI_STRICT",
+    "CLAUDE_CODE_SESSION_ID",
+    "CI",
+];
+
+/// The `modelfit` binary built for these tests, as an `assert_cmd` command
+/// with [`CLEARED_ENV`] removed. The one way every test binary runs it.
+pub fn modelfit() -> Command {
+    let mut c = Command::cargo_bin("modelfit").unwrap();
+    for v in CLEARED_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// [`modelfit`] with `--home home`.
+pub fn modelfit_at(home: &Path) -> Command {
+    let mut c = modelfit();
+    c.arg("--home").arg(home);
+    c
+}
+
+/// [`modelfit`] as a `std::process::Command`, for tests that spawn it and
+/// talk to it while it runs.
+pub fn modelfit_std() -> std::process::Command {
+    let mut c = std::process::Command::new(bin());
+    for v in CLEARED_ENV {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// The path of the `modelfit` binary built for these tests.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("modelfit")
 }
 
 pub fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
