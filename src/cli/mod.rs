@@ -16,6 +16,7 @@ mod rate;
 mod rotate;
 mod select;
 mod usage;
+mod usage_folder;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
