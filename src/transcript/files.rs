@@ -1,6 +1,7 @@
 //! Finding and reading a session's files: subagent and compaction
 //! transcripts, legacy agent files, and complete lines from a byte offset.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -268,4 +269,25 @@ pub(super) fn read_lines_max(
         filled -= pos;
     }
     Ok(consumed)
+}
+
+/// The agents of `missing` whose file is not under another session of the
+/// same project folder (`<dir>/<other>/subagents/agent-<id>.jsonl`).
+pub(super) fn agents_elsewhere(main: &Path, mut missing: BTreeSet<String>) -> BTreeSet<String> {
+    let Some(dir) = main.parent() else {
+        return missing;
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return missing;
+    };
+    for e in rd.flatten() {
+        if missing.is_empty() {
+            break;
+        }
+        let subs = e.path().join("subagents");
+        if subs.is_dir() {
+            missing.retain(|a| !subs.join(format!("agent-{a}.jsonl")).is_file());
+        }
+    }
+    missing
 }

@@ -491,8 +491,11 @@ fn key_scan(path: &Path) -> Result<KeyScan> {
     eng.main_only = true;
     eng.run(path, 0)?;
     let s = eng.buckets.pop().map(|b| b.summary).unwrap_or_default();
+    // A `/btw` replay's own key too: a copy of it must be left out as well.
+    let mut keys: HashSet<Box<str>> = eng.groups.into_keys().collect();
+    keys.extend(eng.replay_keys);
     Ok(KeyScan {
-        keys: eng.groups.into_keys().collect(),
+        keys,
         first_key: eng.first_key,
         foreign_sessions: eng.foreign_sessions,
         first_timestamp: s.first_timestamp,
@@ -868,6 +871,13 @@ impl Engine {
                 .cloned()
                 .collect()
         };
+        // A resumed session's copied Task results name the agents of the
+        // session it resumed: their files sit under that session, counted there.
+        let missing = if missing.is_empty() {
+            missing
+        } else {
+            files::agents_elsewhere(path, missing)
+        };
         self.buckets[last].summary.missing_subagents.extend(missing);
         self.tally_copied();
         Ok(())
@@ -1085,15 +1095,7 @@ impl Engine {
         self.key.push_str(msg_id.unwrap_or(""));
         self.key.push('\0');
         self.key.push_str(req_id.unwrap_or(""));
-        // Copied from the session this one resumed: counted there.
-        if let Some(&origin) = self.exclude.get(self.key.as_str()) {
-            let e = self
-                .copied
-                .entry(self.key.clone().into_boxed_str())
-                .or_insert((origin, Tokens::default()));
-            e.1 = e.1.max(&tokens);
-            return;
-        }
+        // (Before the copy check: a copied inline agent is not missing either.)
         if ctx.kind == FileKind::Main && sidechain {
             match l.agent_id.0.as_deref().filter(|a| !a.is_empty()) {
                 Some(a) => {
@@ -1102,6 +1104,15 @@ impl Engine {
                 }
                 None => self.inline_anonymous = true,
             }
+        }
+        // Copied from the session this one resumed: counted there.
+        if let Some(&origin) = self.exclude.get(self.key.as_str()) {
+            let e = self
+                .copied
+                .entry(self.key.clone().into_boxed_str())
+                .or_insert((origin, Tokens::default()));
+            e.1 = e.1.max(&tokens);
+            return;
         }
         // A `/btw` replay: the same message under a new request id, on a
         // sidechain (either copy). It is the response it copies.
