@@ -15,15 +15,24 @@
 //! prefixes and suffixes (`anthropic.`, `us.anthropic.`, `@20250805`, `-v1:0`,
 //! `[1m]`, `-fast`) are ignored. An unknown model has no price and no cost.
 //!
-//! Not modelled: long-context (> 200k input) premiums, fast mode, the
-//! `inference_geo: "us"` 1.1× surcharge, batch discounts.
+//! Long context: a request whose input side (input + cache writes + cache
+//! reads) is above 200 000 tokens ([`crate::transcript::LONG_CONTEXT_TOKENS`])
+//! is charged, whole, at the model's long-context price when it has one
+//! (built in: Sonnet 4 and 4.5, $6 / $22.50 with the usual cache multipliers;
+//! Opus 4.6, Sonnet 4.6 and later price the full window at the standard
+//! rate). A `pricing.json` entry sets one with `"long_context": {"input_per_mtok": …,
+//! "output_per_mtok": …, cache prices optional}` or LiteLLM-style
+//! `input_per_mtok_above_200k` / `output_per_mtok_above_200k`.
+//!
+//! Not modelled: fast mode, the `inference_geo: "us"` 1.1× surcharge, batch
+//! discounts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::transcript::Tokens;
+use crate::transcript::{Summary, Tokens};
 
 /// Prices per million tokens for one model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -38,6 +47,51 @@ pub struct Price {
     pub cache_read_per_mtok: f64,
     /// 1-hour cache write (2 × input unless the file says otherwise).
     pub cache_write_1h_per_mtok: f64,
+    /// The price of a whole long-context request (input side over 200 000
+    /// tokens), for models that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub long_context: Option<Rates>,
+}
+
+/// The five per-MTok rates of one price tier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rates {
+    /// Uncached input.
+    pub input_per_mtok: f64,
+    /// Output.
+    pub output_per_mtok: f64,
+    /// 5-minute cache write.
+    pub cache_write_per_mtok: f64,
+    /// 1-hour cache write.
+    pub cache_write_1h_per_mtok: f64,
+    /// Cache read.
+    pub cache_read_per_mtok: f64,
+}
+
+impl Rates {
+    /// Rates with Anthropic's standard cache multipliers.
+    pub fn standard(input_per_mtok: f64, output_per_mtok: f64) -> Rates {
+        Rates {
+            input_per_mtok,
+            output_per_mtok,
+            cache_write_per_mtok: input_per_mtok * 1.25,
+            cache_write_1h_per_mtok: input_per_mtok * 2.0,
+            cache_read_per_mtok: input_per_mtok * 0.1,
+        }
+    }
+
+    /// Dollar cost of `tokens` at these rates (the 1-hour part of the cache
+    /// writes at the 1-hour rate).
+    pub fn cost(&self, tokens: &Tokens) -> f64 {
+        let cc_1h = tokens.cache_creation_1h.min(tokens.cache_creation);
+        let cc_5m = tokens.cache_creation - cc_1h;
+        (tokens.input as f64 * self.input_per_mtok
+            + tokens.output as f64 * self.output_per_mtok
+            + cc_5m as f64 * self.cache_write_per_mtok
+            + cc_1h as f64 * self.cache_write_1h_per_mtok
+            + tokens.cache_read as f64 * self.cache_read_per_mtok)
+            / 1e6
+    }
 }
 
 impl Price {
@@ -49,20 +103,44 @@ impl Price {
             cache_write_per_mtok: input_per_mtok * 1.25,
             cache_read_per_mtok: input_per_mtok * 0.1,
             cache_write_1h_per_mtok: input_per_mtok * 2.0,
+            long_context: None,
         }
     }
 
-    /// Dollar cost of `tokens` at this price. The 1-hour part of the cache
-    /// writes (`cache_creation_1h`) is priced at the 1-hour rate.
+    /// The standard-tier rates.
+    pub fn rates(&self) -> Rates {
+        Rates {
+            input_per_mtok: self.input_per_mtok,
+            output_per_mtok: self.output_per_mtok,
+            cache_write_per_mtok: self.cache_write_per_mtok,
+            cache_write_1h_per_mtok: self.cache_write_1h_per_mtok,
+            cache_read_per_mtok: self.cache_read_per_mtok,
+        }
+    }
+
+    /// Dollar cost of `tokens`, of which `long` came from long-context
+    /// requests: those at the long-context rates when the model has them.
+    pub fn cost_tiered(&self, tokens: &Tokens, long: Option<&Tokens>) -> f64 {
+        match (long, &self.long_context) {
+            (Some(l), Some(lc)) => {
+                let standard = Tokens {
+                    input: tokens.input.saturating_sub(l.input),
+                    output: tokens.output.saturating_sub(l.output),
+                    cache_creation: tokens.cache_creation.saturating_sub(l.cache_creation),
+                    cache_read: tokens.cache_read.saturating_sub(l.cache_read),
+                    cache_creation_1h: tokens.cache_creation_1h.saturating_sub(l.cache_creation_1h),
+                };
+                self.rates().cost(&standard) + lc.cost(l)
+            }
+            _ => self.cost(tokens),
+        }
+    }
+
+    /// Dollar cost of `tokens` at the standard tier. The 1-hour part of the
+    /// cache writes (`cache_creation_1h`) is priced at the 1-hour rate. (No
+    /// long-context premium: see [`Price::cost_tiered`].)
     pub fn cost(&self, tokens: &Tokens) -> f64 {
-        let cc_1h = tokens.cache_creation_1h.min(tokens.cache_creation);
-        let cc_5m = tokens.cache_creation - cc_1h;
-        (tokens.input as f64 * self.input_per_mtok
-            + tokens.output as f64 * self.output_per_mtok
-            + cc_5m as f64 * self.cache_write_per_mtok
-            + cc_1h as f64 * self.cache_write_1h_per_mtok
-            + tokens.cache_read as f64 * self.cache_read_per_mtok)
-            / 1e6
+        self.rates().cost(tokens)
     }
 }
 
@@ -131,6 +209,12 @@ fn built_in(k: Key) -> Option<Price> {
             cache_write_per_mtok: 5.0,
             cache_read_per_mtok: 0.20,
             cache_write_1h_per_mtok: 8.0,
+            long_context: None,
+        },
+        // 1M-context beta: a request over 200k input costs 2× input, 1.5× output.
+        ("sonnet", 4, m) if m < 6 => Price {
+            long_context: Some(Rates::standard(6.0, 22.5)),
+            ..Price::standard(3.0, 15.0)
         },
         ("opus", 5, 0) => Price::standard(5.0, 25.0),
         ("opus", 4, m) if m >= 5 => Price::standard(5.0, 25.0),
@@ -265,6 +349,7 @@ impl Pricing {
             if let Some(x) = num(&["cache_read_per_mtok"]) {
                 price.cache_read_per_mtok = x;
             }
+            price.long_context = long_context_entry(entry);
             p.file.insert(id.clone(), price);
         }
         p
@@ -319,11 +404,63 @@ impl Pricing {
         Some((p, PriceSource::BuiltIn, format!("built-in {name}")))
     }
 
-    /// Dollar cost of `tokens` on `model`, if the model has a price.
+    /// Dollar cost of `tokens` on `model`, if the model has a price, at the
+    /// standard tier (use [`Pricing::summary_cost`] to price long-context
+    /// requests at their rate).
     pub fn cost(&self, model: &str, tokens: &Tokens) -> Option<f64> {
         let (p, _) = self.price(model);
         p.map(|p| p.cost(tokens))
     }
+
+    /// Dollar cost of `model`'s tokens in `s`, long-context requests at the
+    /// long-context rate where the model has one.
+    pub fn model_cost(&self, s: &Summary, model: &str) -> Option<f64> {
+        let (p, _) = self.price(model);
+        let t = s.by_model.get(model)?;
+        p.map(|p| p.cost_tiered(t, s.long_context.get(model)))
+    }
+
+    /// Cost of a summary over the models that have a price (`None` if none
+    /// has), and the models that have none.
+    pub fn summary_cost(&self, s: &Summary) -> (Option<f64>, Vec<String>) {
+        let mut cost = None;
+        let mut unpriced = Vec::new();
+        for m in s.by_model.keys() {
+            match self.model_cost(s, m) {
+                Some(c) => *cost.get_or_insert(0.0) += c,
+                None => unpriced.push(m.clone()),
+            }
+        }
+        (cost, unpriced)
+    }
+}
+
+/// A file entry's long-context rates: a `long_context` object, or
+/// LiteLLM-style `*_per_mtok_above_200k` keys.
+fn long_context_entry(entry: &serde_json::Value) -> Option<Rates> {
+    let num = |o: &serde_json::Value, k: &str| {
+        o.get(k)
+            .and_then(|x| x.as_f64())
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    };
+    let (obj, suffix) = match entry.get("long_context").filter(|v| v.is_object()) {
+        Some(o) => (o, ""),
+        None => (entry, "_above_200k"),
+    };
+    let key = |k: &str| format!("{k}{suffix}");
+    let input = num(obj, &key("input_per_mtok"))?;
+    let output = num(obj, &key("output_per_mtok"))?;
+    let mut r = Rates::standard(input, output);
+    if let Some(x) = num(obj, &key("cache_write_per_mtok")) {
+        r.cache_write_per_mtok = x;
+    }
+    if let Some(x) = num(obj, &key("cache_write_1h_per_mtok")) {
+        r.cache_write_1h_per_mtok = x;
+    }
+    if let Some(x) = num(obj, &key("cache_read_per_mtok")) {
+        r.cache_read_per_mtok = x;
+    }
+    Some(r)
 }
 
 #[cfg(test)]

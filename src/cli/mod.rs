@@ -18,6 +18,7 @@ mod select;
 mod tasks;
 mod sync;
 mod usage;
+mod usage_folder;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
-//! `usage`: tokens, cost and models of one transcript, per turn.
+//! `usage`: tokens, cost and models of one transcript, per turn; or of a
+//! folder of sessions, per session, per day and per model.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,11 +10,13 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::pricing::Pricing;
+use crate::transcript::corpus::read_folder;
 use crate::transcript::{read_session, summarize, Session, Summary, Tokens};
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
-    /// A session transcript (.jsonl); its subagent files are found beside it
+    /// A session transcript (.jsonl; its subagent files are found beside it),
+    /// or a folder: a project folder or the whole ~/.claude/projects tree
     transcript: PathBuf,
     /// Print JSON instead of a table
     #[arg(long)]
@@ -24,9 +27,37 @@ pub struct UsageArgs {
     /// With --offset: subagent lines only from this time (ISO 8601)
     #[arg(long, value_name = "ISO", requires = "offset")]
     since: Option<String>,
+    /// For a folder: threads reading files (default: one per core)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
 }
 
 pub fn usage(a: UsageArgs, home: &Home) -> Result<ExitCode> {
+    if a.transcript.is_dir() {
+        if a.offset.is_some() {
+            return Err(Error::Invalid(
+                "--offset reads one transcript; give a .jsonl file, not a folder".into(),
+            ));
+        }
+        let corpus = read_folder(&a.transcript, a.threads)?;
+        let pricing = Pricing::load(&home.pricing());
+        for w in &pricing.warnings {
+            eprintln!("modelfit: warning: {w}");
+        }
+        for (p, e) in &corpus.unreadable {
+            eprintln!("modelfit: warning: {}: {e}", p.display());
+        }
+        if a.json {
+            let v = super::usage_folder::to_json(&a.transcript, &corpus, &pricing);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).expect("JSON values always serialize")
+            );
+        } else {
+            super::usage_folder::print_table(&a.transcript, &corpus, &pricing);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if !a.transcript.is_file() {
         return Err(Error::Invalid(format!(
             "{}: not a transcript file (Claude Code keeps them as ~/.claude/projects/<project>/<session>.jsonl)",
@@ -57,19 +88,11 @@ pub fn usage(a: UsageArgs, home: &Home) -> Result<ExitCode> {
 }
 
 /// Cost over the models that have a price, and the models that have none.
-fn cost_of(s: &Summary, pricing: &Pricing) -> (Option<f64>, Vec<String>) {
-    let mut cost = None;
-    let mut unpriced = Vec::new();
-    for (m, t) in &s.by_model {
-        match pricing.cost(m, t) {
-            Some(c) => *cost.get_or_insert(0.0) += c,
-            None => unpriced.push(m.clone()),
-        }
-    }
-    (cost, unpriced)
+pub(super) fn cost_of(s: &Summary, pricing: &Pricing) -> (Option<f64>, Vec<String>) {
+    pricing.summary_cost(s)
 }
 
-fn tokens_json(t: &Tokens) -> Value {
+pub(super) fn tokens_json(t: &Tokens) -> Value {
     json!({
         "input": t.input,
         "output": t.output,
@@ -80,12 +103,15 @@ fn tokens_json(t: &Tokens) -> Value {
     })
 }
 
-fn summary_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
+pub(super) fn summary_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
     let (cost, unpriced) = cost_of(s, pricing);
     let mut by_model = Map::new();
     for (m, t) in &s.by_model {
         let mut v = tokens_json(t);
-        v["cost_usd"] = json!(pricing.cost(m, t));
+        v["cost_usd"] = json!(pricing.model_cost(s, m));
+        if let Some(l) = s.long_context.get(m) {
+            v["long_context"] = tokens_json(l);
+        }
         by_model.insert(m.clone(), v);
     }
     let mut o = Map::new();
@@ -106,7 +132,76 @@ fn summary_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
         "subagent_output_correction".into(),
         json!(s.subagent_output_correction),
     );
+    o.insert("replays_dropped".into(), json!(s.replays_dropped));
+    let copied: Map<String, Value> = s
+        .copied_from
+        .iter()
+        .map(|(sid, c)| {
+            (
+                sid.clone(),
+                json!({"responses": c.responses, "tokens": tokens_json(&c.tokens)}),
+            )
+        })
+        .collect();
+    o.insert("copied_from".into(), Value::Object(copied));
     o
+}
+
+/// Price lines of the models in `s`, for JSON.
+pub(super) fn prices_json(s: &Summary, pricing: &Pricing) -> Map<String, Value> {
+    let mut prices = Map::new();
+    for m in s.by_model.keys() {
+        let v = match pricing.lookup(m) {
+            Some((p, src, entry)) => {
+                let mut v = json!({
+                    "source": src.label(),
+                    "entry": entry,
+                    "input_per_mtok": p.input_per_mtok,
+                    "output_per_mtok": p.output_per_mtok,
+                    "cache_write_per_mtok": p.cache_write_per_mtok,
+                    "cache_write_1h_per_mtok": p.cache_write_1h_per_mtok,
+                    "cache_read_per_mtok": p.cache_read_per_mtok,
+                });
+                if let Some(l) = &p.long_context {
+                    v["long_context"] = json!(l);
+                }
+                v
+            }
+            None => json!({"source": "unknown"}),
+        };
+        prices.insert(m.clone(), v);
+    }
+    prices
+}
+
+/// One line per model saying which price was used.
+pub(super) fn print_prices(s: &Summary, pricing: &Pricing) {
+    for m in s.by_model.keys() {
+        match pricing.lookup(m) {
+            Some((p, src, entry)) => {
+                let long = p
+                    .long_context
+                    .map(|l| {
+                        format!(
+                            "; over 200k input ${}/${}",
+                            num(l.input_per_mtok),
+                            num(l.output_per_mtok)
+                        )
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "price {m}: {} ({entry}): ${}/${} per MTok in/out, cache write ${} (1h ${}), read ${}{long}",
+                    src.label(),
+                    num(p.input_per_mtok),
+                    num(p.output_per_mtok),
+                    num(p.cache_write_per_mtok),
+                    num(p.cache_write_1h_per_mtok),
+                    num(p.cache_read_per_mtok)
+                )
+            }
+            None => println!("price {m}: unknown model, no cost counted"),
+        }
+    }
 }
 
 fn to_json(path: &std::path::Path, session: &Session, pricing: &Pricing) -> Value {
@@ -123,22 +218,7 @@ fn to_json(path: &std::path::Path, session: &Session, pricing: &Pricing) -> Valu
             Value::Object(o)
         })
         .collect();
-    let mut prices = Map::new();
-    for m in total.by_model.keys() {
-        let v = match pricing.lookup(m) {
-            Some((p, src, entry)) => json!({
-                "source": src.label(),
-                "entry": entry,
-                "input_per_mtok": p.input_per_mtok,
-                "output_per_mtok": p.output_per_mtok,
-                "cache_write_per_mtok": p.cache_write_per_mtok,
-                "cache_write_1h_per_mtok": p.cache_write_1h_per_mtok,
-                "cache_read_per_mtok": p.cache_read_per_mtok,
-            }),
-            None => json!({"source": "unknown"}),
-        };
-        prices.insert(m.clone(), v);
-    }
+    let prices = prices_json(total, pricing);
     json!({
         "transcript": path.display().to_string(),
         "subagent_files": total.subagent_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -148,18 +228,19 @@ fn to_json(path: &std::path::Path, session: &Session, pricing: &Pricing) -> Valu
         "versions": total.versions,
         "output_lower_bound": total.output_lower_bound,
         "missing_subagents": total.missing_subagents,
+        "inline_subagents": total.inline_subagents,
         "skipped_lines": total.skipped_lines,
         "end_offset": total.end_offset,
     })
 }
 
 /// A price without float noise: 0.30000000000000004 → 0.3.
-fn num(x: f64) -> String {
+pub(super) fn num(x: f64) -> String {
     let s = format!("{x:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn money(c: Option<f64>) -> String {
+pub(super) fn money(c: Option<f64>) -> String {
     match c {
         Some(c) => format!("${c:.4}"),
         None => "-".into(),
@@ -218,20 +299,7 @@ fn print_table(path: &std::path::Path, session: &Session, pricing: &Pricing) {
     }
     row("all", "", total, "");
     println!();
-    for m in total.by_model.keys() {
-        match pricing.lookup(m) {
-            Some((p, src, entry)) => println!(
-                "price {m}: {} ({entry}): ${}/${} per MTok in/out, cache write ${} (1h ${}), read ${}",
-                src.label(),
-                num(p.input_per_mtok),
-                num(p.output_per_mtok),
-                num(p.cache_write_per_mtok),
-                num(p.cache_write_1h_per_mtok),
-                num(p.cache_read_per_mtok)
-            ),
-            None => println!("price {m}: unknown model, no cost counted"),
-        }
-    }
+    print_prices(total, pricing);
     if total.tool_errors + total.api_errors + total.interruptions > 0 {
         println!(
             "tool errors {}, API errors {} ({} retries), interruptions {}",
@@ -271,5 +339,38 @@ fn print_table(path: &std::path::Path, session: &Session, pricing: &Pricing) {
     }
     if total.skipped_lines > 0 {
         println!("note: {} unreadable lines skipped", total.skipped_lines);
+    }
+    print_accounting_notes(total);
+}
+
+/// Notes on what was left out or priced apart: `/btw` replays, a resumed
+/// session's copied prefix, long-context requests, inline subagents.
+pub(super) fn print_accounting_notes(s: &Summary) {
+    if s.replays_dropped > 0 {
+        println!(
+            "note: {} /btw replay(s) left out (copies of earlier responses)",
+            s.replays_dropped
+        );
+    }
+    for (sid, c) in &s.copied_from {
+        println!(
+            "note: resumed from {sid}: its {} copied response(s) ({} tokens) are counted there, not here",
+            c.responses,
+            c.tokens.total()
+        );
+    }
+    let long: u64 = s.long_context.values().map(Tokens::total).sum();
+    if long > 0 {
+        println!("note: {long} tokens in long-context requests (over 200k input), priced at the long-context rate where the model has one");
+    }
+    if !s.inline_subagents.is_empty() {
+        println!(
+            "note: subagents written inline in the main transcript (counted): {}",
+            s.inline_subagents
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
 }

@@ -229,11 +229,10 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
             sg.get("change").map(Value::to_string).unwrap_or_default()
         );
         if super::decisions::origin(sg) == super::decisions::ORCHESTRATOR_ANALYZER {
-            let _ = writeln!(
-                o,
-                "  - from the orchestrator's model-learning-analyzer, not modelfit: {}",
-                esc(s(sg, "description"))
-            );
+            change.push_str(&format!(
+                " (from the orchestrator's model-learning-analyzer, not modelfit: {})",
+                s(sg, "description")
+            ));
         }
         if matches!(
             sg.pointer("/change/target").and_then(Value::as_str),

@@ -39,26 +39,33 @@
 //! line read; a field of an unexpected type reads as absent.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::marker::PhantomData;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use memchr::memmem::Finder;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+
+pub mod corpus;
+mod files;
+mod lines;
+mod resume;
+
+use files::{find_subagent_files, first_line_session_matches, read_lines, seek_since};
+use lines::{Content, Line};
 
 /// At most this many open responses are carried from one read to the next.
 const MAX_OPEN_GROUPS: usize = 64;
 
 /// Lines longer than this (bytes) are skipped rather than held in memory.
 pub const MAX_LINE: usize = 64 << 20;
+
+/// A request whose input side (uncached input + cache writes + cache reads)
+/// is above this many tokens is a long-context request: the models that
+/// have a long-context price charge it for the whole request.
+pub const LONG_CONTEXT_TOKENS: u64 = 200_000;
 
 /// Token counts of the four kinds the API reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +129,21 @@ impl Tokens {
     fn is_empty(&self) -> bool {
         self.total() == 0 && self.cache_creation_1h == 0
     }
+
+    /// Input side of one request: uncached input, cache writes and cache
+    /// reads (what the long-context threshold is measured on).
+    pub fn input_side(&self) -> u64 {
+        self.input + self.cache_creation + self.cache_read
+    }
+}
+
+/// Responses a resumed session's transcript copied from an earlier session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Copied {
+    /// Distinct responses copied.
+    pub responses: u64,
+    /// Their tokens (counted in the session they came from, not here).
+    pub tokens: Tokens,
 }
 
 /// The last API response of a file as counted so far. Pass the previous
@@ -185,6 +207,21 @@ pub struct Summary {
     pub skipped_lines: u64,
     /// The last response of each file read, to resume from (see [`OpenGroup`]).
     pub open_groups: Vec<OpenGroup>,
+    /// The part of `by_model` from long-context requests (input side over
+    /// [`LONG_CONTEXT_TOKENS`]), per model: priced at the long-context rate
+    /// where the model has one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub long_context: BTreeMap<String, Tokens>,
+    /// `/btw` (aside-question) replays left out: sidechain lines that copy an
+    /// earlier response (same `message.id`) under a new `requestId`.
+    pub replays_dropped: u64,
+    /// Responses this transcript copied from the session it resumed, by that
+    /// session's id: left out here, counted in the session they came from.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub copied_from: BTreeMap<String, Copied>,
+    /// Subagents written inline in the main transcript (`isSidechain` lines
+    /// with an `agentId`, Claude Code 2.0.x): counted, not missing.
+    pub inline_subagents: BTreeSet<String>,
 }
 
 impl Summary {
@@ -231,6 +268,35 @@ impl Summary {
         self.versions.extend(o.versions.iter().cloned());
         self.output_lower_bound |= o.output_lower_bound;
         self.skipped_lines += o.skipped_lines;
+        for (m, t) in &o.long_context {
+            self.long_context.entry(m.clone()).or_default().add(t);
+        }
+        self.replays_dropped += o.replays_dropped;
+        for (sid, c) in &o.copied_from {
+            let e = self.copied_from.entry(sid.clone()).or_default();
+            e.responses += c.responses;
+            e.tokens.add(&c.tokens);
+        }
+        self.inline_subagents
+            .extend(o.inline_subagents.iter().cloned());
+    }
+
+    /// Tokens of `model` outside long-context requests.
+    pub fn standard_tokens(&self, model: &str) -> Tokens {
+        let all = self.by_model.get(model).copied().unwrap_or_default();
+        match self.long_context.get(model) {
+            Some(l) => all.minus(l),
+            None => all,
+        }
+    }
+
+    fn add_long(&mut self, model: &str, t: &Tokens) {
+        if !t.is_empty() {
+            self.long_context
+                .entry(model.to_string())
+                .or_default()
+                .add(t);
+        }
     }
 
     fn add_tokens(&mut self, model: &str, t: &Tokens) {
@@ -324,12 +390,17 @@ pub fn summarize_resume(
     };
     let mut eng = Engine::new(since, false);
     for g in open {
+        if let Some((m, _)) = g.key.split_once('\0').filter(|(m, _)| !m.is_empty()) {
+            eng.by_msg.insert(m.into(), g.key.clone().into_boxed_str());
+        }
         eng.groups.insert(
             g.key.clone().into_boxed_str(),
             Group {
                 counted: g.counted,
                 model: g.model.clone().into_boxed_str(),
                 bucket: 0,
+                day: [0; 10],
+                sidechain: false,
             },
         );
     }
@@ -359,8 +430,15 @@ pub fn summarize_resume(
 /// files) and splits it into turns. A turn starts at a human prompt (hook
 /// reference §3.5) or at a slash command that the model answered; subagent
 /// lines go to the turn during which they were written (by timestamp).
+///
+/// A resumed session's transcript starts with a copy of the session it
+/// resumed: those responses are left out (they are counted in the session
+/// they came from) and reported in [`Summary::copied_from`].
 pub fn read_session(path: &Path) -> Result<Session> {
     let mut eng = Engine::new(None, true);
+    let (exclude, origins) = resume::copied_keys(path)?;
+    eng.exclude = exclude;
+    eng.origins = origins;
     eng.run(path, 0)?;
     let mut total = Summary::default();
     let mut turns = Vec::new();
@@ -395,6 +473,103 @@ pub fn read_session(path: &Path) -> Result<Session> {
     }
     total.open_groups = eng.open_groups;
     Ok(Session { turns, total })
+}
+
+/// What a quick pass over a main transcript alone shows (no subagents, no
+/// turns): its response keys, the first one, the other session ids its lines
+/// name, and its first and last timestamps.
+struct KeyScan {
+    keys: HashSet<Box<str>>,
+    first_key: Option<Box<str>>,
+    foreign_sessions: BTreeSet<String>,
+    first_timestamp: Option<String>,
+    last_timestamp: Option<String>,
+}
+
+fn key_scan(path: &Path) -> Result<KeyScan> {
+    let mut eng = Engine::new(None, false);
+    eng.main_only = true;
+    eng.run(path, 0)?;
+    let s = eng.buckets.pop().map(|b| b.summary).unwrap_or_default();
+    // A `/btw` replay's own key too: a copy of it must be left out as well.
+    let mut keys: HashSet<Box<str>> = eng.groups.into_keys().collect();
+    keys.extend(eng.replay_keys);
+    Ok(KeyScan {
+        keys,
+        first_key: eng.first_key,
+        foreign_sessions: eng.foreign_sessions,
+        first_timestamp: s.first_timestamp,
+        last_timestamp: s.last_timestamp,
+    })
+}
+
+/// One response of a session as counted (its figures after all its lines),
+/// for totals across sessions.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Hash of `message.id` + `requestId` (the same response in two files has
+    /// the same hash); `None` for a response with neither id.
+    pub key: Option<u64>,
+    /// Model id.
+    pub model: std::sync::Arc<str>,
+    /// Its tokens.
+    pub tokens: Tokens,
+    /// UTC day of its first line, `YYYY-MM-DD` (`None` without a timestamp).
+    pub day: Option<[u8; 10]>,
+}
+
+impl Response {
+    /// Is this a long-context request (input side over [`LONG_CONTEXT_TOKENS`])?
+    pub fn long_context(&self) -> bool {
+        self.tokens.input_side() > LONG_CONTEXT_TOKENS
+    }
+}
+
+/// Hash of a response key, stable across processes and files.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// Reads a whole session (main transcript, subagent and compaction files)
+/// without turns and without leaving out a resumed prefix (the corpus reader
+/// decides ownership across sessions): its summary and each response.
+pub fn read_responses(path: &Path) -> Result<(Summary, Vec<Response>)> {
+    let mut eng = Engine::new(None, false);
+    eng.unkeyed = Some(Vec::new());
+    eng.run(path, 0)?;
+    let mut s = eng.buckets.pop().map(|b| b.summary).unwrap_or_default();
+    s.open_groups = Vec::new();
+    let mut models: HashMap<Box<str>, std::sync::Arc<str>> = HashMap::new();
+    let mut intern = |m: &str| -> std::sync::Arc<str> {
+        if let Some(a) = models.get(m) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<str> = m.into();
+        models.insert(m.into(), a.clone());
+        a
+    };
+    let day = |d: [u8; 10]| (d != [0; 10]).then_some(d);
+    let mut out = Vec::with_capacity(eng.groups.len());
+    for (k, g) in &eng.groups {
+        out.push(Response {
+            key: Some(key_hash(k)),
+            model: intern(&g.model),
+            tokens: g.counted,
+            day: day(g.day),
+        });
+    }
+    for (m, t, d) in eng.unkeyed.take().unwrap_or_default() {
+        out.push(Response {
+            key: None,
+            model: intern(&m),
+            tokens: t,
+            day: day(d),
+        });
+    }
+    Ok((s, out))
 }
 
 fn is_blank(s: &Summary) -> bool {
@@ -444,6 +619,33 @@ struct Group {
     model: Box<str>,
     /// Bucket of the line that last raised the group (gets corrections).
     bucket: usize,
+    /// UTC day of its first line (`YYYY-MM-DD`; zeros when unknown).
+    day: [u8; 10],
+    /// First seen on a sidechain line (a subagent, or a `/btw` replay).
+    sidechain: bool,
+}
+
+/// The long-context part a response adds when its figures go from `old`
+/// (`None`: new response) to `new` by `delta`: all of it the moment its input
+/// side passes the threshold, then what it grows by.
+fn long_part(old: Option<&Tokens>, new: &Tokens, delta: &Tokens) -> Option<Tokens> {
+    if new.input_side() <= LONG_CONTEXT_TOKENS {
+        return None;
+    }
+    match old {
+        Some(o) if o.input_side() > LONG_CONTEXT_TOKENS => Some(*delta),
+        _ => Some(*new),
+    }
+}
+
+fn day_of(ts: Option<&str>) -> [u8; 10] {
+    let mut d = [0u8; 10];
+    if let Some(b) = ts.and_then(|t| t.as_bytes().get(..10)) {
+        if b[4] == b'-' && b[7] == b'-' {
+            d.copy_from_slice(b);
+        }
+    }
+    d
 }
 
 struct Bucket {
@@ -518,9 +720,37 @@ impl Finders {
 
 const INTERRUPT_MARKER: &str = "[Request interrupted by user";
 
+/// A response with neither id: model, figures, day.
+type Unkeyed = (Box<str>, Tokens, [u8; 10]);
+
 struct Engine {
     since: Option<Since>,
     per_turn: bool,
+    /// Read only the main transcript (the key scan of a resumed-from session).
+    main_only: bool,
+    /// `message.id` → key of the first response seen with it (`/btw` replays).
+    by_msg: HashMap<Box<str>, Box<str>>,
+    /// Keys of replays already counted in `replays_dropped`.
+    replay_keys: HashSet<Box<str>>,
+    /// Keys of responses copied from another session → index in `origins`.
+    exclude: HashMap<Box<str>, usize>,
+    /// Session ids the `exclude` keys came from.
+    origins: Vec<String>,
+    /// Copied responses met: key → (origin, figures).
+    copied: HashMap<Box<str>, (usize, Tokens)>,
+    /// `agentId`s of sidechain lines in the main transcript, with the key of
+    /// each one's last response (for the Task-result correction).
+    inline_last: BTreeMap<String, Box<str>>,
+    /// Sidechain responses in the main transcript without an `agentId`.
+    inline_anonymous: bool,
+    /// Session ids named by main-transcript lines other than the file's own.
+    foreign_sessions: BTreeSet<String>,
+    /// The file's own session id (its stem).
+    own_session: String,
+    /// Responses with neither id, kept for corpus totals (model, figures, day).
+    unkeyed: Option<Vec<Unkeyed>>,
+    /// Key of the main transcript's first response.
+    first_key: Option<Box<str>>,
     groups: HashMap<Box<str>, Group>,
     buckets: Vec<Bucket>,
     tasks: HashMap<String, TaskResult>,
@@ -535,6 +765,18 @@ impl Engine {
         Engine {
             since,
             per_turn,
+            main_only: false,
+            by_msg: HashMap::new(),
+            replay_keys: HashSet::new(),
+            exclude: HashMap::new(),
+            origins: Vec::new(),
+            copied: HashMap::new(),
+            inline_last: BTreeMap::new(),
+            inline_anonymous: false,
+            foreign_sessions: BTreeSet::new(),
+            own_session: String::new(),
+            unkeyed: None,
+            first_key: None,
             groups: HashMap::new(),
             buckets: vec![Bucket::new(None, None, false)],
             tasks: HashMap::new(),
@@ -551,11 +793,26 @@ impl Engine {
             session_filter: None,
             last_key: None,
         };
+        self.own_session = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
         let end = read_lines(path, offset, |line| self.line(line, &mut ctx))
             .map_err(|e| Error::io("cannot read transcript", path, e))?;
         let last = self.buckets.len() - 1;
         self.buckets[last].summary.end_offset = end;
         self.close_file(&ctx);
+        // Subagents written inline (2.0.x): their last response gets the
+        // Task result's final output like a subagent file's would.
+        for (agent, key) in std::mem::take(&mut self.inline_last) {
+            self.correct_from_task(&agent, &key);
+            self.buckets[last].summary.inline_subagents.insert(agent);
+        }
+        self.tally_copied();
+        if self.main_only {
+            return Ok(());
+        }
 
         let subs = find_subagent_files(path);
         let mut found_agents = BTreeSet::new();
@@ -601,15 +858,46 @@ impl Engine {
             }
             self.close_file(&ctx);
         }
-        let missing: BTreeSet<String> = self
-            .task_agents
-            .iter()
-            .filter(|a| !found_agents.contains(*a))
-            .cloned()
-            .collect();
         let last = self.buckets.len() - 1;
+        // Inline subagent lines without an `agentId` cannot be told apart:
+        // then no agent is called missing (their spend was counted).
+        let missing: BTreeSet<String> = if self.inline_anonymous {
+            BTreeSet::new()
+        } else {
+            let inline = &self.buckets[last].summary.inline_subagents;
+            self.task_agents
+                .iter()
+                .filter(|a| !found_agents.contains(*a) && !inline.contains(*a))
+                .cloned()
+                .collect()
+        };
+        // A resumed session's copied Task results name the agents of the
+        // session it resumed: their files sit under that session, counted there.
+        let missing = if missing.is_empty() {
+            missing
+        } else {
+            files::agents_elsewhere(path, missing)
+        };
         self.buckets[last].summary.missing_subagents.extend(missing);
+        self.tally_copied();
         Ok(())
+    }
+
+    /// Moves the copied responses met so far into the summary, per origin.
+    fn tally_copied(&mut self) {
+        let last = self.buckets.len() - 1;
+        for (_, (origin, t)) in self.copied.drain() {
+            let Some(sid) = self.origins.get(origin) else {
+                continue;
+            };
+            let e = self.buckets[last]
+                .summary
+                .copied_from
+                .entry(sid.clone())
+                .or_default();
+            e.responses += 1;
+            e.tokens.add(&t);
+        }
     }
 
     /// Applies the parent's Task-result figure to the subagent's last response.
@@ -629,14 +917,15 @@ impl Engine {
         }
         let extra = u.output - g.counted.output;
         g.counted.output = u.output;
+        let add = Tokens {
+            output: extra,
+            ..Tokens::default()
+        };
         let b = &mut self.buckets[g.bucket].summary;
-        b.add_tokens(
-            &g.model,
-            &Tokens {
-                output: extra,
-                ..Tokens::default()
-            },
-        );
+        b.add_tokens(&g.model, &add);
+        if g.counted.input_side() > LONG_CONTEXT_TOKENS {
+            b.add_long(&g.model, &add);
+        }
         b.subagent_output_correction += extra;
     }
 
@@ -713,6 +1002,16 @@ impl Engine {
                 }
             }
         }
+        if ctx.kind == FileKind::Main {
+            if let Some(sid) = l.session_id.0.as_deref() {
+                if !sid.is_empty()
+                    && sid != self.own_session
+                    && !self.foreign_sessions.contains(sid)
+                {
+                    self.foreign_sessions.insert(sid.to_string());
+                }
+            }
+        }
         match l.kind.0.as_deref() {
             Some("assistant") => self.assistant(l, ctx, ts),
             Some("user") => self.user(l, ctx, ts),
@@ -778,10 +1077,17 @@ impl Engine {
                 s.output_lower_bound = true;
             }
         }
+        let sidechain = l.is_sidechain.0;
         if msg_id.is_none() && req_id.is_none() {
             // Nothing to group by: a response of its own.
             s.responses += 1;
             s.add_tokens(model, &tokens);
+            if tokens.input_side() > LONG_CONTEXT_TOKENS {
+                s.add_long(model, &tokens);
+            }
+            if let Some(u) = &mut self.unkeyed {
+                u.push((model.into(), tokens, day_of(ts)));
+            }
             ctx.last_key = None;
             return;
         }
@@ -789,27 +1095,82 @@ impl Engine {
         self.key.push_str(msg_id.unwrap_or(""));
         self.key.push('\0');
         self.key.push_str(req_id.unwrap_or(""));
+        // (Before the copy check: a copied inline agent is not missing either.)
+        if ctx.kind == FileKind::Main && sidechain {
+            match l.agent_id.0.as_deref().filter(|a| !a.is_empty()) {
+                Some(a) => {
+                    self.inline_last
+                        .insert(a.to_string(), self.key.clone().into_boxed_str());
+                }
+                None => self.inline_anonymous = true,
+            }
+        }
+        // Copied from the session this one resumed: counted there.
+        if let Some(&origin) = self.exclude.get(self.key.as_str()) {
+            let e = self
+                .copied
+                .entry(self.key.clone().into_boxed_str())
+                .or_insert((origin, Tokens::default()));
+            e.1 = e.1.max(&tokens);
+            return;
+        }
+        // A `/btw` replay: the same message under a new request id, on a
+        // sidechain (either copy). It is the response it copies.
+        if !self.groups.contains_key(self.key.as_str()) {
+            if let Some(first) = msg_id.and_then(|m| self.by_msg.get(m)) {
+                if self
+                    .groups
+                    .get(first)
+                    .is_some_and(|g| sidechain || g.sidechain)
+                {
+                    if self.replay_keys.insert(self.key.clone().into_boxed_str()) {
+                        self.buckets[b].summary.replays_dropped += 1;
+                    }
+                    self.key.clear();
+                    self.key.push_str(first);
+                }
+            }
+        }
         match self.groups.get_mut(self.key.as_str()) {
             Some(g) => {
                 let new = g.counted.max(&tokens);
                 let delta = new.minus(&g.counted);
+                let long = long_part(Some(&g.counted), &new, &delta);
                 g.counted = new;
                 g.bucket = b;
                 if !delta.is_empty() {
                     let m = g.model.clone();
-                    self.buckets[b].summary.add_tokens(&m, &delta);
+                    let s = &mut self.buckets[b].summary;
+                    s.add_tokens(&m, &delta);
+                    if let Some(lt) = long {
+                        s.add_long(&m, &lt);
+                    }
                 }
             }
             None => {
                 let s = &mut self.buckets[b].summary;
                 s.responses += 1;
                 s.add_tokens(model, &tokens);
+                if let Some(lt) = long_part(None, &tokens, &tokens) {
+                    s.add_long(model, &lt);
+                }
+                let key: Box<str> = self.key.clone().into_boxed_str();
+                if self.first_key.is_none() && ctx.kind == FileKind::Main {
+                    self.first_key = Some(key.clone());
+                }
+                if let Some(m) = msg_id {
+                    if !self.by_msg.contains_key(m) {
+                        self.by_msg.insert(m.into(), key.clone());
+                    }
+                }
                 self.groups.insert(
-                    self.key.clone().into_boxed_str(),
+                    key,
                     Group {
                         counted: tokens,
                         model: model.into(),
                         bucket: b,
+                        day: day_of(ts),
+                        sidechain,
                     },
                 );
             }
@@ -984,613 +1345,9 @@ fn version_before(v: &str, min: (u64, u64, u64)) -> bool {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Files
-
-struct SubFile {
-    path: PathBuf,
-    agent_id: Option<String>,
-    legacy_session: Option<String>,
-    modified: Option<DateTime<Utc>>,
-}
-
-/// The session's subagent and compaction transcripts: everything under
-/// `<dir>/<session>/subagents/` (recursively, for nested agents and
-/// workflows), then legacy `<dir>/agent-*.jsonl`.
-fn find_subagent_files(main: &Path) -> Vec<SubFile> {
-    let mut out = Vec::new();
-    let (Some(dir), Some(stem)) = (main.parent(), main.file_stem().and_then(|s| s.to_str())) else {
-        return out;
-    };
-    let mut stack = vec![dir.join(stem).join("subagents")];
-    let mut found = Vec::new();
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "jsonl") {
-                found.push(p);
-            }
-        }
-    }
-    found.sort();
-    for p in found {
-        out.push(sub_file(p, None));
-    }
-    // Legacy layout (before 2.1.2): agent files beside the session files of
-    // the whole project, told apart by the `sessionId` of their lines.
-    let main_name = main.file_name().and_then(|s| s.to_str()).unwrap_or("");
-    if !main_name.starts_with("agent-") {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            let mut legacy: Vec<PathBuf> = rd
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.extension().is_some_and(|x| x == "jsonl")
-                        && p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with("agent-"))
-                        && p.is_file()
-                })
-                .collect();
-            legacy.sort();
-            for p in legacy {
-                out.push(sub_file(p, Some(stem.to_string())));
-            }
-        }
-    }
-    out
-}
-
-fn sub_file(path: PathBuf, legacy_session: Option<String>) -> SubFile {
-    let agent_id = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.strip_prefix("agent-"))
-        .filter(|s| !s.starts_with("acompact-"))
-        .map(str::to_string);
-    let modified = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .ok()
-        .map(DateTime::<Utc>::from);
-    SubFile {
-        path,
-        agent_id,
-        legacy_session,
-        modified,
-    }
-}
-
-/// Does the first line that names a session name `sid`? (Cheap test so the
-/// legacy agent files of other sessions are not read through.)
-fn first_line_session_matches(path: &Path, sid: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Head<'a> {
-        #[serde(rename = "sessionId", borrow, default)]
-        session_id: LStr<'a>,
-    }
-    let Ok(mut f) = crate::readfile::open_regular(path) else {
-        return false;
-    };
-    // Up to 1 MiB, in 64 KiB steps, stopping at the first line that names a session.
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 64 << 10];
-    let mut parsed = 0;
-    while buf.len() < (1 << 20) {
-        let n = match f.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = memchr::memrchr(b'\n', &buf) else {
-            continue;
-        };
-        for line in buf[parsed..end].split(|&c| c == b'\n') {
-            if let Ok(h) = serde_json::from_slice::<Head>(line) {
-                if let Some(s) = h.session_id.0 {
-                    return s == sid;
-                }
-            }
-        }
-        parsed = end + 1;
-    }
-    // No session named in the first MiB: let the per-line filter decide.
-    true
-}
-
-/// Files smaller than this are read whole even with a `since`.
-const SEEK_MIN: u64 = 4 << 20;
-
-/// How far before `since` the search for a starting line aims: lines are
-/// appended in time order only give or take a few seconds.
-const SEEK_MARGIN_SECS: i64 = 600;
-
-/// For a long file read with a `since`: the offset of a line that is older
-/// than `since` minus a margin, found by bisection on the timestamps of the
-/// lines at probe points (so the read costs the recent bytes, not the file).
-/// 0 when the file is short or a probe finds no timestamp. Lines after the
-/// offset are still filtered one by one.
-fn seek_since(path: &Path, since: &Since) -> u64 {
-    let Ok(mut file) = crate::readfile::open_regular(path) else {
-        return 0;
-    };
-    let Ok(len) = file.metadata().map(|m| m.len()) else {
-        return 0;
-    };
-    if len < SEEK_MIN {
-        return 0;
-    }
-    let target = crate::clock::iso(since.at - chrono::Duration::seconds(SEEK_MARGIN_SECS));
-    let (mut lo, mut hi) = (0u64, len);
-    let mut window = vec![0u8; 64 << 10];
-    while hi - lo > (256 << 10) {
-        let mid = lo + (hi - lo) / 2;
-        match probe_timestamp(&mut file, mid, &mut window) {
-            Some((start, ts)) if ts.as_str() < target.as_str() && start < hi => lo = start,
-            Some(_) => hi = mid,
-            None => break,
-        }
-    }
-    lo
-}
-
-/// The start and timestamp of the first line beginning after `pos`, if both
-/// are within a 64 KiB window and the timestamp is canonical.
-fn probe_timestamp(file: &mut File, pos: u64, window: &mut [u8]) -> Option<(u64, String)> {
-    file.seek(SeekFrom::Start(pos)).ok()?;
-    let mut n = 0;
-    while n < window.len() {
-        match file.read(&mut window[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => return None,
-        }
-    }
-    let w = &window[..n];
-    let nl = memchr::memchr(b'\n', w)?;
-    let line = &w[nl + 1..];
-    let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
-    let key = b"\"timestamp\":\"";
-    let at = memchr::memmem::find(line, key)? + key.len();
-    let ts = line.get(at..at + 24)?;
-    let ts = std::str::from_utf8(ts).ok()?;
-    is_canonical(ts).then(|| (pos + nl as u64 + 1, ts.to_string()))
-}
-
-/// Calls `f` on every complete line of `path` from byte `offset` (`None` for
-/// a line over [`MAX_LINE`], which is skipped unread); returns the offset
-/// just past the last complete line. A trailing line without `\n` is still
-/// being written and is left for the next read.
-fn read_lines(path: &Path, offset: u64, f: impl FnMut(Option<&[u8]>)) -> std::io::Result<u64> {
-    read_lines_max(path, offset, MAX_LINE, f)
-}
-
-fn read_lines_max(
-    path: &Path,
-    offset: u64,
-    max_line: usize,
-    mut f: impl FnMut(Option<&[u8]>),
-) -> std::io::Result<u64> {
-    // Regular files only, never blocking (a FIFO or /proc/kmsg as a path).
-    let mut file = crate::readfile::open_regular(path)?;
-    let len = file.metadata()?.len();
-    if offset >= len {
-        // Nothing new; a file shorter than the offset was truncated or
-        // replaced: resume at its end rather than in the middle of a line.
-        return Ok(offset.min(len));
-    }
-    // An offset inside a line (a size taken while Claude Code was writing):
-    // that line began before the offset and belongs to the earlier stretch.
-    let mut skipping = false; // inside a line not to be handed to `f`
-    if offset > 0 {
-        file.seek(SeekFrom::Start(offset - 1))?;
-        let mut before = [0u8; 1];
-        file.read_exact(&mut before)?;
-        skipping = before[0] != b'\n';
-    }
-    file.seek(SeekFrom::Start(offset))?;
-    let mut buf: Vec<u8> = vec![0; (1 << 20).min(max_line)];
-    let mut filled = 0usize; // bytes in buf
-    let mut consumed = offset; // file offset of buf[0]
-    loop {
-        if filled == buf.len() {
-            if buf.len() < max_line {
-                let n = (buf.len() * 2).min(max_line);
-                buf.resize(n, 0);
-            } else {
-                // Too long to hold: drop it and skip to its end.
-                if !skipping {
-                    f(None);
-                }
-                skipping = true;
-                consumed += filled as u64;
-                filled = 0;
-            }
-        }
-        // The hook's per-run byte budget (a 50 GB sparse file ends here).
-        let room = crate::readfile::allow(buf.len() - filled);
-        let n = if room == 0 {
-            0
-        } else {
-            file.read(&mut buf[filled..filled + room])?
-        };
-        if n == 0 {
-            break;
-        }
-        let scan_from = filled;
-        filled += n;
-        let Some(last_nl) = memchr::memrchr(b'\n', &buf[scan_from..filled]).map(|i| i + scan_from)
-        else {
-            continue;
-        };
-        let mut pos = 0;
-        for nl in memchr::memchr_iter(b'\n', &buf[..=last_nl]) {
-            if skipping {
-                skipping = false;
-            } else {
-                let line = &buf[pos..nl];
-                f(Some(line.strip_suffix(b"\r").unwrap_or(line)));
-            }
-            pos = nl + 1;
-        }
-        buf.copy_within(pos..filled, 0);
-        consumed += pos as u64;
-        filled -= pos;
-    }
-    Ok(consumed)
-}
-
-// ---------------------------------------------------------------------------
-// Lenient line shapes: a field of an unexpected type reads as absent instead
-// of failing the whole line.
-
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: LStr<'a>,
-    #[serde(borrow, default)]
-    subtype: LStr<'a>,
-    #[serde(borrow, default)]
-    timestamp: LStr<'a>,
-    #[serde(rename = "requestId", borrow, default)]
-    request_id: LStr<'a>,
-    #[serde(rename = "sessionId", borrow, default)]
-    session_id: LStr<'a>,
-    #[serde(borrow, default)]
-    version: LStr<'a>,
-    #[serde(rename = "isApiErrorMessage", default)]
-    is_api_error: LBool,
-    #[serde(rename = "isMeta", default)]
-    is_meta: LBool,
-    #[serde(rename = "isCompactSummary", default)]
-    is_compact_summary: LBool,
-    #[serde(rename = "isSidechain", default)]
-    is_sidechain: LBool,
-    #[serde(borrow, default)]
-    message: Obj<Message<'a>>,
-    #[serde(rename = "toolUseResult", borrow, default)]
-    tool_use_result: Obj<ToolUseResult<'a>>,
-    #[serde(borrow, default)]
-    origin: Obj<Origin<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(borrow, default)]
-    id: LStr<'a>,
-    #[serde(borrow, default)]
-    model: LStr<'a>,
-    #[serde(default)]
-    usage: Obj<Usage>,
-    #[serde(borrow, default)]
-    content: Option<Content<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Origin<'a> {
-    #[serde(borrow, default)]
-    kind: LStr<'a>,
-}
-
-#[derive(Deserialize)]
-struct ToolUseResult<'a> {
-    #[serde(rename = "agentId", borrow, default)]
-    agent_id: LStr<'a>,
-    #[serde(default)]
-    usage: Obj<Usage>,
-}
-
-#[derive(Deserialize)]
-struct Usage {
-    #[serde(default)]
-    input_tokens: LU64,
-    #[serde(default)]
-    output_tokens: LU64,
-    #[serde(default)]
-    cache_creation_input_tokens: LU64,
-    #[serde(default)]
-    cache_read_input_tokens: LU64,
-    #[serde(default)]
-    cache_creation: Obj<CacheCreation>,
-}
-
-#[derive(Deserialize)]
-struct CacheCreation {
-    #[serde(default)]
-    ephemeral_1h_input_tokens: LU64,
-}
-
-impl Usage {
-    fn tokens(&self) -> Tokens {
-        let cc = self.cache_creation_input_tokens.0;
-        Tokens {
-            input: self.input_tokens.0,
-            output: self.output_tokens.0,
-            cache_creation: cc,
-            cache_read: self.cache_read_input_tokens.0,
-            cache_creation_1h: self
-                .cache_creation
-                .0
-                .as_ref()
-                .map_or(0, |c| c.ephemeral_1h_input_tokens.0.min(cc)),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Block<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: LStr<'a>,
-    #[serde(borrow, default)]
-    text: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    name: LStr<'a>,
-    #[serde(borrow, default)]
-    input: Obj<ToolInput<'a>>,
-    #[serde(default)]
-    is_error: LBool,
-}
-
-impl Block<'_> {
-    /// The text, decoded only when needed (assistant text is skipped unread).
-    fn text_str(&self) -> Option<Cow<'_, str>> {
-        let raw = self.text?;
-        serde_json::from_str::<LStr>(raw.get()).ok()?.0
-    }
-}
-
-#[derive(Deserialize)]
-struct ToolInput<'a> {
-    #[serde(borrow, default)]
-    file_path: LStr<'a>,
-    #[serde(borrow, default)]
-    notebook_path: LStr<'a>,
-}
-
-enum Content<'a> {
-    Text(Cow<'a, str>),
-    Blocks(Vec<Obj<Block<'a>>>),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Content<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("message content")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Owned(v)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut v = Vec::new();
-                while let Some(b) = seq.next_element::<Obj<Block<'a>>>()? {
-                    v.push(b);
-                }
-                Ok(Content::Blocks(v))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map)?;
-                Ok(Content::Blocks(Vec::new()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Content::Blocks(Vec::new()))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Content::Blocks(Vec::new()))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Content::Blocks(Vec::new()))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Content::Blocks(Vec::new()))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Content::Blocks(Vec::new()))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// Implements the visitor methods for every JSON kind a lenient field does
-/// not want, mapping them to its empty value.
-macro_rules! ignore_other_kinds {
-    ($empty:expr; $($skip:ident),*) => {
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Ok($empty) }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            drain_map(map)?;
-            Ok($empty)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            drain_seq(seq)?;
-            Ok($empty)
-        }
-        $(ignore_other_kinds!(@one $skip $empty);)*
-    };
-    (@one bool $empty:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> { Ok($empty) }
-    };
-    (@one num $empty:expr) => {
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> { Ok($empty) }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> { Ok($empty) }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> { Ok($empty) }
-    };
-    (@one str $empty:expr) => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> { Ok($empty) }
-    };
-}
-
-/// A string, or absent for any other JSON value.
-#[derive(Default)]
-struct LStr<'a>(Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = LStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Owned(v.to_string()))))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(LStr(Some(Cow::Owned(v))))
-            }
-            ignore_other_kinds!(LStr(None); bool, num);
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// `true` only for JSON `true`.
-#[derive(Default)]
-struct LBool(bool);
-
-impl<'de> Deserialize<'de> for LBool {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LBool;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(LBool(v))
-            }
-            ignore_other_kinds!(LBool(false); num, str);
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A non-negative integer (a float is truncated), or 0 for anything else.
-#[derive(Default)]
-struct LU64(u64);
-
-impl<'de> Deserialize<'de> for LU64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LU64;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(LU64(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(LU64(v.max(0) as u64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(LU64(if v.is_finite() && v > 0.0 {
-                    v as u64
-                } else {
-                    0
-                }))
-            }
-            ignore_other_kinds!(LU64(0); bool, str);
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// An object of shape `T`, or absent for any other JSON value.
-struct Obj<T>(Option<T>);
-
-impl<T> Default for Obj<T> {
-    fn default() -> Self {
-        Obj(None)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Obj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Obj(Some(t)))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq)?;
-                Ok(Obj(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::files::read_lines_max;
     use super::*;
     use serde_json::json;
     use std::io::Write;
