@@ -20,11 +20,15 @@
 pub mod analyze;
 pub mod apply;
 pub mod file;
+pub mod label;
 pub mod models;
 pub mod report;
+#[cfg(any(test, feature = "simulate"))]
 pub mod simulate;
+pub mod sources;
 pub mod stats;
 pub mod suggest;
+pub mod trust;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
