@@ -25,7 +25,7 @@ const N_KEYWORD: f64 = 15.0;
 /// Confidence of an upgrade claim.
 const GAMMA_UP: f64 = 0.80;
 /// Confidence of a downgrade claim.
-const GAMMA_DOWN: f64 = 0.90;
+const GAMMA_DOWN: f64 = 0.95;
 /// Bayesian FDR bound of keyword candidates.
 const FDR_Q: f64 = 0.10;
 /// A downgrade is vetoed when the cheaper cell's verdicts of people and CI
