@@ -13,12 +13,13 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::label::{self, LabelData, LabelModel, SoftSums, DERIVED};
 use super::models::{self, Routing};
-use super::stats::{self, Beta, LogHist};
+use super::sources::{self, OutcomeSources, OutcomeView};
+use super::stats::{self, LogHist};
 use super::{Analysis, AnalyzeOptions, Status, Suggestion};
 use crate::error::Result;
 use crate::home::Home;
-use crate::outcome::Source;
 use crate::pricing::Pricing;
 use crate::store::Ledger;
 
@@ -63,6 +64,18 @@ struct Lite {
     tokens_used: Option<f64>,
     #[serde(deserialize_with = "crate::record::lenient_f64")]
     execution_time_seconds: Option<f64>,
+    #[serde(deserialize_with = "crate::record::lenient_string")]
+    id: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_string")]
+    outcome: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_string")]
+    outcome_source: Option<String>,
+    #[serde(deserialize_with = "super::sources::lenient_sources")]
+    outcome_sources: Option<OutcomeSources>,
+    #[serde(deserialize_with = "crate::record::lenient_string")]
+    status: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
+    p_success: Option<f64>,
 }
 
 /// Deserializes any JSON value, keeping `f(text)` of a string and `None` for
@@ -165,6 +178,10 @@ struct Rec {
     cost_usd: Option<f64>,
     #[serde(deserialize_with = "crate::record::lenient_string")]
     previous_dispatch_id: Option<String>,
+    #[serde(deserialize_with = "super::sources::lenient_sources")]
+    outcome_sources: Option<OutcomeSources>,
+    #[serde(deserialize_with = "crate::record::lenient_f64")]
+    p_success: Option<f64>,
 }
 
 /// Parses the orchestrator's `toISOString()` form quickly, else any RFC 3339 / date.
@@ -201,7 +218,10 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 pub(crate) struct Acc {
     /// First attempts with a known outcome.
     n: u64,
-    s: u64,
+    /// Σ posterior of success.
+    s: f64,
+    /// Soft-label sums (label model, prediction-powered estimate).
+    soft: SoftSums,
     partial: u64,
     unknown: u64,
     questioned: u64,
@@ -212,7 +232,7 @@ pub(crate) struct Acc {
     retries: u64,
     escalations: u64,
     explored: u64,
-    explored_s: u64,
+    explored_s: f64,
     overrides: u64,
     tokens_sum: f64,
     tokens_n: u64,
@@ -222,7 +242,8 @@ pub(crate) struct Acc {
     cost_sum: f64,
     costed: u64,
     tasks: u64,
-    tasks_succeeded: u64,
+    /// Σ P(task eventually succeeded).
+    tasks_succeeded: f64,
     anomalies: u64,
     latest_model: String,
     latest_at: i64,
@@ -256,11 +277,11 @@ impl Acc {
 #[derive(Debug, Default, Clone)]
 struct Week {
     n: u64,
-    s: u64,
+    s: f64,
     cost: f64,
     costed: u64,
     attempts: u64,
-    tasks_succeeded: u64,
+    tasks_succeeded: f64,
     tasks: u64,
     covered: u64,
 }
@@ -280,16 +301,27 @@ struct Chain {
     root: (&'static str, &'static str),
     root_week: Option<i64>,
     family: &'static str,
-    succeeded: bool,
+    /// P(no attempt so far succeeded).
+    fail_prob: f64,
 }
 
 /// How an attempt's outcome was established.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Resolved {
-    Success { implicit: bool },
-    Failure,
-    Partial,
+    /// `q`: P(success | implicit evidence); `y`: the explicit verdict.
+    Known { q: f64, y: Option<bool>, partial: bool },
     Unknown,
+}
+
+impl Resolved {
+    /// The task's soft label: the explicit verdict, else `q`.
+    fn posterior(&self) -> Option<f64> {
+        match self {
+            Resolved::Known { y: Some(y), .. } => Some(*y as u8 as f64),
+            Resolved::Known { q, .. } => Some(*q),
+            Resolved::Unknown => None,
+        }
+    }
 }
 
 /// Streams the ledger and writes the analysis. See [`super::analyze`].
@@ -318,7 +350,9 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut linked: HashSet<String> = HashSet::new();
     let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
-    ledger.for_each(|r: Lite| {
+    // Tasks with a person's or CI's verdict: the label model's training data.
+    let mut judged: Vec<(Option<String>, label::Key, label::Evidence)> = Vec::new();
+    ledger.for_each(|mut r: Lite| {
         if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
             linked.insert(p);
         }
@@ -331,6 +365,16 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         let in_window = r.created_at.is_some_and(|t| t >= since);
         if !in_window {
             return true;
+        }
+        let (ev, _) = sources::evidence(&OutcomeView {
+            outcome: r.outcome.take(),
+            outcome_source: r.outcome_source.take(),
+            outcome_sources: r.outcome_sources.take(),
+            status: r.status.take(),
+            p_success: r.p_success,
+        });
+        if ev.explicit.is_some() {
+            judged.push((r.id.take(), (c, fam), ev));
         }
         if let Some(t) = r.tokens_used {
             tok_hist.entry((c, fam)).or_default().add(t);
@@ -350,6 +394,13 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         .collect();
     drop(tok_hist);
     drop(time_hist);
+    let mut data = LabelData::default();
+    for (id, key, mut ev) in judged {
+        let retried = id.is_some_and(|i| linked.contains(&i));
+        set_retry_link(&mut ev, retried);
+        data.add(key, &ev);
+    }
+    let label_model = LabelModel::fit(data);
 
     let selections = load_selections(home);
 
@@ -365,7 +416,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut anomalies_total: u64 = 0;
     let mut health = Health::default();
 
-    ledger.for_each(|r: Rec| {
+    ledger.for_each(|mut r: Rec| {
         total += 1;
         if r.kind.as_deref() == Some("batch") {
             health.batch_records += 1;
@@ -424,7 +475,24 @@ pub(crate) fn run_over<L: super::pooled::Records>(
 
         let id = r.id.clone().unwrap_or_default();
         let retried = !id.is_empty() && linked.contains(&id);
-        let resolved = resolve(&r, retried, anomalous);
+        let (mut ev, partial) = sources::evidence(&OutcomeView {
+            outcome: r.outcome.take(),
+            outcome_source: r.outcome_source.take(),
+            outcome_sources: r.outcome_sources.take(),
+            status: r.status.take(),
+            p_success: r.p_success,
+        });
+        set_retry_link(&mut ev, retried);
+        let q = label_model
+            .implicit_posterior(key, &ev)
+            .or_else(|| ev.explicit.map(|_| label_model.prior(key)));
+        let resolved = match (q, ev.explicit) {
+            // An implicit success far outside the cell's norm is not trusted.
+            (Some(q), None) if anomalous && q >= 0.5 => Resolved::Unknown,
+            (Some(q), y) => Resolved::Known { q, y, partial },
+            (None, _) => Resolved::Unknown,
+        };
+        let post = resolved.posterior();
 
         // Attempt kind: retry / escalation, exploration, override, rule.
         let prev = r.previous_dispatch_id.as_deref().filter(|p| !p.is_empty());
@@ -467,8 +535,8 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             Some(c) => c.root_week,
             None => Some(week),
         };
-        let success_now = matches!(resolved, Resolved::Success { .. });
-        let already = chain.as_ref().is_some_and(|c| c.succeeded);
+        let post_now = post.unwrap_or(0.0);
+        let still_failed = chain.as_ref().map_or(1.0, |c| c.fail_prob);
         {
             let rc = cells.entry(root).or_default();
             if let Some(c) = cost {
@@ -478,9 +546,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             if chain.is_none() {
                 rc.tasks += 1;
             }
-            if success_now && !already {
-                rc.tasks_succeeded += 1;
-            }
+            rc.tasks_succeeded += still_failed * post_now;
         }
         if let Some(wk) = root_week {
             let e = weeks.entry(wk).or_default();
@@ -492,9 +558,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             if chain.is_none() {
                 e.tasks += 1;
             }
-            if success_now && !already {
-                e.tasks_succeeded += 1;
-            }
+            e.tasks_succeeded += still_failed * post_now;
         }
         if retried {
             chains.insert(
@@ -503,7 +567,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
                     root,
                     root_week,
                     family: fam,
-                    succeeded: already || success_now,
+                    fail_prob: still_failed * (1.0 - post_now),
                 },
             );
         }
@@ -538,29 +602,26 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             if !first_attempt {
                 return;
             }
-            let y = match resolved {
-                Resolved::Success { .. } => 1.0,
-                Resolved::Failure => 0.0,
-                Resolved::Partial => {
-                    acc.partial += 1;
-                    0.0
+            let Resolved::Known { q, y: verdict, partial } = resolved else {
+                acc.unknown += 1;
+                if anomalous {
+                    acc.questioned += 1;
                 }
-                Resolved::Unknown => {
-                    acc.unknown += 1;
-                    if anomalous {
-                        acc.questioned += 1;
-                    }
-                    return;
-                }
+                return;
             };
+            let y = post_now;
+            if partial {
+                acc.partial += 1;
+            }
             acc.n += 1;
-            acc.s += y as u64;
+            acc.s += y;
+            acc.soft.add(w, q, verdict);
             acc.sum_w += w;
             acc.sum_w2 += w * w;
             acc.sum_ws += w * y;
             if explored {
                 acc.explored += 1;
-                acc.explored_s += y as u64;
+                acc.explored_s += y;
             }
         };
         add(cells.entry(key).or_default(), false);
@@ -603,13 +664,9 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         {
             let e = weeks.entry(week).or_default();
             if first_attempt {
-                match resolved {
-                    Resolved::Success { .. } => {
-                        e.n += 1;
-                        e.s += 1;
-                    }
-                    Resolved::Failure | Resolved::Partial => e.n += 1,
-                    Resolved::Unknown => {}
+                if let Some(p) = post {
+                    e.n += 1;
+                    e.s += p;
                 }
             }
             if !is_retry && !routing.rules.is_empty() && routing.covers_task(&text, level) {
@@ -640,11 +697,12 @@ pub(crate) fn run_over<L: super::pooled::Records>(
                 "cell_median": (median * 10.0).round() / 10.0,
                 "times_median": if median > 0.0 { ((value / median) * 10.0).round() / 10.0 } else { 0.0 },
                 "outcome": match resolved {
-                    Resolved::Success { .. } => "success",
-                    Resolved::Failure => "failure",
-                    Resolved::Partial => "partial",
+                    Resolved::Known { partial: true, .. } => "partial",
+                    Resolved::Known { .. } if post_now >= 0.5 => "success",
+                    Resolved::Known { .. } => "failure",
                     Resolved::Unknown => "questioned",
                 },
+                "p_success": round4(post_now),
             });
             if anomalies.len() < MAX_ANOMALIES {
                 anomalies.push(entry);
@@ -657,17 +715,21 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         true
     })?;
 
-    // Build the document.
+    // Build the document: each cell's soft estimate, its shift shrunk
+    // toward the ledger's (levels) or its level's (keywords).
+    let shifts = Shifts::of(&cells, &kw_cells);
     let mut patterns = Vec::new();
     for ((level, fam), acc) in &cells {
         if acc.attempts == 0 {
             continue;
         }
-        patterns.push(pattern_json(level, None, fam, acc, &cutoffs));
+        let est = label::estimate(&acc.soft, shifts.level(&(level, fam)));
+        patterns.push(pattern_json(level, None, fam, acc, &est, &cutoffs));
     }
     for ((level, kw), group) in group_keywords(&kw_cells, &kw_names) {
         for (fam, acc) in group {
-            patterns.push(pattern_json(level, Some(&kw), fam, acc, &cutoffs));
+            let est = label::estimate(&acc.soft, shifts.keyword(&(level, fam), &acc.soft));
+            patterns.push(pattern_json(level, Some(&kw), fam, acc, &est, &cutoffs));
         }
     }
     let weekly: Vec<Value> = weeks
@@ -676,13 +738,13 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             json!({
                 "week": week_label(*wk),
                 "first_attempts": e.n,
-                "successes": e.s,
-                "success_rate": ratio(e.s as f64, e.n as f64),
+                "successes": round4(e.s),
+                "success_rate": ratio(e.s, e.n as f64),
                 "attempts": e.attempts,
                 "tasks": e.tasks,
-                "tasks_succeeded": e.tasks_succeeded,
+                "tasks_succeeded": round4(e.tasks_succeeded),
                 "cost_usd": round6(e.cost),
-                "cost_per_success_usd": if e.costed > 0 && e.tasks_succeeded > 0 { json!(round6(e.cost / e.tasks_succeeded as f64)) } else { Value::Null },
+                "cost_per_success_usd": if e.costed > 0 && e.tasks_succeeded > 0.0 { json!(round6(e.cost / e.tasks_succeeded)) } else { Value::Null },
                 "rule_coverage": ratio(e.covered as f64, e.tasks as f64),
             })
         })
@@ -710,6 +772,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         json!({"total": anomalies_total, "listed": anomalies}),
     );
     doc.insert("health".into(), health.to_json());
+    doc.insert("trust".into(), super::trust::table(&label_model));
     if !doc.contains_key("suggestions") {
         doc.insert("suggestions".into(), json!([]));
     }
@@ -796,17 +859,16 @@ fn pattern_json(
     keyword: Option<&str>,
     fam: &str,
     acc: &Acc,
+    est: &label::SoftEstimate,
     cutoffs: &HashMap<String, i64>,
 ) -> Value {
     let n_eff = stats::kish(acc.sum_w, acc.sum_w2);
-    let p = if acc.sum_w > 0.0 {
-        acc.sum_ws / acc.sum_w
-    } else {
-        0.0
-    };
+    let p = est.rate;
     let s_eff = p * n_eff;
-    let (lo, hi) = stats::wilson(s_eff, n_eff, stats::Z95);
-    let post = Beta::jeffreys(s_eff, n_eff);
+    // The interval on the information-equivalent size: the uncertainty of
+    // the source weights widens it.
+    let (lo, hi) = stats::wilson(p * est.info, est.info, stats::Z95);
+    let post = est.beta();
     let confidence = if acc.n == 0 {
         0.0
     } else {
@@ -848,13 +910,24 @@ fn pattern_json(
     m.insert("model_family".into(), json!(fam));
     m.insert("model_versions".into(), json!(acc.versions));
     m.insert("cell".into(), json!(cell));
-    m.insert("successes".into(), json!(acc.s));
-    m.insert("failures".into(), json!(acc.n - acc.s));
+    m.insert("successes".into(), json!(round4(acc.s)));
+    m.insert("failures".into(), json!(round4(acc.n as f64 - acc.s)));
     m.insert("partial".into(), json!(acc.partial));
     m.insert("unknown".into(), json!(acc.unknown));
     m.insert("questioned".into(), json!(acc.questioned));
     m.insert("effective_sample_size".into(), json!(round4(n_eff)));
     m.insert("weighted_successes".into(), json!(round4(s_eff)));
+    m.insert("information_size".into(), json!(round4(est.info)));
+    m.insert(
+        "labels".into(),
+        json!({
+            "judged": acc.soft.nl,
+            "judged_successes": acc.soft.y,
+            "implicit_rate": ratio(acc.soft.wq, acc.soft.w),
+            "shift": round4(est.shift.mean),
+            "shift_sd": round4(est.shift.var.sqrt()),
+        }),
+    );
     m.insert("wilson_95".into(), json!([round4(lo), round4(hi)]));
     m.insert(
         "avg_execution_time_seconds".into(),
@@ -868,13 +941,13 @@ fn pattern_json(
     m.insert("retries".into(), json!(acc.retries));
     m.insert("escalations".into(), json!(acc.escalations));
     m.insert("explored".into(), json!(acc.explored));
-    m.insert("explored_successes".into(), json!(acc.explored_s));
+    m.insert("explored_successes".into(), json!(round4(acc.explored_s)));
     m.insert("overrides".into(), json!(acc.overrides));
     m.insert("without_tokens".into(), json!(acc.without_tokens));
     m.insert("anomalies".into(), json!(acc.anomalies));
     if keyword.is_none() {
         m.insert("tasks".into(), json!(acc.tasks));
-        m.insert("tasks_succeeded".into(), json!(acc.tasks_succeeded));
+        m.insert("tasks_succeeded".into(), json!(round4(acc.tasks_succeeded)));
         m.insert("cost_usd".into(), json!(round6(acc.cost_sum)));
         m.insert(
             "cost_coverage".into(),
@@ -882,10 +955,11 @@ fn pattern_json(
                 ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0)
             )),
         );
-        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0 {
+        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0.0
+        {
             // Attempts without a cost are charged the cell's mean attempt cost.
             json!(round6(
-                acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded as f64
+                acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded
             ))
         } else {
             Value::Null
@@ -909,45 +983,14 @@ fn pattern_json(
     Value::Object(m)
 }
 
-/// The outcome of one attempt, by source precedence (see the module docs of `learn`).
-fn resolve(r: &Rec, retried: bool, anomalous: bool) -> Resolved {
-    let explicit = r.outcome.as_deref().map(|o| o.trim().to_ascii_lowercase());
-    let rank = r
-        .outcome_source
-        .as_deref()
-        .map_or(3, |s| Source::parse(s).map_or(3, Source::rank));
-    let from = |o: &str, implicit: bool| match o {
-        "success" => Some(Resolved::Success { implicit }),
-        "failure" => Some(Resolved::Failure),
-        "partial" => Some(Resolved::Partial),
-        _ => None,
-    };
-    let mut out = None;
-    if let Some(o) = explicit.as_deref() {
-        if rank >= 2 {
-            out = from(o, false);
-        }
-    }
-    if out.is_none() && retried {
-        out = Some(Resolved::Failure);
-    }
-    if out.is_none() {
-        if let Some(o) = explicit.as_deref() {
-            out = from(o, true);
-        }
-    }
-    if out.is_none() {
-        out = match r.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            Some("complete") | Some("completed") => Some(Resolved::Success { implicit: true }),
-            Some("failed") | Some("error") | Some("timeout") => Some(Resolved::Failure),
-            _ => None,
-        };
-    }
-    match out {
-        // An implicit success far outside the cell's norm is not trusted.
-        Some(Resolved::Success { implicit: true }) if anomalous => Resolved::Unknown,
-        Some(x) => x,
-        None => Resolved::Unknown,
+/// The retry link as a source: a later attempt that links to this one says
+/// it failed; no such attempt is weak evidence of success, counted only when
+/// the record carries some other evidence (a pending dispatch is not a success).
+fn set_retry_link(ev: &mut label::Evidence, retried: bool) {
+    if retried {
+        ev.set(DERIVED, false);
+    } else if ev.has_implicit() || ev.explicit.is_some() {
+        ev.set(DERIVED, true);
     }
 }
 
@@ -1024,6 +1067,73 @@ pub(crate) fn week_start(t: DateTime<Utc>) -> String {
     let d = t.date_naive();
     let monday = d - chrono::Days::new(d.weekday().num_days_from_monday() as u64);
     monday.format("%Y-%m-%d").to_string()
+}
+
+/// The cells' shifts (`mean(y − q)` on judged tasks), shrunk toward their parents.
+struct Shifts {
+    tau2: f64,
+    sigma2: f64,
+    global: label::Shift,
+    levels: HashMap<(&'static str, &'static str), label::Shift>,
+}
+
+impl Shifts {
+    fn of(
+        cells: &BTreeMap<(&'static str, &'static str), Acc>,
+        _kw: &BTreeMap<(&'static str, usize, &'static str), Acc>,
+    ) -> Shifts {
+        let mut all = SoftSums::default();
+        for a in cells.values() {
+            let s = &a.soft;
+            all.w += s.w;
+            all.w2 += s.w2;
+            all.wl += s.wl;
+            all.wl2 += s.wl2;
+            all.wr += s.wr;
+            all.wr2 += s.wr2;
+            all.nl += s.nl;
+        }
+        // Pooled variance of y − q on judged tasks (a prior for small cells).
+        let sigma2 = if all.wl > 0.0 {
+            let r = all.wr / all.wl;
+            ((all.wr2 / all.wl - r * r) * all.nl + 2.0 * 0.1) / (all.nl + 2.0)
+        } else {
+            0.1
+        };
+        let global = match all.raw_shift(sigma2) {
+            Some((mean, var)) => label::Shift { mean, var },
+            None => label::Shift { mean: 0.0, var: 0.0 },
+        };
+        let raws: Vec<(f64, f64)> = cells
+            .values()
+            .filter(|a| a.soft.nl >= 3.0)
+            .filter_map(|a| a.soft.raw_shift(sigma2))
+            .collect();
+        let tau2 = label::tau2(&raws);
+        let levels = cells
+            .iter()
+            .map(|(k, a)| {
+                (*k, label::shrink_shift(a.soft.raw_shift(sigma2), global, tau2))
+            })
+            .collect();
+        Shifts {
+            tau2,
+            sigma2,
+            global,
+            levels,
+        }
+    }
+
+    fn level(&self, key: &(&'static str, &'static str)) -> label::Shift {
+        self.levels.get(key).copied().unwrap_or(label::Shift {
+            mean: self.global.mean,
+            var: self.tau2 + self.global.var,
+        })
+    }
+
+    fn keyword(&self, parent: &(&'static str, &'static str), s: &SoftSums) -> label::Shift {
+        label::shrink_shift(s.raw_shift(self.sigma2), self.level(parent), self.tau2)
+    }
 }
 
 #[derive(Debug, Default)]

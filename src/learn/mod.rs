@@ -21,14 +21,18 @@ pub mod analyze;
 pub mod apply;
 pub mod decisions;
 pub mod file;
+pub mod label;
 pub mod models;
 pub mod pooled;
 pub mod report;
 mod report_html;
+#[cfg(any(test, feature = "simulate"))]
 pub mod simulate;
+pub mod sources;
 pub mod stats;
 pub mod suggest;
 pub mod table;
+pub mod trust;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

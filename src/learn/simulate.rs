@@ -3,6 +3,12 @@
 //! routes tasks by a rule set with ε-exploration of adjacent tiers, retries
 //! failures on the next tier, and writes the resulting ledger in the
 //! orchestrator's format. Deterministic for a seed.
+//!
+//! Worlds with weak labels write what a deployment records instead of the
+//! truth: the hook's verdict and the orchestrator's verification status
+//! (each with its own error rates), a person's rating on a share of tasks,
+//! CI on some; failures of one kind of task can be silent (seen by people
+//! only) or seen by the verification step only.
 
 use std::io::Write;
 use std::path::Path;
@@ -48,6 +54,51 @@ pub struct World {
     /// One task text (level, index into the level's texts) whose true rates
     /// differ from its level's: a keyword interaction.
     pub hard_task: Option<(usize, usize, [f64; 3])>,
+    /// What the ledger records about outcomes.
+    pub labels: Labels,
+}
+
+/// How outcomes reach the ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Labels {
+    /// The true outcome as the hook's verdict and the status (the old worlds).
+    Truth,
+    /// Weak labels.
+    Weak(Weak),
+}
+
+/// Error rates of the recorded evidence in a weak-label world.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weak {
+    /// P(hook says success | success), P(hook says failure | failure).
+    pub hook: (f64, f64),
+    /// The same for the orchestrator's verification (`status`).
+    pub verification: (f64, f64),
+    /// Share of tasks a person rates.
+    pub rated: f64,
+    /// Share of a person's ratings that are wrong.
+    pub rater_flip: f64,
+    /// Share of tasks with a CI verdict (CI sees what tests see).
+    pub ci: f64,
+    /// (level, task, family) whose failures only people see.
+    pub silent: Option<(usize, usize, usize)>,
+    /// (level, task, family) whose failures only the verification sees.
+    pub verification_only: Option<(usize, usize, usize)>,
+}
+
+impl Weak {
+    /// Honest implicit evidence: a person rates one task in ten, CI one in five.
+    pub fn honest() -> Weak {
+        Weak {
+            hook: (0.97, 0.85),
+            verification: (0.98, 0.8),
+            rated: 0.10,
+            rater_flip: 0.0,
+            ci: 0.2,
+            silent: None,
+            verification_only: None,
+        }
+    }
 }
 
 impl World {
@@ -63,6 +114,50 @@ impl World {
             epsilon: 0.10,
             traffic: [0.35, 0.40, 0.25],
             hard_task: None,
+            labels: Labels::Truth,
+        }
+    }
+
+    /// The worlds with weak labels.
+    pub fn weak_scenarios() -> Vec<World> {
+        let over = [[0.9, 0.92, 0.93], [0.96, 0.93, 0.94], [0.5, 0.8, 0.9]];
+        // Sonnet's failures on security audits of complex work are silent:
+        // plausible but wrong; complex work as a whole stays on opus.
+        let mut silent = World::base(
+            "silent_failures",
+            [[0.9, 0.92, 0.93], [0.55, 0.9, 0.92], [0.3, 0.93, 0.93]],
+        );
+        silent.hard_task = Some((2, 1, [0.1, 0.2, 0.93]));
+        silent.labels = Labels::Weak(Weak {
+            silent: Some((2, 1, 1)),
+            ..Weak::honest()
+        });
+        // Haiku fails half the renames of simple work; only the
+        // orchestrator's verification sees it.
+        let mut verification = World::base(
+            "verification_only",
+            [[0.86, 0.93, 0.94], [0.55, 0.9, 0.92], [0.3, 0.7, 0.9]],
+        );
+        verification.hard_task = Some((0, 3, [0.4, 0.92, 0.94]));
+        verification.labels = Labels::Weak(Weak {
+            verification_only: Some((0, 3, 0)),
+            ..Weak::honest()
+        });
+        let mut honest = World::base("honest_evidence", over);
+        honest.labels = Labels::Weak(Weak::honest());
+        let mut noisy = World::base("noisy_raters", over);
+        noisy.labels = Labels::Weak(Weak {
+            rater_flip: 0.2,
+            ..Weak::honest()
+        });
+        vec![silent, verification, honest, noisy]
+    }
+
+    /// True first-attempt success of task `k` of `level` on `fam`.
+    pub fn p_task(&self, level: usize, k: usize, fam: usize) -> f64 {
+        match self.hard_task {
+            Some((l, t, rates)) if l == level && t == k => rates[fam],
+            _ => self.p[level][fam],
         }
     }
 
@@ -245,6 +340,7 @@ pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -
         let mut t = at;
         for attempt in 0..3 {
             let ok = rng.next_f64() < p[level][attempt_fam];
+            let here = (level, task_idx, attempt_fam);
             let id = format!(
                 "dispatch-{}-{:06x}",
                 t.timestamp_millis(),
@@ -274,12 +370,53 @@ pub fn write_ledger(world: &World, seed: u64, now: DateTime<Utc>, path: &Path) -
                 rec["previous_dispatch_id"] = json!(p);
                 rec["retry_count"] = json!(attempt);
             }
+            // What the deployment sees of the outcome.
+            let mut visible = !ok;
+            if let Labels::Weak(wk) = &world.labels {
+                let silent = !ok && wk.silent == Some(here);
+                let verif_only = !ok && wk.verification_only == Some(here);
+                let says = |rng: &mut Rng, (sens, spec): (f64, f64)| {
+                    if ok {
+                        rng.next_f64() < sens
+                    } else {
+                        rng.next_f64() >= spec
+                    }
+                };
+                let verdict = |b: bool| if b { "success" } else { "failure" };
+                let hook = says(&mut rng, wk.hook) || silent || verif_only;
+                let verification = if verif_only {
+                    rng.next_f64() < 0.05
+                } else {
+                    says(&mut rng, wk.verification) || silent
+                };
+                let mut sources = serde_json::Map::new();
+                sources.insert("hook".into(), json!({"outcome": verdict(hook)}));
+                let (mut outcome, mut source) = (verdict(hook), "hook");
+                if rng.next_f64() < wk.ci {
+                    let ci = ok || silent;
+                    sources.insert("ci".into(), json!({"outcome": verdict(ci)}));
+                    (outcome, source) = (verdict(ci), "ci");
+                }
+                let rated = rng.next_f64() < wk.rated;
+                if rated {
+                    let flip = rng.next_f64() < wk.rater_flip;
+                    let says_ok = ok != flip;
+                    sources.insert("human".into(), json!({"outcome": verdict(says_ok)}));
+                    (outcome, source) = (verdict(says_ok), "human");
+                }
+                rec["status"] = json!(if verification { "complete" } else { "failed" });
+                rec["outcome"] = json!(outcome);
+                rec["outcome_source"] = json!(source);
+                rec["outcome_sources"] = serde_json::Value::Object(sources);
+                // Only a failure someone noticed is retried.
+                visible = !ok && (!hook || !verification || rated && outcome == "failure");
+            }
             out.write_all(if n == 0 { b"\n  " } else { b",\n  " })
                 .map_err(io)?;
             out.write_all(crate::record::to_js_pretty(&rec, 1).as_bytes())
                 .map_err(io)?;
             n += 1;
-            if ok || rng.next_f64() < 0.4 {
+            if !visible || rng.next_f64() < 0.4 {
                 break;
             }
             // Retry: escalate one tier when there is one.
@@ -366,4 +503,133 @@ pub fn claim_holds(world: &World, change: &Change, t: f64, delta: f64) -> Option
     } else {
         pm >= t.max(pr - delta)
     })
+}
+
+/// The family each task (level × task text) is routed to after `changes`
+/// (level models, then keyword rules scoped to a level, in order).
+pub fn route_tasks(rules: [usize; 3], changes: &[Change]) -> [[usize; 4]; 3] {
+    let levels = route_after(rules, changes);
+    let mut out = [[0; 4]; 3];
+    for l in 0..3 {
+        out[l] = [levels[l]; 4];
+    }
+    for c in changes {
+        let rule = match c {
+            Change::AddRule { rule } | Change::ModifyRule { rule, .. } => rule,
+            Change::TaskComplexity { .. } => continue,
+        };
+        let Some(f) = super::models::family(&rule.model)
+            .and_then(|f| FAMILIES.iter().position(|x| *x == f))
+        else {
+            continue;
+        };
+        let quoted: Vec<&str> = rule.condition.split('\'').skip(1).step_by(2).collect();
+        let Some(kw) = quoted.first() else {
+            continue;
+        };
+        let level = quoted
+            .get(1)
+            .and_then(|l| LEVELS.iter().position(|x| x == l));
+        for (l, row) in out.iter_mut().enumerate() {
+            if level.is_some_and(|x| x != l) {
+                continue;
+            }
+            for (k, slot) in row.iter_mut().enumerate() {
+                if crate::signals::keywords(TASKS[l][k]).iter().any(|w| w == kw) {
+                    *slot = f;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What one draw of a world did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// Largest drop of any task's true success rate caused by the changes.
+    pub worst_drop: f64,
+    /// Value gained (success minus cost in dollars, traffic-weighted).
+    pub gain: f64,
+    /// What the oracle's level routing would gain.
+    pub oracle_gain: f64,
+    /// Whether anything changed.
+    pub changed: bool,
+}
+
+impl Outcome {
+    /// Safe: no task loses more than 5 points of true success.
+    pub fn safe(&self) -> bool {
+        self.worst_drop <= 0.05 + 1e-9
+    }
+
+    /// The gain reaches half the oracle's (`None` where the oracle gains nothing).
+    pub fn found(&self) -> Option<bool> {
+        (self.oracle_gain > 1e-9).then(|| self.gain >= 0.5 * self.oracle_gain)
+    }
+}
+
+/// Value of a routing: Σ traffic × ¼ Σ_task (p − cost in dollars).
+pub fn value(world: &World, route: &[[usize; 4]; 3]) -> f64 {
+    let mut v = 0.0;
+    for l in 0..3 {
+        for (k, f) in route[l].iter().enumerate() {
+            v += world.traffic[l] * 0.25 * (world.p_task(l, k, *f) - COST[*f]);
+        }
+    }
+    v
+}
+
+/// Judges the changes a run emitted against the world's truth.
+pub fn judge(world: &World, changes: &[Change]) -> Outcome {
+    let before = route_tasks(world.rules, &[]);
+    let after = route_tasks(world.rules, changes);
+    let mut worst: f64 = 0.0;
+    for l in 0..3 {
+        for k in 0..4 {
+            let drop = world.p_task(l, k, before[l][k]) - world.p_task(l, k, after[l][k]);
+            worst = worst.max(drop);
+        }
+    }
+    let oracle = route_tasks(
+        world.rules,
+        &(0..3)
+            .map(|l| Change::TaskComplexity {
+                level: LEVELS[l].into(),
+                from: IDS[world.rules[l]].into(),
+                to: IDS[world.oracle(0.80, 0.05)[l]].into(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let v0 = value(world, &before);
+    Outcome {
+        worst_drop: worst,
+        gain: value(world, &after) - v0,
+        oracle_gain: value(world, &oracle) - v0,
+        changed: before != after,
+    }
+}
+
+/// Whether a keyword rule's claim holds: the keyword's tasks at its level do
+/// better (upgrade) or well enough (downgrade) on the rule's model than on
+/// the level's model.
+pub fn keyword_claim_holds(world: &World, change: &Change, t: f64, delta: f64) -> Option<bool> {
+    let rule = match change {
+        Change::AddRule { rule } | Change::ModifyRule { rule, .. } => rule,
+        Change::TaskComplexity { .. } => return None,
+    };
+    let quoted: Vec<&str> = rule.condition.split('\'').skip(1).step_by(2).collect();
+    let kw = quoted.first()?;
+    let l = LEVELS.iter().position(|x| Some(x) == quoted.get(1))?;
+    let m = super::models::family(&rule.model).and_then(|f| FAMILIES.iter().position(|x| *x == f))?;
+    let r = world.rules[l];
+    let kinds: Vec<usize> = (0..4)
+        .filter(|k| crate::signals::keywords(TASKS[l][*k]).iter().any(|w| w == kw))
+        .collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    let mean = |f: usize| kinds.iter().map(|k| world.p_task(l, *k, f)).sum::<f64>() / kinds.len() as f64;
+    let (pr, pm) = (mean(r), mean(m));
+    Some(if m > r { pr < t && pm > pr } else { pm >= t.max(pr - delta) })
 }

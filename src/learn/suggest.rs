@@ -25,9 +25,14 @@ const N_KEYWORD: f64 = 15.0;
 /// Confidence of an upgrade claim.
 const GAMMA_UP: f64 = 0.80;
 /// Confidence of a downgrade claim.
-const GAMMA_DOWN: f64 = 0.90;
+const GAMMA_DOWN: f64 = 0.95;
 /// Bayesian FDR bound of keyword candidates.
 const FDR_Q: f64 = 0.10;
+/// A downgrade is vetoed when the cheaper cell's verdicts of people and CI
+/// alone (Jeffreys) give its claim less than this probability.
+const PEOPLE_VETO: f64 = 0.5;
+/// Judged tasks a cell needs before its people can veto.
+const PEOPLE_MIN: f64 = 3.0;
 
 /// One cell's figures as read back from a pattern.
 #[derive(Debug, Clone, Default)]
@@ -35,7 +40,8 @@ struct Cell {
     s: u64,
     n: u64,
     n_eff: f64,
-    s_eff: f64,
+    /// Information-equivalent sample size (the label model's uncertainty included).
+    info: f64,
     p: f64,
     lo: f64,
     hi: f64,
@@ -43,6 +49,9 @@ struct Cell {
     mean_cost: Option<f64>,
     model: String,
     n_since_change: Option<f64>,
+    /// Tasks with a person's or CI's verdict, and the successes among them.
+    judged: f64,
+    judged_s: f64,
 }
 
 impl Cell {
@@ -50,10 +59,13 @@ impl Cell {
         let f = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         let w = p.get("wilson_95").and_then(Value::as_array);
         Cell {
-            s: f("successes") as u64,
+            s: f("successes").round() as u64,
             n: f("sample_size") as u64,
             n_eff: f("effective_sample_size"),
-            s_eff: f("weighted_successes"),
+            info: p
+                .get("information_size")
+                .and_then(Value::as_f64)
+                .unwrap_or_else(|| f("effective_sample_size")),
             p: f("success_rate"),
             lo: w
                 .and_then(|a| a.first())
@@ -71,11 +83,27 @@ impl Cell {
                 .unwrap_or("")
                 .to_string(),
             n_since_change: p.get("effective_n_since_change").and_then(Value::as_f64),
+            judged: p
+                .pointer("/labels/judged")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+            judged_s: p
+                .pointer("/labels/judged_successes")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
         }
     }
 
+    /// Do the people's and CI's verdicts on this cell alone make a
+    /// downgrade to it (rate at least `bar`) unlikely?
+    fn people_veto(&self, bar: f64) -> bool {
+        self.judged >= PEOPLE_MIN
+            && Beta::jeffreys(self.judged_s, self.judged).p_at_least(bar) < PEOPLE_VETO
+    }
+
+    /// The posterior of the cell's rate: mean `p`, on the information-equivalent size.
     fn jeffreys(&self) -> Beta {
-        Beta::jeffreys(self.s_eff, self.n_eff)
+        Beta::jeffreys(self.p * self.info, self.info)
     }
 }
 
@@ -244,7 +272,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                     cap(r),
                     p_under
                 );
-                let strong = stats::wilson(rc.s_eff, rc.n_eff, stats::Z95_ONE_SIDED).1 < TARGET;
+                let strong = stats::wilson(rc.p * rc.info, rc.info, stats::Z95_ONE_SIDED).1 < TARGET;
                 let cand = Candidate {
                     kind: "upgrade_complexity",
                     finding: "underperforming",
@@ -305,6 +333,18 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 };
                 let conf = stats::downgrade_confidence(&fr, &mc.jeffreys(), TARGET, DELTA);
                 let cheaper = cheaper(mc, rc, m, r);
+                let bar = TARGET.max(rc.p - DELTA);
+                if mc.people_veto(bar) && conf >= GAMMA_DOWN && cheaper {
+                    evidence.push(json!({
+                        "cell": level,
+                        "what": format!(
+                            "{} looks enough for {level} tasks by implicit evidence ({:.0}%), but people and CI judged {:.0} of {:.0} of them successful: no downgrade until more verdicts agree; rate some with `modelfit rate --next`",
+                            cap(m), mc.p * 100.0, mc.judged_s, mc.judged
+                        ),
+                        "model": m,
+                    }));
+                    continue;
+                }
                 if mc.n_eff >= N_DOWN.max(min_n) && conf >= GAMMA_DOWN && cheaper {
                     level_down.insert(level.into(), (r, m));
                     chosen = Some((*m, mc.clone(), conf));
@@ -329,8 +369,13 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 }
             }
             if let Some((m, mc, conf)) = chosen {
-                let (nl, _) =
-                    stats::newcombe(mc.s_eff, mc.n_eff, rc.s_eff, rc.n_eff, stats::Z95_ONE_SIDED);
+                let (nl, _) = stats::newcombe(
+                    mc.p * mc.info,
+                    mc.info,
+                    rc.p * rc.info,
+                    rc.info,
+                    stats::Z95_ONE_SIDED,
+                );
                 post_change.insert(level.into(), m);
                 level_cands.push(Candidate {
                     kind: "downgrade_complexity",
@@ -386,10 +431,10 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 .iter()
                 .filter(|((l, _), _)| l == level)
                 .filter_map(|(_, m)| m.get(fam))
-                .map(|c| (c.p, c.n_eff))
+                .map(|c| (c.p, c.info))
                 .collect();
             let mass = stats::eb_mass(parent_p, &siblings);
-            Beta::with_prior(parent_p, mass, c.s_eff, c.n_eff)
+            Beta::with_prior(parent_p, mass, c.p * c.info, c.info)
         };
         let Some(rc) = cells.get(rk) else {
             continue;
@@ -421,7 +466,10 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
             {
                 if let Some(mc) = cells.get(*m) {
                     let fm = post(m, mc);
-                    if mc.n_eff >= N_DOWN.max(min_n) && cheaper(mc, rc, m, rk) {
+                    if mc.n_eff >= N_DOWN.max(min_n)
+                        && cheaper(mc, rc, m, rk)
+                        && !mc.people_veto(TARGET.max(rc.p - DELTA))
+                    {
                         let conf = stats::downgrade_confidence(&fr, &fm, TARGET, DELTA);
                         if conf >= GAMMA_DOWN {
                             chosen = Some((m, conf, "over_provisioned"));
