@@ -25,6 +25,7 @@ pub mod pricing;
 pub mod record;
 pub mod rotate;
 pub mod rules;
+pub mod safe_fs;
 pub mod settings;
 pub mod signals;
 pub mod store;

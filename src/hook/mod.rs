@@ -788,37 +788,26 @@ fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Resul
         Outcome::Partial => "partial",
     };
     if task.recorded || task.linked {
-        let owned = !task.linked;
-        let res = ledger.update(&task.id, |rec| {
-            if owned {
-                rec.insert("status".into(), json!(status));
-                rec.insert("completed_at".into(), json!(now_iso));
-                rec.insert("updated_at".into(), json!(now_iso));
-            }
-            outcome::apply(rec, &verdict, &now_iso);
-            Ok(Some(()))
-        });
-        match res {
-            Ok(_) => {}
-            Err(Error::NotFound { .. }) if task.linked => {
-                // The dispatch vanished (rotated, rewritten): keep the task as ad hoc.
-                log(
-                    home,
-                    &format!(
-                        "hook: linked dispatch {} not found; recording ad hoc",
-                        task.id
-                    ),
-                );
-                task.linked = false;
-                task.id = record::new_dispatch_id(now.timestamp_millis());
-                let rec = adhoc_record(s, &task, main_model.as_deref(), status, &now_iso, &verdict);
-                ledger.append(&rec)?;
-            }
-            Err(e) => return Err(e),
+        // Journaled now, applied to the record when the ledger is next
+        // written: O(1) in the ledger's size (store::Ledger::update_deferred).
+        let mut set = Record::new();
+        if !task.linked {
+            set.insert("status".into(), json!(status));
+            set.insert("completed_at".into(), json!(now_iso));
+            set.insert("updated_at".into(), json!(now_iso));
+        }
+        let edit = store::DeferredEdit {
+            set,
+            verdict: Some((verdict.clone(), now_iso.clone())),
+        };
+        if let Some(why) = ledger.update_deferred(&task.id, edit)?.kept {
+            log(home, &format!("hook: {why}"));
         }
     } else {
         let rec = adhoc_record(s, &task, main_model.as_deref(), status, &now_iso, &verdict);
-        ledger.append(&rec)?;
+        if let Some(why) = ledger.append_deferred(&rec)?.kept {
+            log(home, &format!("hook: {why}"));
+        }
     }
     let first_time = !task.recorded;
     task.recorded = true;
