@@ -2,9 +2,13 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// The current time. `MODELFIT_NOW` (an RFC 3339 timestamp) overrides the
-/// clock, so tests and simulations can replay history deterministically.
+/// The current time. In the test build (cargo feature `testing`),
+/// `MODELFIT_NOW` (an RFC 3339 timestamp) overrides the clock, so tests can
+/// replay history deterministically; a released binary ignores it.
 pub fn now() -> DateTime<Utc> {
+    if !cfg!(feature = "testing") {
+        return Utc::now();
+    }
     if let Ok(text) = std::env::var("MODELFIT_NOW") {
         if let Some(t) = parse(&text) {
             return t;

@@ -78,11 +78,55 @@ pub enum Error {
     /// Nothing local is lost: unsynced records keep waiting.
     #[error("{0}")]
     Database(String),
+    /// A path modelfit would write is not what it must be (a symbolic link
+    /// where modelfit keeps its own state, a FIFO or device where a regular
+    /// file belongs, a folder outside the home).
+    #[error("{path}: {why}; modelfit wrote nothing there")]
+    Unsafe {
+        /// The offending path.
+        path: PathBuf,
+        /// What is wrong with it and what to do.
+        why: String,
+    },
+
+    /// The disk (or quota) is full.
+    #[error(
+        "the disk is full: {action} {path} failed (no space left on device); \
+         nothing was lost (the file is as it was before). Free some space and run the command again"
+    )]
+    DiskFull {
+        /// What modelfit was doing.
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+    },
+
+    /// The ledger is read-only for modelfit: it is never replaced behind its owner's back.
+    #[error(
+        "{path} is read-only (mode {mode:o}); modelfit wrote nothing. Make it writable \
+         (e.g. `chmod u+w`) or run modelfit as its owner"
+    )]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 impl Error {
     /// Wraps an I/O error with the path and the action that failed.
+    /// A full disk (`ENOSPC`, `EDQUOT`) becomes [`Error::DiskFull`].
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        if matches!(
+            source.raw_os_error(),
+            Some(libc::ENOSPC) | Some(libc::EDQUOT)
+        ) {
+            return Error::DiskFull {
+                action,
+                path: path.into(),
+            };
+        }
         Error::Io {
             action,
             path: path.into(),

@@ -122,6 +122,12 @@ impl Home {
         self.state_dir().join("torn")
     }
 
+    /// `logs/modelfit/journal.jsonl`, modelfit's append-only journal of
+    /// every ledger write it acknowledged.
+    pub fn journal(&self) -> PathBuf {
+        self.state_dir().join("journal.jsonl")
+    }
+
     /// `logs/modelfit/selections.jsonl`, `select --explore`'s log of choices.
     pub fn selections(&self) -> PathBuf {
         self.state_dir().join("selections.jsonl")

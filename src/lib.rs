@@ -30,6 +30,7 @@ pub mod record;
 pub mod rotate;
 pub mod router;
 pub mod rules;
+pub mod safe_fs;
 pub mod settings;
 pub mod signals;
 pub mod store;

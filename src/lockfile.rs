@@ -4,7 +4,10 @@
 //! lock taken on a file that is then replaced by rename stays with the old inode.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use crate::safe_fs;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -26,13 +29,18 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io("cannot open the lock file", path, e))?;
+    let file = match safe_fs::open(path, safe_fs::Mode::ReadWrite) {
+        Ok(f) => f,
+        // A symbolic link (or another odd file) planted where the lock belongs:
+        // the link is replaced by a fresh lock file, its target never touched.
+        Err(Error::Unsafe { .. })
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            std::fs::remove_file(path).map_err(|e| Error::io("cannot remove the link", path, e))?;
+            safe_fs::open(path, safe_fs::Mode::ReadWrite)?
+        }
+        Err(e) => return Err(e),
+    };
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -56,7 +64,11 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<File> {
 /// Whether another process holds the lock on `path` right now (taking and
 /// releasing it at once if it is free).
 pub fn is_held(path: &Path) -> bool {
-    let Ok(f) = OpenOptions::new().read(true).open(path) else {
+    let Ok(f) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
         return false;
     };
     matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock))

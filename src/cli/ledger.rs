@@ -1,4 +1,4 @@
-//! `modelfit ledger check|append|get`: low-level ledger operations.
+//! `modelfit ledger check|append|get|reconcile`: low-level ledger operations.
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -8,11 +8,11 @@ use clap::Subcommand;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::record::Record;
-use crate::store::{Ledger, Recovery};
+use crate::store::{Ledger, Reconciled};
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    /// Check that the ledger parses (finishing an interrupted append first); print the record count
+    /// Check that the ledger parses (as the orchestrator's JSON.parse reads it); print the record count
     Check,
     /// Append one record, read as a JSON object from stdin; print its id
     Append {
@@ -25,20 +25,22 @@ pub enum LedgerCommand {
         /// The record id
         id: String,
     },
+    /// Re-apply every journaled write of modelfit's that the ledger lacks (another
+    /// program's rewrite undid it), compact the journal, and say what was done
+    Reconcile {
+        /// Print nothing (the hook's detached hand-off)
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
     let ledger = Ledger::of(home);
     match c {
         LedgerCommand::Check => {
-            let (census, recovery) = ledger.check()?;
-            match recovery {
-                Recovery::RolledBack => println!(
-                    "rolled back an interrupted append (torn bytes kept in {})",
-                    home.torn_dir().display()
-                ),
-                Recovery::Completed => println!("an interrupted append had completed"),
-                Recovery::None => {}
+            let census = ledger.check()?;
+            for w in ledger.warnings()? {
+                eprintln!("warning: {w}");
             }
             println!(
                 "{}: {} records, parses ({} with an id, {} with an outcome)",
@@ -47,6 +49,13 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 census.with_id,
                 census.with_outcome
             );
+            let pending = ledger.pending()?.len();
+            if pending > 0 {
+                println!(
+                    "{pending} journaled write(s) in {} (reconciled on the next write, or run `modelfit ledger reconcile`)",
+                    ledger.journal_path().display()
+                );
+            }
         }
         LedgerCommand::Append { repeat } => {
             let mut text = String::new();
@@ -70,9 +79,15 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 if let Some(this_id) = &this_id {
                     r.insert("id".into(), this_id.clone().into());
                 }
-                ledger.append(&r)?;
+                let written = ledger.append(&r)?;
+                if let Some(why) = written.kept {
+                    eprintln!(
+                        "modelfit: kept in the journal for now ({why}); \
+                         `modelfit ledger reconcile` writes it"
+                    );
+                }
                 if let Some(this_id) = this_id {
-                    // Acknowledged only once the record is synced to disk.
+                    // Acknowledged only once the record is synced to the journal.
                     writeln!(out, "{this_id}")
                         .and_then(|_| out.flush())
                         .map_err(|e| Error::io("cannot write", "<stdout>", e))?;
@@ -91,6 +106,52 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
                 })
             }
         },
+        LedgerCommand::Reconcile { quiet } => {
+            let r = ledger.reconcile()?;
+            if !quiet {
+                println!("{}", describe(&r));
+            }
+            if r.busy.is_some() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One paragraph on what a reconcile did.
+pub fn describe(r: &Reconciled) -> String {
+    let mut s = format!(
+        "journal: {} write(s) already in the ledger, {} re-applied (another program had overwritten them)",
+        r.present, r.applied
+    );
+    if r.superseded > 0 {
+        s.push_str(&format!(
+            ", {} left alone (changed deliberately by someone else since)",
+            r.superseded
+        ));
+    }
+    if r.orphans > 0 {
+        s.push_str(&format!(
+            ", {} whose record is no longer in the ledger",
+            r.orphans
+        ));
+    }
+    if r.merged_orphans > 0 {
+        s.push_str(&format!(
+            ", {} concurrent write(s) of another program merged",
+            r.merged_orphans
+        ));
+    }
+    s.push_str(&format!(
+        "; {} compacted, {} kept in the journal",
+        r.compacted, r.pending
+    ));
+    if let Some(b) = &r.busy {
+        s.push_str(&format!(
+            "\nthe ledger was not written: {b}; your writes are safe in the journal, run \
+             `modelfit ledger reconcile` again in a moment"
+        ));
+    }
+    s
 }

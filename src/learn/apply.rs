@@ -189,7 +189,8 @@ fn push_history(s: &mut Map<String, Value>, status: &str, at: &str, note: &str) 
 
 /// Test hook: abort the process at a named step, to prove crash recovery.
 fn crash_point(name: &str) {
-    if std::env::var("MODELFIT_CRASH_AT").is_ok_and(|v| v == name) {
+    // Compiled in only for the test build (feature `testing`).
+    if cfg!(feature = "testing") && std::env::var("MODELFIT_CRASH_AT").is_ok_and(|v| v == name) {
         std::process::abort();
     }
 }

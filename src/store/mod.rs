@@ -1,31 +1,39 @@
 //! The dispatch ledger, `logs/dispatches.json`: read, append and update it
-//! without losing a byte that another program wrote.
+//! without losing a byte that another program wrote, and without losing a
+//! write of modelfit's own beside writers that take no lock.
 //!
 //! The file is one JSON array in the orchestrator's formatting
 //! (`JSON.stringify(records, null, 2)`, no trailing newline). modelfit keeps it
-//! that way:
+//! that way, and keeps whatever follows the closing `]`.
 //!
-//! * **Reading** streams the array one record at a time, so memory does not
-//!   grow with the ledger.
-//! * **Appending** overwrites the closing `\n]` in place with
-//!   `,\n  {record}\n]`: one `write` of the new bytes, one `fdatasync`, no
-//!   rewrite, so its cost does not depend on the ledger's size.
-//! * **Updating** splices the new text of one record between the untouched
-//!   bytes before and after it, into a temporary file that is synced and
-//!   renamed over the ledger (then the directory is synced).
+//! * **Every write modelfit acknowledges goes first into its journal**
+//!   (`logs/modelfit/journal.jsonl`, [`journal`]), then into the ledger.
+//!   `modelfit ledger reconcile` re-applies what another program's stale
+//!   rewrite undid ([`reflect`]).
+//! * **Reading** waits until the ledger settles (it parses, is not empty
+//!   where it held records, holds at least the records last seen) and shows
+//!   the effective records: the ledger's, with journaled writes applied.
+//! * **Writing** replaces the whole file by rename, from a state validated a
+//!   moment before, checking the file's identity right before and after
+//!   ([`write`]): the orchestrator reads it without a lock, so it must never
+//!   see it half-written (an in-place append would show it a torn array,
+//!   which its loader turns into `[]`).
+//! * **The hook** journals (O(1) in the ledger's size) and lets the ledger be
+//!   written in batches: at once when it is small, by a detached
+//!   `modelfit ledger reconcile` when it is large.
 //!
 //! Every write happens under an exclusive lock on the sidecar
-//! `logs/dispatches.json.lock`, reading under that lock. The lock file doubles
-//! as a small journal: before an in-place append it records where the append
-//! starts and the bytes it overwrites, so a process killed half-way leaves a
-//! tail the next modelfit run rolls back (keeping the torn bytes in
-//! `logs/modelfit/torn/`). After each write it records the ledger's size and
-//! times, so the next append can skip re-validating a file nobody else touched.
-//!
-//! A ledger that does not parse is never written.
+//! `logs/dispatches.json.lock`, which also remembers the ledger's identity and
+//! record count as modelfit last left it. A ledger that does not parse is
+//! never written.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+pub mod journal;
+pub mod reflect;
+pub mod surrogates;
+pub mod write;
+
+use std::fs::File;
+use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,20 +44,23 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::record::{to_js_pretty, Record};
+use crate::record::Record;
 
 pub mod scan;
 
-/// How far from the end an append looks for the closing bracket.
-const TAIL_WINDOW: u64 = 64 * 1024;
+pub use journal::{Entry, Journal};
+use reflect::Fate;
+pub use write::{Settled, Snap};
 
-/// The dispatch ledger at one path.
+/// The dispatch ledger at one path, with modelfit's journal beside it.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     path: PathBuf,
     lock_path: PathBuf,
-    torn_dir: PathBuf,
+    journal: Journal,
+    home: Option<PathBuf>,
     lock_timeout: Duration,
+    settle_budget: Duration,
 }
 
 /// Counts from a full pass over the ledger.
@@ -63,39 +74,94 @@ pub struct Census {
     pub with_outcome: u64,
 }
 
-/// What an append or update did, for messages and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recovery {
-    /// The journal was clean.
-    None,
-    /// An interrupted append was rolled back before this operation.
-    RolledBack,
-    /// An interrupted append had in fact finished; the journal was cleared.
-    Completed,
+/// What a write did: `kept` says why the write is, for now, only in the
+/// journal (acknowledged, and in every read through [`Ledger::for_each`];
+/// the next reconcile puts it in the ledger).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Why the ledger itself was not written yet, if it was not.
+    pub kept: Option<String>,
 }
+
+/// What a reconcile found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Journaled writes the ledger lacked, applied again now.
+    pub applied: usize,
+    /// Journaled writes the ledger holds.
+    pub present: usize,
+    /// Journaled field updates someone changed deliberately since (left alone).
+    pub superseded: usize,
+    /// Journaled updates whose record is no longer in the ledger.
+    pub orphans: usize,
+    /// Entries dropped from the journal (confirmed present long enough).
+    pub compacted: usize,
+    /// Entries still in the journal afterwards.
+    pub pending: usize,
+    /// Why the ledger could not be written now, if it could not.
+    pub busy: Option<String>,
+    /// Times another program wrote into the ledger modelfit was replacing,
+    /// whose bytes were merged instead of lost.
+    pub merged_orphans: usize,
+}
+
+/// An edit of one record decided only when the ledger is next written (the
+/// hook's linked Stop): fields set as given, then a verdict applied with the
+/// outcome precedence rules against the record as it is then.
+#[derive(Debug, Clone, Default)]
+pub struct DeferredEdit {
+    /// Fields set first, whatever the record holds.
+    pub set: Record,
+    /// A verdict and the time it was given (ISO).
+    pub verdict: Option<(crate::outcome::Verdict, String)>,
+}
+
+/// Ledgers up to this size are written at once after a deferred write (a
+/// few milliseconds); larger ones by a detached `modelfit ledger reconcile`.
+pub const INLINE_FLUSH_MAX: u64 = 1 << 20;
+
+/// Above this size a ledger without pending journal entries is streamed
+/// (constant memory) rather than read whole.
+const STREAM_OVER: u64 = 512 << 20;
 
 impl Ledger {
     /// The ledger of an orchestrator home.
     pub fn of(home: &crate::home::Home) -> Ledger {
-        Ledger::at(home.ledger(), home.torn_dir())
+        let mut l = Ledger::at(home.ledger(), home.torn_dir());
+        l.journal = Journal::at(home.journal(), home.root().to_path_buf());
+        l.home = Some(home.root().to_path_buf());
+        l
     }
 
-    /// A ledger at `path`, saving torn tails under `torn_dir`.
+    /// A ledger at `path`; its journal lives beside `torn_dir` (modelfit's
+    /// state folder): `<torn_dir>/../journal.jsonl`.
     pub fn at(path: impl Into<PathBuf>, torn_dir: impl Into<PathBuf>) -> Ledger {
         let path = path.into();
+        let torn_dir = torn_dir.into();
         let mut lock = path.clone().into_os_string();
         lock.push(".lock");
+        let state = torn_dir.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = state.parent().map(Path::to_path_buf).unwrap_or_default();
         Ledger {
             path,
             lock_path: PathBuf::from(lock),
-            torn_dir: torn_dir.into(),
+            journal: Journal::at(state.join("journal.jsonl"), root),
+            home: None,
             lock_timeout: crate::lockfile::default_timeout(),
+            settle_budget: Duration::from_secs(3),
         }
     }
 
     /// Sets how long writes wait for the lock before failing.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Ledger {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a read waits for a ledger another program is rewriting
+    /// to settle (parse, and hold at least the records last seen).
+    pub fn with_settle_budget(mut self, budget: Duration) -> Ledger {
+        self.settle_budget = budget;
         self
     }
 
@@ -109,26 +175,45 @@ impl Ledger {
         &self.lock_path
     }
 
-    /// Streams every record through `f`, deserialized as `T` (a typed view
-    /// such as [`crate::record::RecordView`], or [`Record`] for the whole map).
-    /// Memory stays constant whatever the ledger's size. A missing or empty
-    /// file has no records. `f` may stop the pass early by returning `false`.
-    pub fn for_each<T, F>(&self, f: F) -> Result<()>
+    /// modelfit's journal of acknowledged writes.
+    pub fn journal_path(&self) -> &Path {
+        self.journal.path()
+    }
+
+    /// The journal's entries not yet compacted away.
+    pub fn pending(&self) -> Result<Vec<Entry>> {
+        self.journal.pending()
+    }
+
+    /// Streams every effective record through `f` (the ledger's records with
+    /// modelfit's journaled writes applied, then journaled records the ledger
+    /// lacks), deserialized as `T` (a typed view such as
+    /// [`crate::record::RecordView`], or [`Record`] for the whole map). A
+    /// missing or empty file has no records. A ledger another program is
+    /// rewriting is read again until it settles. `f` may stop early by
+    /// returning `false`.
+    pub fn for_each<T, F>(&self, mut f: F) -> Result<()>
     where
         T: DeserializeOwned,
         F: FnMut(T) -> bool,
     {
-        let file = match File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io("cannot read", &self.path, e)),
+        let entries = self.journal.pending()?;
+        let target = write::target(&self.path)?;
+        let size = std::fs::metadata(&target).map_or(0, |m| m.len());
+        if size > STREAM_OVER && entries.is_empty() {
+            let file = crate::safe_fs::open(&target, crate::safe_fs::Mode::Read)?;
+            return stream_array(&target, file, f);
+        }
+        let seen = read_seen(&self.lock_path);
+        let snap = match write::settle(&target, None, seen.records, self.settle_budget)? {
+            Settled::Ready(s) => s,
+            Settled::Busy(why) => return Err(Error::Invalid(format!("{why}; try again"))),
         };
-        // The scanner reads in 1 MiB blocks itself: no BufReader copy.
-        stream_array(&self.path, file, f)
+        visit(&target, &snap, &entries, &mut f)
     }
 
     /// Finds the record with `id` (matching `id`, or the `dispatch_id` the
-    /// orchestrator's own lookup also accepts).
+    /// orchestrator's own lookup also accepts), journaled writes included.
     pub fn find(&self, id: &str) -> Result<Option<Record>> {
         let mut found = None;
         self.for_each(|r: Record| {
@@ -142,10 +227,10 @@ impl Ledger {
         Ok(found)
     }
 
-    /// Checks that the whole ledger parses as an array, after finishing any
-    /// interrupted append, by streaming every record through the typed view.
-    pub fn check(&self) -> Result<(Census, Recovery)> {
-        let lock = self.lock()?;
+    /// Checks that the whole ledger parses as an array (the same definition
+    /// every command uses) and counts its effective records.
+    pub fn check(&self) -> Result<Census> {
+        let _lock = self.lock()?;
         let mut census = Census::default();
         self.for_each(|r: crate::record::RecordView| {
             census.records += 1;
@@ -153,101 +238,145 @@ impl Ledger {
             census.with_outcome += r.outcome.is_some() as u64;
             true
         })?;
-        Ok((census, lock.recovery))
+        Ok(census)
     }
 
-    /// Appends one record at the end of the array. The record is on disk
-    /// (fdatasync) when this returns. Cost: a tail read, one write and one
-    /// sync, plus a full validating read only when another program changed
-    /// the file since modelfit last wrote it.
-    pub fn append(&self, record: &Record) -> Result<Recovery> {
+    /// Records whose text JavaScript reads but serde_json does not as
+    /// written (lone surrogate escapes, read with U+FFFD), by id or position.
+    pub fn warnings(&self) -> Result<Vec<String>> {
+        let target = write::target(&self.path)?;
+        let seen = read_seen(&self.lock_path);
+        let snap = match write::settle(&target, None, seen.records, self.settle_budget)? {
+            Settled::Ready(s) => s,
+            Settled::Busy(_) => return Ok(Vec::new()),
+        };
+        let mut out = Vec::new();
+        for (i, &(s, e)) in snap.spans.iter().enumerate() {
+            let raw = &snap.bytes[s..e];
+            if surrogates::has_lone(raw) {
+                let id = parse_record(raw)
+                    .and_then(|r| r.get("id").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_else(|| format!("#{}", i + 1));
+                out.push(format!(
+                    "record {id} holds a lone UTF-16 surrogate escape (e.g. \\ud83d); it is read \
+                     with U+FFFD in its place and kept byte for byte unless edited"
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends one record at the end of the array. It is in the journal
+    /// (synced) when this returns, and in the ledger unless [`Written::kept`]
+    /// says why not yet. A ledger that does not parse (and is not being
+    /// rewritten) is refused, nothing written.
+    pub fn append(&self, record: &Record) -> Result<Written> {
         let mut lock = self.lock()?;
-        let text = to_js_pretty(&Value::Object(record.clone()), 1);
-
-        let mut file = match OpenOptions::new().read(true).write(true).open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.create_with(&format!("[\n  {text}\n]"))?;
-                lock.remember(&self.path)?;
-                return Ok(lock.recovery);
-            }
-            Err(e) => return Err(Error::io("cannot open", &self.path, e)),
+        let first = match self.settle_locked(&lock)? {
+            Settled::Ready(s) => Some(s),
+            Settled::Busy(_) => None,
         };
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::io("cannot stat", &self.path, e))?;
-        if !lock.is_unchanged(&meta) {
-            // Someone else wrote since our last look: prove it parses before touching it.
-            count_records(&self.path, BufReader::with_capacity(1 << 16, &file))?;
-        }
-        let len = meta.len();
-        let start = len.saturating_sub(TAIL_WINDOW);
-        let mut tail = Vec::with_capacity((len - start) as usize);
-        file.seek(SeekFrom::Start(start))
-            .and_then(|_| (&file).take(len - start).read_to_end(&mut tail))
-            .map_err(|e| Error::io("cannot read", &self.path, e))?;
+        let mut e = Entry::new("append", record.get("id").and_then(Value::as_str));
+        e.record = Some(record.clone());
+        self.journal.push(vec![e])?;
+        let (rep, _) = self.flush_locked(&mut lock, first)?;
+        Ok(Written { kept: rep.busy })
+    }
 
-        let Some(close) = tail.iter().rposition(|b| !b.is_ascii_whitespace()) else {
-            // Empty or whitespace-only file: an empty ledger.
-            if len > TAIL_WINDOW {
-                return Err(self.shape("a long run of whitespace where records belong"));
-            }
-            self.create_with(&format!("[\n  {text}\n]"))?;
-            lock.remember(&self.path)?;
-            return Ok(lock.recovery);
-        };
-        if tail[close] != b']' {
-            return Err(self.shape(
-                "it does not end with `]` (a top-level JSON array); modelfit only appends to an array",
-            ));
-        }
-        let before = tail[..close]
-            .iter()
-            .rposition(|b| !b.is_ascii_whitespace())
-            .map(|i| tail[i]);
-        let (at, new_bytes) = match before {
-            Some(b'[') => {
-                // `[]` or `[\n]`: the first record.
-                let open = tail[..close].iter().rposition(|b| *b == b'[').unwrap();
-                (start + open as u64 + 1, format!("\n  {text}\n]"))
-            }
-            Some(_) => {
-                let last = tail[..close]
-                    .iter()
-                    .rposition(|b| !b.is_ascii_whitespace())
-                    .unwrap();
-                (start + last as u64 + 1, format!(",\n  {text}\n]"))
-            }
-            None => {
-                return Err(self.shape("a `]` with no array before it in the last 64 KiB"));
-            }
-        };
+    /// [`Ledger::append`] for the hook: the record goes to the journal at
+    /// once (O(1) in the ledger's size); a small ledger is written right
+    /// after, a large one by a detached `modelfit ledger reconcile`.
+    pub fn append_deferred(&self, record: &Record) -> Result<Written> {
+        let mut e = Entry::new("append", record.get("id").and_then(Value::as_str));
+        e.record = Some(record.clone());
+        self.push_deferred(e)
+    }
 
-        let old_tail = tail[(at - start) as usize..].to_vec();
-        lock.journal_append(&meta, at, &old_tail, at + new_bytes.len() as u64)?;
-        if failpoint("append-torn") {
-            // Test aid: die half-way through the write, as a SIGKILL could.
-            let half = &new_bytes.as_bytes()[..new_bytes.len() / 2];
-            let _ = file.write_all_at(half, at);
-            std::process::abort();
+    /// Changes the record `id` later, the same way as [`Ledger::append_deferred`]:
+    /// `edit` is journaled now and applied to the record as it is when the
+    /// ledger is next written. [`Ledger::for_each`] and [`Ledger::find`]
+    /// show it at once. An id no record has stays in the journal, reported
+    /// by `modelfit ledger reconcile` and `doctor`.
+    pub fn update_deferred(&self, id: &str, edit: DeferredEdit) -> Result<Written> {
+        let mut e = Entry::new("deferred", Some(id));
+        e.set = Some(edit.set);
+        e.verdict = edit
+            .verdict
+            .as_ref()
+            .map(|(v, now)| reflect::verdict_value(v, now));
+        self.push_deferred(e)
+    }
+
+    fn push_deferred(&self, e: Entry) -> Result<Written> {
+        let mut lock = self.lock()?;
+        self.journal.push(vec![e])?;
+        let size = write::target(&self.path)
+            .ok()
+            .and_then(|t| std::fs::metadata(t).ok())
+            .map_or(0, |m| m.len());
+        if size <= INLINE_FLUSH_MAX {
+            let budget = self.settle_budget.min(Duration::from_millis(300));
+            let (rep, _) = self.flush_with(&mut lock, None, budget)?;
+            if rep.busy.is_none() {
+                return Ok(Written { kept: None });
+            }
+            drop(lock);
+            self.spawn_reconcile();
+            return Ok(Written { kept: rep.busy });
         }
-        file.write_all_at(new_bytes.as_bytes(), at)
-            .and_then(|_| {
-                let end = at + new_bytes.len() as u64;
-                if end < len {
-                    file.set_len(end)?;
-                }
-                file.sync_data()
-            })
-            .map_err(|e| Error::io("cannot append to", &self.path, e))?;
-        lock.remember(&self.path)?;
-        Ok(lock.recovery)
+        drop(lock);
+        // A large ledger is written by a detached `modelfit ledger reconcile`:
+        // the normal path, not a problem to report.
+        self.spawn_reconcile();
+        Ok(Written { kept: None })
+    }
+
+    /// Starts `modelfit ledger reconcile` detached, unless one is running.
+    fn spawn_reconcile(&self) {
+        use std::os::unix::process::CommandExt;
+        let Some(home) = &self.home else { return };
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        // Only the modelfit binary itself (never a test harness) is re-run.
+        if exe.file_name().is_none_or(|n| n != "modelfit") {
+            return;
+        }
+        let busy = self.journal.path().with_file_name("reconcile.lock");
+        if crate::lockfile::is_held(&busy) {
+            return;
+        }
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--home")
+            .arg(home)
+            .args(["ledger", "reconcile", "--quiet"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let _ = cmd.spawn();
+    }
+
+    /// Re-applies every journaled write the ledger lacks, compacts the
+    /// journal, and says what it did.
+    pub fn reconcile(&self) -> Result<Reconciled> {
+        let busy = self.journal.path().with_file_name("reconcile.lock");
+        let _running = crate::lockfile::acquire(&busy, self.lock_timeout).ok();
+        let mut lock = self.lock()?;
+        let (rep, _) = self.flush_locked(&mut lock, None)?;
+        Ok(rep)
     }
 
     /// Changes the record with `id` through `edit`. Every other byte of the
     /// file stays as it was; the edited record keeps its fields in order and
-    /// gains new ones at its end. The file is replaced atomically (temporary
-    /// file, fsync, rename, fsync of the directory).
+    /// gains new ones at its end. The change goes to the journal, then into
+    /// the ledger (temporary file, fsync, guarded rename).
     ///
     /// `edit` may decline by returning `Ok(None)`, in which case nothing is
     /// written. Returns what `edit` returned, or [`Error::NotFound`] when no
@@ -283,9 +412,10 @@ impl Ledger {
     }
 
     /// Edits every record for which `select` is true (the first only, if
-    /// `first_only`), in one rewrite. `edit` returns whether it changed the
+    /// `first_only`), in one write. `edit` returns whether it changed the
     /// record; nothing is written if no record changed. Returns the number of
-    /// records changed.
+    /// records changed. Records without an `id` cannot be journaled and are
+    /// never selected.
     pub fn update_where(
         &self,
         select: impl FnMut(&Record) -> bool,
@@ -307,61 +437,56 @@ impl Ledger {
         first_only: bool,
     ) -> Result<usize> {
         let mut lock = self.lock()?;
-        for _attempt in 0..5 {
-            let (bytes, meta) = match read_with_meta(&self.path) {
-                Ok(x) => x,
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(0)
-                }
-                Err(e) => return Err(e),
-            };
-            let spans = element_spans(&self.path, &bytes)?;
-            // (span, new text) of each edited record; the rest is copied as is.
-            let mut edits: Vec<((usize, usize), String)> = Vec::new();
-            for (s, e) in spans {
-                let raw = &bytes[s..e];
-                if !prefilter(raw) {
-                    continue;
-                }
-                let mut record: Record = match serde_json::from_slice(raw) {
-                    Ok(r) => r,
-                    Err(_) => continue, // not an object: never selected
-                };
-                if !select(&record) {
-                    continue;
-                }
-                if edit(&mut record)? {
-                    edits.push(((s, e), to_js_pretty(&Value::Object(record), 1)));
-                }
-                if first_only {
-                    break;
-                }
+        // Pending journal entries first, so edits see the effective records.
+        let (rep, snap) = self.flush_locked(&mut lock, None)?;
+        let snap = match snap {
+            Some(s) => s,
+            None => {
+                return Err(Error::Invalid(format!(
+                    "{}; nothing was written, try again in a moment",
+                    rep.busy.unwrap_or_else(|| "the ledger is busy".into())
+                )))
             }
-            if edits.is_empty() {
-                return Ok(0);
-            }
-            // Writers that take no lock may have replaced the file meanwhile:
-            // re-read rather than overwrite their change.
-            if !same_file_state(&self.path, &meta) {
+        };
+        let mut entries = Vec::new();
+        let mut changed = 0;
+        for &(s, e) in &snap.spans {
+            let raw = &snap.bytes[s..e];
+            if !prefilter(raw) {
                 continue;
             }
-            let mut pieces: Vec<&[u8]> = Vec::with_capacity(edits.len() * 2 + 1);
-            let mut copied = 0;
-            for ((s, e), text) in &edits {
-                pieces.push(&bytes[copied..*s]);
-                pieces.push(text.as_bytes());
-                copied = *e;
+            let Some(mut record) = parse_record(raw) else {
+                continue; // not an object: never selected
+            };
+            if !select(&record) {
+                continue;
             }
-            pieces.push(&bytes[copied..]);
-            write_atomic_pieces(&self.path, &pieces)?;
-            lock.remember(&self.path)?;
-            return Ok(edits.len());
+            let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            let before = record.clone();
+            if edit(&mut record)? {
+                changed += 1;
+                let like = Entry::new("update", Some(&id));
+                let entry = reflect::diff_entry(&like, &before, &record);
+                if entry.set.as_ref().is_some_and(|s| !s.is_empty()) || !entry.unset.is_empty() {
+                    entries.push(entry);
+                }
+            }
+            if first_only {
+                break;
+            }
         }
-        Err(Error::Invalid(format!(
-            "{} kept changing while modelfit tried to update it (another program is \
-             rewriting it); try again",
-            self.path.display()
-        )))
+        if entries.is_empty() {
+            return Ok(changed);
+        }
+        self.journal.push(entries)?;
+        let (rep, _) = self.flush_locked(&mut lock, Some(snap))?;
+        if let Some(why) = rep.busy {
+            // Acknowledged: in the journal, and in every read through for_each.
+            let _ = why;
+        }
+        Ok(changed)
     }
 
     /// Removes the records for which `select` is true and returns their
@@ -373,22 +498,24 @@ impl Ledger {
         keep: impl FnOnce(&[&[u8]]) -> Result<()>,
     ) -> Result<usize> {
         let mut lock = self.lock()?;
-        let (bytes, _meta) = match read_with_meta(&self.path) {
-            Ok(x) => x,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(0)
-            }
-            Err(e) => return Err(e),
+        let (rep, snap) = self.flush_locked(&mut lock, None)?;
+        let Some(snap) = snap else {
+            return Err(Error::Invalid(rep.busy.unwrap_or_default()));
         };
-        let spans = element_spans(&self.path, &bytes)?;
         let mut removed: Vec<&[u8]> = Vec::new();
         let mut kept: Vec<&[u8]> = Vec::new();
-        for (s, e) in spans {
-            let raw = &bytes[s..e];
-            let chosen = serde_json::from_slice::<Record>(raw)
-                .map(|r| select(&r))
-                .unwrap_or(false);
-            if chosen {
+        let mut gone_ids: Vec<String> = Vec::new();
+        for &(s, e) in &snap.spans {
+            let raw = &snap.bytes[s..e];
+            let rec = parse_record(raw);
+            if rec.as_ref().is_some_and(&mut select) {
+                if let Some(id) = rec
+                    .as_ref()
+                    .and_then(|r| r.get("id"))
+                    .and_then(Value::as_str)
+                {
+                    gone_ids.push(id.to_string());
+                }
                 removed.push(raw);
             } else {
                 kept.push(raw);
@@ -398,33 +525,343 @@ impl Ledger {
             return Ok(0);
         }
         keep(&removed)?;
-        self.replace_with(&join_array(&kept))?;
-        lock.remember(&self.path)?;
+        let target = write::target(&self.path)?;
+        let out = join_array(&kept);
+        match write::replace_guarded(&target, snap.state, snap.mode, &out)? {
+            write::Replaced::Changed => {
+                return Err(Error::Invalid(format!(
+                    "{} changed while modelfit was moving records out of it; nothing was \
+                     removed (the archive holds copies, a rerun skips them): run it again",
+                    self.path.display()
+                )))
+            }
+            write::Replaced::Done(st) | write::Replaced::Orphaned(_, st) => {
+                lock.remember(Seen {
+                    file: Some(st),
+                    records: kept.len() as u64,
+                    flushed_seq: lock.seen.flushed_seq,
+                })?;
+            }
+        }
+        // Journaled writes of moved records must not bring them back.
+        let left: Vec<Entry> = self
+            .journal
+            .pending()?
+            .into_iter()
+            .filter(|e| e.id.as_ref().is_none_or(|id| !gone_ids.contains(id)))
+            .collect();
+        self.journal.rewrite(&left)?;
         Ok(removed.len())
     }
 
-    fn shape(&self, message: &str) -> Error {
-        Error::Shape {
-            path: self.path.clone(),
-            message: message.to_string(),
-        }
+    fn settle_locked(&self, lock: &LedgerLock) -> Result<Settled> {
+        let target = write::target(&self.path)?;
+        write::settle(&target, None, lock.seen.records, self.settle_budget)
     }
 
-    fn create_with(&self, text: &str) -> Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create directory", dir, e))?;
-        }
-        self.replace_with(text.as_bytes())
+    fn flush_locked(
+        &self,
+        lock: &mut LedgerLock,
+        first: Option<Snap>,
+    ) -> Result<(Reconciled, Option<Snap>)> {
+        self.flush_with(lock, first, self.settle_budget)
     }
 
-    fn replace_with(&self, bytes: &[u8]) -> Result<()> {
-        write_atomic(&self.path, bytes)
+    /// Reflects the journal in the ledger: reads it settled, applies what it
+    /// lacks, replaces it guarded; compacts the journal. Returns the report
+    /// and the ledger's state afterwards (`None` when it would not settle).
+    fn flush_with(
+        &self,
+        lock: &mut LedgerLock,
+        mut first: Option<Snap>,
+        budget: Duration,
+    ) -> Result<(Reconciled, Option<Snap>)> {
+        let target = write::target(&self.path)?;
+        let entries = self.journal.pending()?;
+        let mut rep = Reconciled::default();
+        let mut orphan_fd: Option<std::fs::File> = None;
+        let mut expect: Option<Option<FileState>> = None;
+        for _attempt in 0..12 {
+            let snap = match first.take() {
+                Some(s) => s,
+                None => {
+                    match write::settle(&target, orphan_fd.as_ref(), lock.seen.records, budget)? {
+                        Settled::Ready(s) => s,
+                        Settled::Busy(why) => {
+                            rep.busy = Some(why);
+                            rep.pending = entries.len();
+                            return Ok((rep, None));
+                        }
+                    }
+                }
+            };
+            // Nobody wrote the ledger since modelfit last did: what was
+            // reflected then is still there; only newer entries need work.
+            let skip_upto = if orphan_fd.is_none() && snap.state == lock.seen.file {
+                lock.seen.flushed_seq
+            } else {
+                0
+            };
+            let fresh: Vec<Entry> = entries
+                .iter()
+                .filter(|e| e.seq > skip_upto)
+                .cloned()
+                .collect();
+            let mut refl = reflect::reflect(&snap.bytes, &snap.spans, &fresh);
+            refl.fates.extend(
+                entries
+                    .iter()
+                    .filter(|e| e.seq <= skip_upto && e.op != "deferred")
+                    .map(|e| (e.seq, Fate::Present)),
+            );
+            let Some(out) = refl.out.as_ref() else {
+                if orphan_fd.is_none() {
+                    lock.remember(Seen {
+                        file: snap.state,
+                        records: snap.spans.len() as u64,
+                        flushed_seq: entries.iter().map(|e| e.seq).max().unwrap_or(0),
+                    })?;
+                    self.compact(&entries, &refl, &mut rep)?;
+                    return Ok((rep, Some(snap)));
+                }
+                // The orphaned bytes already hold everything: put them back.
+                let out = snap.bytes.clone();
+                let state = expect.flatten();
+                match write::replace_guarded(&target, state, snap.mode, &out)? {
+                    write::Replaced::Done(_) | write::Replaced::Orphaned(..) => {}
+                    write::Replaced::Changed => {}
+                }
+                orphan_fd = None;
+                expect = None;
+                continue;
+            };
+            let want = match expect.take() {
+                Some(e) => e,
+                None => snap.state,
+            };
+            match write::replace_guarded(&target, want, snap.mode, out)? {
+                write::Replaced::Changed => {
+                    orphan_fd = None;
+                    continue;
+                }
+                write::Replaced::Orphaned(fd, st) => {
+                    rep.merged_orphans += 1;
+                    orphan_fd = Some(fd);
+                    expect = Some(Some(st));
+                    continue;
+                }
+                write::Replaced::Done(st) => {
+                    let bytes = refl.out.clone().unwrap_or_default();
+                    let spans = element_spans(&target, &bytes)?;
+                    lock.remember(Seen {
+                        file: Some(st),
+                        records: spans.len() as u64,
+                        flushed_seq: entries.iter().map(|e| e.seq).max().unwrap_or(0),
+                    })?;
+                    self.compact(&entries, &refl, &mut rep)?;
+                    return Ok((
+                        rep,
+                        Some(Snap {
+                            bytes,
+                            spans,
+                            state: Some(st),
+                            mode: snap.mode,
+                        }),
+                    ));
+                }
+            }
+        }
+        rep.busy = Some(format!(
+            "{} kept changing while modelfit tried to write it (another program is rewriting it)",
+            self.path.display()
+        ));
+        rep.pending = entries.len();
+        Ok((rep, None))
+    }
+
+    /// Counts the fates and drops what no longer needs keeping.
+    fn compact(
+        &self,
+        entries: &[Entry],
+        refl: &reflect::Reflection,
+        rep: &mut Reconciled,
+    ) -> Result<()> {
+        let mut keep = Vec::with_capacity(entries.len());
+        let mut dirty = false;
+        for e in entries {
+            let fate = refl
+                .fates
+                .iter()
+                .find(|(s, _)| *s == e.seq)
+                .map(|(_, f)| *f);
+            let mut e = refl
+                .resolved
+                .iter()
+                .find(|r| r.seq == e.seq)
+                .cloned()
+                .inspect(|_| dirty = true)
+                .unwrap_or_else(|| e.clone());
+            let drop_it = match fate {
+                Some(Fate::Present) => {
+                    rep.present += 1;
+                    e.age() >= journal::GRACE
+                }
+                Some(Fate::Applied) => {
+                    rep.applied += 1;
+                    false
+                }
+                Some(Fate::Superseded) => {
+                    rep.superseded += 1;
+                    e.age() >= journal::GRACE
+                }
+                Some(Fate::Orphan) => {
+                    rep.orphans += 1;
+                    let since = *e.stuck_ms.get_or_insert_with(|| {
+                        dirty = true;
+                        journal::now_ms()
+                    });
+                    journal::now_ms().saturating_sub(since)
+                        >= journal::KEEP_UNAPPLIABLE.as_millis() as u64
+                }
+                None => false,
+            };
+            if drop_it {
+                rep.compacted += 1;
+                dirty = true;
+            } else {
+                keep.push(e);
+            }
+        }
+        rep.pending = keep.len();
+        if dirty {
+            self.journal.rewrite(&keep)?;
+        }
+        Ok(())
     }
 
     fn lock(&self) -> Result<LedgerLock> {
         LedgerLock::acquire(self)
     }
+}
+
+/// Visits the effective records of a settled state.
+fn visit<T, F>(path: &Path, snap: &Snap, entries: &[Entry], f: &mut F) -> Result<()>
+where
+    T: DeserializeOwned,
+    F: FnMut(T) -> bool,
+{
+    let edits: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| matches!(e.op.as_str(), "update" | "deferred"))
+        .collect();
+    let ids: std::collections::HashSet<&str> =
+        entries.iter().filter_map(|e| e.id.as_deref()).collect();
+    let needles: Option<Vec<Vec<u8>>> = if ids.len() <= 8 {
+        ids.iter().map(|i| raw_needle(i)).collect()
+    } else {
+        None
+    };
+    let mut seen_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let idless: Vec<&Record> = entries
+        .iter()
+        .filter(|e| e.op == "append" && e.id.is_none())
+        .filter_map(|e| e.record.as_ref())
+        .collect();
+    let mut idless_seen = vec![false; idless.len()];
+    let to_t = |v: Value| -> Result<T> {
+        serde_json::from_value(v).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+    };
+    for &(s, e) in &snap.spans {
+        let raw = &snap.bytes[s..e];
+        let touched = !ids.is_empty()
+            && match &needles {
+                Some(ns) => ns.iter().any(|n| contains(raw, n)),
+                None => {
+                    let (a, b) = reflect::ids_of(raw);
+                    [a, b].iter().flatten().any(|i| ids.contains(i.as_str()))
+                }
+            };
+        let item: T = if touched || !idless.is_empty() {
+            let mut rec = match parse_record(raw) {
+                Some(r) => r,
+                None => {
+                    if !f(parse_element(path, raw)?) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            for (i, r) in idless.iter().enumerate() {
+                idless_seen[i] |= **r == rec;
+            }
+            let mine: Vec<&Entry> = edits
+                .iter()
+                .filter(|e| e.id.as_deref().is_some_and(|id| record_has_id(&rec, id)))
+                .copied()
+                .collect();
+            for k in ["id", "dispatch_id"] {
+                if let Some(id) = rec.get(k).and_then(Value::as_str) {
+                    seen_ids.insert(id.to_string());
+                }
+            }
+            if mine.is_empty() {
+                parse_element(path, raw)?
+            } else {
+                reflect::effective(&mut rec, &mine);
+                to_t(Value::Object(rec))?
+            }
+        } else {
+            parse_element(path, raw)?
+        };
+        if !f(item) {
+            return Ok(());
+        }
+    }
+    // Journaled records the ledger lacks, with their later edits.
+    let mut idless_i = 0;
+    for e in entries.iter().filter(|e| e.op == "append") {
+        let Some(rec) = &e.record else { continue };
+        match &e.id {
+            Some(id) if seen_ids.contains(id) => continue,
+            Some(id) => {
+                seen_ids.insert(id.clone());
+            }
+            None => {
+                let dup = idless_seen.get(idless_i).copied().unwrap_or(false);
+                idless_i += 1;
+                if dup {
+                    continue;
+                }
+            }
+        }
+        let mut rec = rec.clone();
+        let mine: Vec<&Entry> = edits
+            .iter()
+            .filter(|x| x.seq > e.seq && x.id.is_some() && x.id == e.id)
+            .copied()
+            .collect();
+        reflect::effective(&mut rec, &mine);
+        if !f(to_t(Value::Object(rec))?) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One element as `T`, with a lone surrogate escape (which JavaScript reads
+/// as a replacement character) read the same way.
+fn parse_element<T: DeserializeOwned>(path: &Path, raw: &[u8]) -> Result<T> {
+    match serde_json::from_slice(raw) {
+        Ok(v) => Ok(v),
+        Err(e) => match surrogates::replace_lone(raw) {
+            Some(fixed) => serde_json::from_slice(&fixed).map_err(|e| Error::parse(path, &e)),
+            None => Err(Error::parse(path, &e)),
+        },
+    }
+}
+
+fn parse_record(raw: &[u8]) -> Option<Record> {
+    parse_element(Path::new(""), raw).ok()
 }
 
 /// Writes `bytes` to `path` atomically and durably: temporary file in the same
@@ -448,11 +885,13 @@ pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
     f.commit().map_err(|e| Error::io("cannot replace", path, e))
 }
 
-/// True when the environment asks modelfit to crash at `point`
+/// True when the environment asks modelfit to fail at `point`
 /// (`MODELFIT_FAILPOINT=point`). Used by the crash tests to stop a process at
-/// an exact instant that a random SIGKILL would only hit by luck.
+/// an exact instant that a random SIGKILL would only hit by luck. Only the
+/// test build (cargo feature `testing`) reads it: in a released binary an
+/// environment variable can never crash a write.
 pub fn failpoint(point: &str) -> bool {
-    std::env::var_os("MODELFIT_FAILPOINT").is_some_and(|v| v == point)
+    cfg!(feature = "testing") && std::env::var_os("MODELFIT_FAILPOINT").is_some_and(|v| v == point)
 }
 
 /// The bytes a record holding the string `text` must contain, when every
@@ -473,24 +912,6 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn record_has_id(r: &Record, id: &str) -> bool {
     r.get("id").and_then(Value::as_str) == Some(id)
         || r.get("dispatch_id").and_then(Value::as_str) == Some(id)
-}
-
-fn read_with_meta(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
-    let mut f = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| Error::io("cannot stat", path, e))?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    f.read_to_end(&mut bytes)
-        .map_err(|e| Error::io("cannot read", path, e))?;
-    Ok((bytes, meta))
-}
-
-fn same_file_state(path: &Path, before: &std::fs::Metadata) -> bool {
-    match std::fs::metadata(path) {
-        Ok(now) => FileState::of(&now) == FileState::of(before),
-        Err(_) => false,
-    }
 }
 
 /// Joins raw records into an array in the orchestrator's layout.
@@ -544,15 +965,6 @@ fn not_an_array(path: &Path, bytes: &[u8]) -> Error {
             "the top level is {what}; the orchestrator's ledger is a JSON array of records"
         ),
     }
-}
-
-fn count_records(path: &Path, reader: impl Read) -> Result<usize> {
-    let mut n = 0;
-    stream_array(path, reader, |_: IgnoredAny| {
-        n += 1;
-        true
-    })?;
-    Ok(n)
 }
 
 /// Streams the elements of a top-level array read from `reader`.
@@ -826,27 +1238,22 @@ impl<'p, R: Read> Scanner<'p, R> {
     }
 }
 
-/// What the lock file remembers between runs.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "state", rename_all = "snake_case")]
-enum Journal {
-    /// Nothing written, or an unknown format.
-    #[default]
-    Unknown,
-    /// The ledger as modelfit last left it.
-    Clean { file: FileState },
-    /// An in-place append in progress.
-    Appending {
-        file: FileState,
-        offset: u64,
-        old_tail: String,
-        new_len: u64,
-    },
+/// What the lock file remembers between runs: the ledger as modelfit last
+/// saw or left it, so a ledger that lost records meanwhile is noticed.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
+struct Seen {
+    #[serde(default)]
+    file: Option<FileState>,
+    #[serde(default)]
+    records: u64,
+    /// The last journal entry reflected in a write of the ledger.
+    #[serde(default)]
+    flushed_seq: u64,
 }
 
 /// Identity and version of a file, to notice writers that take no lock.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-struct FileState {
+pub struct FileState {
     dev: u64,
     ino: u64,
     len: u64,
@@ -864,14 +1271,32 @@ impl FileState {
             ctime_ns: m.ctime().saturating_mul(1_000_000_000) + m.ctime_nsec(),
         }
     }
+
+    /// Same file, same size and modification time (ctime aside: a rename or
+    /// a link count change moves it without touching the content).
+    fn same_content(&self, other: &FileState) -> bool {
+        (self.dev, self.ino, self.len, self.mtime_ns)
+            == (other.dev, other.ino, other.len, other.mtime_ns)
+    }
+}
+
+/// The remembered state, read without the lock (a torn read counts as nothing remembered).
+fn read_seen(lock_path: &Path) -> Seen {
+    crate::safe_fs::open(lock_path, crate::safe_fs::Mode::Read)
+        .ok()
+        .and_then(|mut f| {
+            let mut text = String::new();
+            f.read_to_string(&mut text).ok()?;
+            serde_json::from_str(text.trim()).ok()
+        })
+        .unwrap_or_default()
 }
 
 /// An exclusive lock on the ledger's sidecar file, released on drop.
 struct LedgerLock {
     file: File,
     path: PathBuf,
-    journal: Journal,
-    recovery: Recovery,
+    seen: Seen,
 }
 
 impl LedgerLock {
@@ -879,112 +1304,26 @@ impl LedgerLock {
         let file = crate::lockfile::acquire(&ledger.lock_path, ledger.lock_timeout)?;
         let mut text = String::new();
         let _ = (&file).read_to_string(&mut text);
-        let journal = serde_json::from_str(text.trim()).unwrap_or_default();
-        let mut lock = LedgerLock {
+        let seen = serde_json::from_str(text.trim()).unwrap_or_default();
+        Ok(LedgerLock {
             file,
             path: ledger.lock_path.clone(),
-            journal,
-            recovery: Recovery::None,
-        };
-        lock.recover(ledger)?;
-        Ok(lock)
+            seen,
+        })
     }
 
-    /// Finishes or rolls back an append that a killed process left behind.
-    fn recover(&mut self, ledger: &Ledger) -> Result<()> {
-        let Journal::Appending {
-            file: before,
-            offset,
-            old_tail,
-            new_len,
-        } = &self.journal
-        else {
-            return Ok(());
-        };
-        let meta = match std::fs::metadata(&ledger.path) {
-            Ok(m) => m,
-            Err(_) => {
-                self.write_journal(&Journal::Unknown)?;
-                return Ok(());
-            }
-        };
-        // Replaced by another writer since (rename): the journal no longer applies.
-        if meta.ino() != before.ino || meta.dev() != before.dev || meta.len() < *offset {
-            self.write_journal(&Journal::Unknown)?;
+    fn remember(&mut self, seen: Seen) -> Result<()> {
+        if seen == self.seen {
             return Ok(());
         }
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&ledger.path)
-            .map_err(|e| Error::io("cannot open", &ledger.path, e))?;
-        let mut written = Vec::new();
-        f.seek(SeekFrom::Start(*offset))
-            .and_then(|_| f.read_to_end(&mut written))
-            .map_err(|e| Error::io("cannot read", &ledger.path, e))?;
-        let finished = meta.len() == *new_len && written.ends_with(b"]");
-        if finished {
-            self.recovery = Recovery::Completed;
-        } else {
-            std::fs::create_dir_all(&ledger.torn_dir)
-                .map_err(|e| Error::io("cannot create directory", &ledger.torn_dir, e))?;
-            let keep = ledger.torn_dir.join(format!(
-                "dispatches.{}.torn",
-                crate::clock::now().format("%Y%m%dT%H%M%S%.3fZ")
-            ));
-            std::fs::write(&keep, &written)
-                .map_err(|e| Error::io("cannot save the torn tail to", &keep, e))?;
-            f.write_all_at(old_tail.as_bytes(), *offset)
-                .and_then(|_| f.set_len(offset + old_tail.len() as u64))
-                .and_then(|_| f.sync_data())
-                .map_err(|e| Error::io("cannot repair", &ledger.path, e))?;
-            self.recovery = Recovery::RolledBack;
-        }
-        self.remember(&ledger.path)
-    }
-
-    fn is_unchanged(&self, meta: &std::fs::Metadata) -> bool {
-        matches!(&self.journal, Journal::Clean { file } if *file == FileState::of(meta))
-    }
-
-    fn journal_append(
-        &mut self,
-        meta: &std::fs::Metadata,
-        offset: u64,
-        old_tail: &[u8],
-        new_len: u64,
-    ) -> Result<()> {
-        let journal = Journal::Appending {
-            file: FileState::of(meta),
-            offset,
-            // The tail is whitespace and `]`, always ASCII.
-            old_tail: String::from_utf8_lossy(old_tail).into_owned(),
-            new_len,
-        };
-        self.write_journal(&journal)?;
-        self.journal = journal;
-        Ok(())
-    }
-
-    fn remember(&mut self, path: &Path) -> Result<()> {
-        let journal = match std::fs::metadata(path) {
-            Ok(m) => Journal::Clean {
-                file: FileState::of(&m),
-            },
-            Err(_) => Journal::Unknown,
-        };
-        self.write_journal(&journal)?;
-        self.journal = journal;
-        Ok(())
-    }
-
-    fn write_journal(&self, journal: &Journal) -> Result<()> {
-        let text = serde_json::to_vec(journal).expect("journal serializes");
+        let text = serde_json::to_vec(&seen).expect("serializes");
         // One pwrite; a shorter text leaves no stale bytes after set_len.
         self.file
             .write_all_at(&text, 0)
             .and_then(|_| self.file.set_len(text.len() as u64))
-            .map_err(|e| Error::io("cannot write the lock journal", &self.path, e))
+            .map_err(|e| Error::io("cannot write the lock file", &self.path, e))?;
+        self.seen = seen;
+        Ok(())
     }
 }
 
@@ -1082,43 +1421,6 @@ mod scanner_tests {
         );
         assert_eq!(n, 1);
         assert!(matches!(r, Err(Error::Parse { .. })));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn journal_round_trips() {
-        let file = FileState {
-            dev: 1,
-            ino: 2,
-            len: 3,
-            mtime_ns: 1_796_178_258_517_366_208,
-            ctime_ns: 5,
-        };
-        for j in [
-            Journal::Clean { file },
-            Journal::Appending {
-                file,
-                offset: 10,
-                old_tail: "\n]".into(),
-                new_len: 99,
-            },
-        ] {
-            let text = serde_json::to_string(&j).unwrap();
-            assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), j);
-        }
-    }
-
-    #[test]
-    fn spans_point_at_each_record() {
-        let bytes = b"[\n  {\"a\": 1},\n  [2],\n  \"x\"\n]";
-        let spans = element_spans(Path::new("t"), bytes).unwrap();
-        let parts: Vec<&[u8]> = spans.iter().map(|(s, e)| &bytes[*s..*e]).collect();
-        assert_eq!(parts, [&b"{\"a\": 1}"[..], b"[2]", b"\"x\""]);
-        assert!(element_spans(Path::new("t"), b"  ").unwrap().is_empty());
     }
 }
 
