@@ -2,8 +2,12 @@
 # Wall time of `modelfit hook` per Stop, beside /bin/true, in one hyperfine run:
 #   (a) a 100 MB ledger and a 100 MB transcript with a few KB new since the task began
 #   (b) an empty ledger and a small transcript
-# The two medians must be within 30% of each other (the hook's cost must not
-# grow with the ledger or the transcript).
+# The task's turn holds verification runs (a failing then a passing pytest,
+# a grep with no match) and a final message, so the outcome evidence is read
+# and weighed as in real use. The two medians must be within 30% of each
+# other (the hook's cost must not grow with the ledger or the transcript).
+# Then, for information, the next prompt (UserPromptSubmit) in both cases:
+# it reads the prompt as a verdict on the recorded task and updates its record.
 #
 # Usage: bench/hook.sh            (builds target/release/modelfit if needed)
 #        MODELFIT_BIN=/path/to/modelfit RUNS=50 bench/hook.sh
@@ -59,7 +63,25 @@ for case, big in (("big", True), ("small", False)):
               open(f"{w}/{case}/ups.json", "w"))
     json.dump(dict(base, hook_event_name="Stop", stop_hook_active=False),
               open(f"{w}/{case}/stop.json", "w"))
-    open(f"{w}/{case}/turn.jsonl", "w").write("\n".join(turn) + "\n")
+    # Verification runs and a final message in the turn (evidence on).
+    ts = "2026-02-12T10:00:00.000Z"
+    def bash(i, cmd, out, err):
+        return [json.dumps({"type": "assistant", "timestamp": ts, "sessionId": "bench-session",
+                            "message": {"id": f"msg_b{i}", "role": "assistant", "model": "claude-sonnet-4-5",
+                                        "content": [{"type": "tool_use", "id": f"tb{i}", "name": "Bash", "input": {"command": cmd}}],
+                                        "usage": {"input_tokens": 3, "output_tokens": 20}}}),
+                json.dumps({"type": "user", "timestamp": ts, "sessionId": "bench-session",
+                            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"tb{i}", "content": out, "is_error": err}]}})]
+    runs = bash(1, "pytest -q", "Exit code 1\n=== 1 failed, 9 passed in 0.4s ===", True) + \
+           bash(2, "grep -rn legacy src", "Exit code 1", True) + \
+           bash(3, "pytest -q", "=== 10 passed in 0.4s ===", False)
+    final = json.dumps({"type": "assistant", "timestamp": ts, "sessionId": "bench-session",
+                        "message": {"id": "msg_bf", "role": "assistant", "model": "claude-sonnet-4-5",
+                                    "content": [{"type": "text", "text": "Done: all tests pass now."}],
+                                    "usage": {"input_tokens": 3, "output_tokens": 12}}})
+    open(f"{w}/{case}/turn.jsonl", "w").write("\n".join(turn + runs + [final]) + "\n")
+    json.dump(dict(base, hook_event_name="UserPromptSubmit", prompt="thanks, that works. now add a --verbose flag"),
+              open(f"{w}/{case}/next.json", "w"))
 PY
 
 for case in big small; do
@@ -89,8 +111,34 @@ big, small, true = (med[n] for n in names)
 print(f"medians: big {big*1000:.2f} ms, small {small*1000:.2f} ms, /bin/true {true*1000:.2f} ms")
 ratio = big / small
 print(f"big/small = {ratio:.2f} (must be within 0.70..1.30)")
-# The records really landed.
+# The records really landed, with their evidence.
 n = json.load(open(sys.argv[2] + "/small/home/logs/dispatches.json"))
-print(f"records appended in the small case: {len(n)}")
-sys.exit(0 if 0.7 <= ratio <= 1.3 else 1)
+print(f"records appended in the small case: {len(n)}; last p_success {n[-1].get('p_success')}, "
+      f"evidence {[e['source'] + ':' + e['signal'] for e in n[-1].get('outcome_evidence', [])]}")
+ok = 0.7 <= ratio <= 1.3
+open(sys.argv[2] + "/stop.ok", "w").write("1" if ok else "0")
+PY
+
+# The next prompt: reads it as a verdict on the recorded task (one record
+# update) and starts a new task. State restored before every run.
+for case in big small; do
+  d=$W/$case
+  "$BIN" --home "$d/home" hook < "$d/stop.json"
+  cp "$d/home/logs/modelfit/sessions/bench-session.json" "$d/state.stopped"
+  cp "$d/home/logs/dispatches.json" "$d/ledger.stopped"
+done
+PRUNS=${PROMPT_RUNS:-20}
+hyperfine --warmup 2 --runs "$PRUNS" --export-json "$W/prompt.json" \
+  --prepare "cp $W/big/state.stopped $W/big/home/logs/modelfit/sessions/bench-session.json" \
+  -n "hook prompt (follow-up verdict), 100 MB ledger" "$BIN --home $W/big/home hook < $W/big/next.json" \
+  --prepare "cp $W/small/state.stopped $W/small/home/logs/modelfit/sessions/bench-session.json" \
+  -n "hook prompt (follow-up verdict), small ledger" "$BIN --home $W/small/home hook < $W/small/next.json"
+python3 - "$W/prompt.json" "$W" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+for r in res:
+    print(f"{r['command']}: median {r['median']*1000:.2f} ms")
+n = json.load(open(sys.argv[2] + "/small/home/logs/dispatches.json"))
+print(f"follow-up on the recorded task: {n[-1].get('outcome_sources', {}).get('followup')}")
+sys.exit(0 if open(sys.argv[2] + "/stop.ok").read() == "1" else 1)
 PY

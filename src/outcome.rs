@@ -286,9 +286,14 @@ pub fn apply(record: &mut Record, verdict: &Verdict, now: &str) -> Change {
     );
 
     let wins = current_rank(record).is_none_or(|r| verdict.source.rank() >= r);
-    if !wins && elsewhere.is_some() {
+    let stale_source = record
+        .get("outcome_source")
+        .and_then(Value::as_str)
+        .is_some();
+    if !wins && elsewhere.is_some() && stale_source {
         // Name who wrote the standing verdict, so it stays recognised even
-        // when a later source happens to agree with it.
+        // when a later source happens to agree with the stale one. (Without
+        // any `outcome_source` it is recognised as a person's already.)
         set(
             record,
             "outcome_source",

@@ -19,6 +19,9 @@ use assert_cmd::Command;
 use evalgen::*;
 use serde_json::{json, Value};
 
+/// Per task: label success, outcome success, p_success.
+type Row = (bool, bool, Option<f64>);
+
 struct Labelled {
     success: bool,
 }
@@ -173,7 +176,7 @@ fn append(path: &Path, lines: &[Value]) {
 }
 
 /// Plays one seed; returns `(label success, outcome success, p_success)` per task.
-fn play(seed: u64) -> Vec<(bool, bool, Option<f64>)> {
+fn play(seed: u64) -> Vec<Row> {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let fake = tmp.path().join("fake");
@@ -295,7 +298,7 @@ struct Metrics {
     ece: f64,
 }
 
-fn metrics(rows: &[(bool, bool, Option<f64>)]) -> Metrics {
+fn metrics(rows: &[Row]) -> Metrics {
     let pos = rows.iter().filter(|r| r.0).count() as f64;
     let neg = rows.len() as f64 - pos;
     let tp = rows.iter().filter(|r| r.0 && r.1).count() as f64;
@@ -356,11 +359,20 @@ fn outcome_evidence_meets_the_acceptance_bars_over_several_seeds() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![11, 23, 37, 41, 59]);
+    // Two seeds at a time: each plays its sessions through the binary.
     let mut all = Vec::new();
-    for seed in seeds {
-        let rows = play(seed);
-        print(&format!("seed {seed}"), &metrics(&rows));
-        all.extend(rows);
+    for pair in seeds.chunks(2) {
+        let results: Vec<(u64, Vec<Row>)> = std::thread::scope(|sc| {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|&seed| sc.spawn(move || (seed, play(seed))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (seed, rows) in results {
+            print(&format!("seed {seed}"), &metrics(&rows));
+            all.extend(rows);
+        }
     }
     let m = metrics(&all);
     print("all", &m);

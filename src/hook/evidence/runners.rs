@@ -262,7 +262,7 @@ const PASS: &[&str] = &[
     r"(?m)^OK \(\d+ tests?",
     r"(?m)^OK$",
     r"Success: no issues found",
-    r"(?m)^Finished .*(?:target|profile)",
+    r"(?m)^[ \t]*Finished .*(?:target|profile)",
     r"All checks passed",
     r"(?m)^[ \t]*✓ ",
 ];
