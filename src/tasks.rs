@@ -274,6 +274,14 @@ pub fn list(home: &Home, filter: &Filter) -> Result<Vec<TaskRow>> {
                 .and_then(crate::clock::parse)
                 .map_or(i64::MIN, |t| t.timestamp_millis());
             rows.push((at, index, row));
+            // With a limit, keep only the newest rows seen so far: memory stays
+            // bounded by the limit, not by the ledger.
+            if let Some(n) = filter.limit {
+                if rows.len() >= 2 * n.max(16) {
+                    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+                    rows.truncate(n);
+                }
+            }
         }
         true
     })?;
