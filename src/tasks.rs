@@ -19,12 +19,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::home::Home;
-use crate::record::Record;
+use crate::outcome::Source;
+use crate::record::{lenient_f64, lenient_string};
 use crate::store::Ledger;
 
 /// Which tasks to list.
@@ -82,77 +83,143 @@ pub struct TaskRow {
     pub unrated: bool,
 }
 
-fn text(r: &Record, k: &str) -> Option<String> {
-    r.get(k)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+/// The fields of a record `tasks` reads, and nothing else: the long task
+/// texts and histories are skipped while streaming. Every field tolerates
+/// other types (as missing), like [`crate::record::RecordView`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskView {
+    #[serde(deserialize_with = "lenient_string")]
+    id: Option<String>,
+    #[serde(rename = "type", deserialize_with = "lenient_string")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    status: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    created_at: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    started_at: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    completed_at: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    workspace: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    workspace_path: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    model: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    complexity: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    complexity_source: Option<String>,
+    #[serde(deserialize_with = "present")]
+    outcome: Option<Value>,
+    #[serde(deserialize_with = "lenient_string")]
+    outcome_source: Option<String>,
+    #[serde(deserialize_with = "verdict_keys")]
+    outcome_sources: Vec<String>,
+    #[serde(deserialize_with = "lenient_f64")]
+    p_success: Option<f64>,
+    #[serde(deserialize_with = "lenient_f64")]
+    tokens_used: Option<f64>,
+    #[serde(deserialize_with = "lenient_f64")]
+    cost_usd: Option<f64>,
+    #[serde(deserialize_with = "lenient_string")]
+    previous_dispatch_id: Option<String>,
+    #[serde(deserialize_with = "lenient_string")]
+    session_id: Option<String>,
 }
 
-fn num(r: &Record, k: &str) -> Option<f64> {
-    r.get(k).and_then(Value::as_f64).filter(|x| x.is_finite())
+/// Any non-null value (an outcome of an odd type still counts as present).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Ok(Some(Value::deserialize(d)?).filter(|v| !v.is_null()))
 }
 
-/// Whether `r` is a task (see the module documentation).
-pub fn is_task(r: &Record) -> bool {
-    r.get("id").and_then(Value::as_str).is_some()
-        && r.get("type").and_then(Value::as_str) != Some("batch")
+/// The keys of `outcome_sources` whose value is not null.
+fn verdict_keys<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Object(m) => m
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k)
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
-/// Whether the task `r` has finished.
-pub fn is_finished(r: &Record) -> bool {
-    let status = r.get("status").and_then(Value::as_str).unwrap_or("");
-    matches!(status, "complete" | "completed" | "failed" | "partial")
-        || r.get("outcome").is_some_and(|o| !o.is_null())
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.clone().filter(|s| !s.is_empty())
 }
 
-/// Whether a person, CI or a manual outcome gave the task `r` a verdict.
-pub fn is_rated(r: &Record) -> bool {
-    if crate::outcome::current_rank(r).is_some_and(|rank| rank >= 2) {
-        return true;
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|x| x.is_finite())
+}
+
+impl TaskView {
+    /// Whether this record is a task (see the module documentation).
+    pub fn is_task(&self) -> bool {
+        self.id.is_some() && self.kind.as_deref() != Some("batch")
     }
-    r.get("outcome_sources")
-        .and_then(Value::as_object)
-        .is_some_and(|m| {
-            ["human", "manual", "orchestrator", "ci"]
+
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.status.as_deref().unwrap_or(""),
+            "complete" | "completed" | "failed" | "partial"
+        ) || self.outcome.is_some()
+    }
+
+    /// Whether a person, CI or a manual outcome gave the task a verdict: the
+    /// same ranks as [`crate::outcome::current_rank`] (an outcome without a
+    /// source, or with a source modelfit does not know, ranks as a person's).
+    pub fn is_rated(&self) -> bool {
+        let rank = self.outcome.as_ref().map(|_| {
+            self.outcome_source
+                .as_deref()
+                .and_then(Source::parse)
+                .map_or(3, Source::rank)
+        });
+        rank.is_some_and(|r| r >= 2)
+            || self
+                .outcome_sources
                 .iter()
-                .any(|k| m.get(*k).is_some_and(|v| !v.is_null()))
-        })
-}
+                .any(|k| matches!(k.as_str(), "human" | "manual" | "orchestrator" | "ci"))
+    }
 
-/// Whether `r` is a finished task nobody rated.
-pub fn is_unrated(r: &Record) -> bool {
-    is_task(r) && is_finished(r) && !is_rated(r)
-}
-
-fn when_of(r: &Record) -> Option<String> {
-    text(r, "created_at")
-        .or_else(|| text(r, "started_at"))
-        .or_else(|| text(r, "completed_at"))
-}
-
-fn row(r: &Record) -> TaskRow {
-    TaskRow {
-        id: text(r, "id").unwrap_or_default(),
-        when: when_of(r),
-        workspace: text(r, "workspace").or_else(|| text(r, "workspace_path")),
-        model: text(r, "model"),
-        complexity: text(r, "complexity"),
-        complexity_source: text(r, "complexity_source"),
-        status: text(r, "status"),
-        outcome: text(r, "outcome"),
-        outcome_source: text(r, "outcome_source"),
-        p_success: num(r, "p_success"),
-        tokens: num(r, "tokens_used"),
-        cost_usd: num(r, "cost_usd"),
-        retry_of: text(r, "previous_dispatch_id"),
-        retried_by: None,
-        session_id: text(r, "session_id"),
-        unrated: is_unrated(r),
+    /// Whether this is a finished task nobody rated.
+    pub fn is_unrated(&self) -> bool {
+        self.is_task() && self.is_finished() && !self.is_rated()
     }
 }
 
-fn keep(f: &Filter, r: &Record, row: &TaskRow) -> bool {
+fn row(r: &TaskView) -> TaskRow {
+    TaskRow {
+        id: r.id.clone().unwrap_or_default(),
+        when: nonempty(&r.created_at)
+            .or_else(|| nonempty(&r.started_at))
+            .or_else(|| nonempty(&r.completed_at)),
+        workspace: nonempty(&r.workspace).or_else(|| nonempty(&r.workspace_path)),
+        model: nonempty(&r.model),
+        complexity: nonempty(&r.complexity),
+        complexity_source: nonempty(&r.complexity_source),
+        status: nonempty(&r.status),
+        outcome: r.outcome.as_ref().map(|o| match o {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+        outcome_source: nonempty(&r.outcome_source),
+        p_success: finite(r.p_success),
+        tokens: finite(r.tokens_used),
+        cost_usd: finite(r.cost_usd),
+        retry_of: nonempty(&r.previous_dispatch_id),
+        retried_by: None,
+        session_id: nonempty(&r.session_id),
+        unrated: r.is_unrated(),
+    }
+}
+
+fn keep(f: &Filter, r: &TaskView, row: &TaskRow) -> bool {
     if f.unrated && !row.unrated {
         return false;
     }
@@ -164,9 +231,9 @@ fn keep(f: &Filter, r: &Record, row: &TaskRow) -> bool {
     }
     if let Some(w) = &f.workspace {
         let w = w.to_lowercase();
-        let hit = ["workspace", "workspace_path"]
-            .iter()
-            .filter_map(|k| r.get(*k).and_then(Value::as_str))
+        let hit = [&r.workspace, &r.workspace_path]
+            .into_iter()
+            .flatten()
             .any(|v| v.to_lowercase().contains(&w));
         if !hit {
             return false;
@@ -191,9 +258,9 @@ pub fn list(home: &Home, filter: &Filter) -> Result<Vec<TaskRow>> {
     // previous id → the id retrying it; filled for every task, filtered or not.
     let mut retried_by: HashMap<String, String> = HashMap::new();
     let mut index = 0usize;
-    Ledger::of(home).for_each(|r: Record| {
+    Ledger::of(home).for_each(|r: TaskView| {
         index += 1;
-        if !is_task(&r) {
+        if !r.is_task() {
             return true;
         }
         let row = row(&r);
@@ -207,6 +274,14 @@ pub fn list(home: &Home, filter: &Filter) -> Result<Vec<TaskRow>> {
                 .and_then(crate::clock::parse)
                 .map_or(i64::MIN, |t| t.timestamp_millis());
             rows.push((at, index, row));
+            // With a limit, keep only the newest rows seen so far: memory stays
+            // bounded by the limit, not by the ledger.
+            if let Some(n) = filter.limit {
+                if rows.len() >= 2 * n.max(16) {
+                    rows.sort_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+                    rows.truncate(n);
+                }
+            }
         }
         true
     })?;
@@ -270,34 +345,33 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rec(v: Value) -> Record {
-        v.as_object().unwrap().clone()
+    fn view(v: Value) -> TaskView {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
     fn rated_means_a_person_ci_or_manual_verdict() {
         let base = json!({"id": "d1", "task": "x", "status": "complete"});
-        assert!(is_unrated(&rec(base.clone())));
-        let mut hook = rec(base.clone());
-        hook.insert("outcome".into(), json!("success"));
-        hook.insert("outcome_source".into(), json!("hook"));
-        assert!(is_unrated(&hook));
-        let mut orch = rec(base.clone());
-        orch.insert("outcome".into(), json!("success"));
+        assert!(view(base.clone()).is_unrated());
+        let mut hook = base.clone();
+        hook["outcome"] = json!("success");
+        hook["outcome_source"] = json!("hook");
+        assert!(view(hook.clone()).is_unrated());
+        let mut orch = base.clone();
+        orch["outcome"] = json!("success");
         assert!(
-            !is_unrated(&orch),
+            !view(orch).is_unrated(),
             "update_task_outcome is a person's verdict"
         );
         let mut ci = hook.clone();
-        ci.insert(
-            "outcome_sources".into(),
-            json!({"ci": {"outcome": "failure"}}),
-        );
-        assert!(!is_unrated(&ci));
-        let running = rec(json!({"id": "d2", "task": "x", "status": "running"}));
-        assert!(!is_unrated(&running));
-        let batch = rec(json!({"id": "b", "type": "batch", "status": "complete"}));
-        assert!(!is_unrated(&batch));
+        ci["outcome_sources"] = json!({"ci": {"outcome": "failure"}});
+        assert!(!view(ci).is_unrated());
+        let mut tests_only = hook.clone();
+        tests_only["outcome_sources"] = json!({"tests": {"outcome": "failure"}, "human": null});
+        assert!(view(tests_only).is_unrated());
+        assert!(!view(json!({"id": "d2", "status": "running"})).is_unrated());
+        assert!(!view(json!({"id": "b", "type": "batch", "status": "complete"})).is_unrated());
+        assert!(!view(json!({"id": 7, "status": "complete"})).is_task());
     }
 
     #[test]

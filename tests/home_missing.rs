@@ -85,6 +85,20 @@ fn the_default_home_missing_is_refused_and_named() {
     assert!(err.contains("ORCHESTRATOR_HOME"), "{err}");
     assert!(!jarvis.exists(), "learn must not create ~/JARVIS");
 
+    // ORCHESTRATOR_HOME naming a folder that does not exist: named, with its source.
+    let gone = t.path().join("gone");
+    let out = common::modelfit()
+        .env("HOME", t.path())
+        .env("ORCHESTRATOR_HOME", &gone)
+        .args(["tasks", "--unrated"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(gone.to_str().unwrap()), "{err}");
+    assert!(err.contains("$ORCHESTRATOR_HOME"), "{err}");
+    assert!(!gone.exists());
+
     // A home that is a file is no better.
     std::fs::write(&jarvis, "x").unwrap();
     let out = run(t.path(), &["tasks"], "");

@@ -204,6 +204,17 @@ fn unrated_lists_exactly_the_unrated_tasks_over_many_seeds() {
 
         // Every task (id, not batch) appears without the filter.
         let all = tasks_json(&h, &[]);
+        // A limit keeps the newest, whatever the ledger's order.
+        for limit in [1usize, 5, 17, 40] {
+            let out = h
+                .cmd()
+                .args(["tasks", "--json", "--limit", &limit.to_string()])
+                .output()
+                .unwrap();
+            let top = ids(&out.stdout);
+            let want: Vec<String> = all.iter().take(limit).cloned().collect();
+            assert_eq!(top, want, "seed {seed}, limit {limit}");
+        }
         let tasks = records
             .iter()
             .filter(|r| r.get("id").is_some() && r["type"] != "batch")
