@@ -582,6 +582,84 @@ mod tests {
     }
 
     #[test]
+    fn long_context_requests_are_priced_whole_at_the_long_rate() {
+        let p = built();
+        let t = Tokens {
+            input: 1_000_000,
+            output: 1_000_000,
+            cache_creation: 1_000_000,
+            cache_read: 1_000_000,
+            cache_creation_1h: 0,
+        };
+        let sonnet = p.price("claude-sonnet-4-5-20250929").0.unwrap();
+        // All of it long: 6 + 22.5 + 7.5 + 0.6.
+        let c = sonnet.cost_tiered(&t, Some(&t));
+        assert!((c - 36.6).abs() < 1e-9, "{c}");
+        // None of it long: the standard 3 + 15 + 3.75 + 0.3.
+        assert!((sonnet.cost_tiered(&t, None) - 22.05).abs() < 1e-9);
+        // Half long.
+        let half = Tokens {
+            input: 500_000,
+            output: 500_000,
+            cache_creation: 500_000,
+            cache_read: 500_000,
+            cache_creation_1h: 0,
+        };
+        let c = sonnet.cost_tiered(&t, Some(&half));
+        assert!((c - (36.6 + 22.05) / 2.0).abs() < 1e-9, "{c}");
+        // Opus 4.6 and Sonnet 4.6: the whole window at the standard rate.
+        for m in ["claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"] {
+            let pr = p.price(m).0.unwrap();
+            assert_eq!(pr.long_context, None, "{m}");
+            assert_eq!(pr.cost_tiered(&t, Some(&t)), pr.cost(&t), "{m}");
+        }
+    }
+
+    #[test]
+    fn pricing_file_sets_long_context_rates() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pricing.json");
+        std::fs::write(
+            &f,
+            r#"{"models": {
+                "claude-opus-4-6": {"input_per_mtok": 5, "output_per_mtok": 25,
+                    "long_context": {"input_per_mtok": 10, "output_per_mtok": 37.5, "cache_read_per_mtok": 1}},
+                "claude-sonnet-4-6": {"input_per_mtok": 3, "output_per_mtok": 15,
+                    "input_per_mtok_above_200k": 6, "output_per_mtok_above_200k": 22.5},
+                "claude-haiku-4-5": {"input_per_mtok": 1, "output_per_mtok": 5}
+            }}"#,
+        )
+        .unwrap();
+        let p = Pricing::load(&f);
+        let lc = p.price("claude-opus-4-6").0.unwrap().long_context.unwrap();
+        assert_eq!((lc.input_per_mtok, lc.output_per_mtok), (10.0, 37.5));
+        assert_eq!(
+            (lc.cache_write_per_mtok, lc.cache_read_per_mtok),
+            (12.5, 1.0)
+        );
+        let lc = p
+            .price("claude-sonnet-4-6")
+            .0
+            .unwrap()
+            .long_context
+            .unwrap();
+        assert_eq!((lc.input_per_mtok, lc.cache_write_1h_per_mtok), (6.0, 12.0));
+        assert_eq!(p.price("claude-haiku-4-5").0.unwrap().long_context, None);
+        // summary_cost prices each model's long part at its tier.
+        let mut s = Summary::default();
+        let t = Tokens {
+            output: 1_000_000,
+            ..Tokens::default()
+        };
+        s.by_model.insert("claude-opus-4-6".into(), t);
+        s.long_context.insert("claude-opus-4-6".into(), t);
+        s.by_model.insert("mystery".into(), t);
+        let (c, unpriced) = p.summary_cost(&s);
+        assert_eq!(c, Some(37.5));
+        assert_eq!(unpriced, vec!["mystery".to_string()]);
+    }
+
+    #[test]
     fn bad_files_leave_built_ins() {
         let dir = tempfile::tempdir().unwrap();
         let missing = Pricing::load(&dir.path().join("nope.json"));

@@ -521,8 +521,8 @@ pub fn generate(
     let mut truths: Vec<Truth> = Vec::new();
     let mut total = 0u64;
     let mut start = 1_767_225_600_000i64; // 2026-01-01
-                                          // Finished sessions that a later one may resume: (project, main lines, id, end).
-    let mut resumable: Vec<(String, Vec<String>, String, i64)> = Vec::new();
+                                          // Finished sessions that a later one may resume: (project, main lines, id, end, truth index).
+    let mut resumable: Vec<(String, Vec<String>, String, i64, usize)> = Vec::new();
     while total < target_bytes || truths.len() < min_sessions {
         start += rng.range(600_000, 30 * 3_600_000) as i64;
         let project = rng.pick(&projects).to_string();
@@ -547,7 +547,9 @@ pub fn generate(
         };
         // Resume an earlier session of the same project now and then.
         let resumed = resumable.iter().rfind(|r| r.0 == project).cloned();
-        if let Some((_, lines, from, end)) = resumed.filter(|_| s.rng.chance(0.2)) {
+        let mut origin = None;
+        if let Some((_, lines, from, end, idx)) = resumed.filter(|_| s.rng.chance(0.2)) {
+            origin = Some(idx);
             let rewrite = s.rng.chance(0.5);
             for l in &lines {
                 s.main.push(if rewrite {
@@ -563,8 +565,17 @@ pub fn generate(
         s.turns(n);
         let bytes = s.write(&out.join("projects").join(&project))?;
         total += bytes;
-        resumable.push((project.clone(), s.main.clone(), sid.clone(), s.clock));
+        resumable.push((
+            project.clone(),
+            s.main.clone(),
+            sid.clone(),
+            s.clock,
+            truths.len(),
+        ));
         truths.push(s.truth);
+        if let Some(i) = origin {
+            truths[i].feature("was-resumed");
+        }
     }
     let v: Vec<Value> = truths
         .iter()
