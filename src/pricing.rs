@@ -24,8 +24,12 @@
 //! "output_per_mtok": …, cache prices optional}` or LiteLLM-style
 //! `input_per_mtok_above_200k` / `output_per_mtok_above_200k`.
 //!
-//! Not modelled: fast mode, the `inference_geo: "us"` 1.1× surcharge, batch
-//! discounts.
+//! Fast mode: `usage` names a fast-mode response `<model>-fast` (as ccusage
+//! does); its price is the model's times its fast multiplier (built in: Opus
+//! 4.6 and 4.7 × 6, Opus 4.8 × 2, others × 1; a file entry may set
+//! `fast_multiplier`, or list the `-fast` id itself).
+//!
+//! Not modelled: the `inference_geo: "us"` 1.1× surcharge, batch discounts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -107,6 +111,25 @@ impl Price {
         }
     }
 
+    /// Every rate (both tiers) times `m`.
+    pub fn times(&self, m: f64) -> Price {
+        let r = |x: f64| x * m;
+        Price {
+            input_per_mtok: r(self.input_per_mtok),
+            output_per_mtok: r(self.output_per_mtok),
+            cache_write_per_mtok: r(self.cache_write_per_mtok),
+            cache_read_per_mtok: r(self.cache_read_per_mtok),
+            cache_write_1h_per_mtok: r(self.cache_write_1h_per_mtok),
+            long_context: self.long_context.map(|l| Rates {
+                input_per_mtok: r(l.input_per_mtok),
+                output_per_mtok: r(l.output_per_mtok),
+                cache_write_per_mtok: r(l.cache_write_per_mtok),
+                cache_write_1h_per_mtok: r(l.cache_write_1h_per_mtok),
+                cache_read_per_mtok: r(l.cache_read_per_mtok),
+            }),
+        }
+    }
+
     /// The standard-tier rates.
     pub fn rates(&self) -> Rates {
         Rates {
@@ -171,6 +194,8 @@ impl PriceSource {
 pub struct Pricing {
     /// The file's entries, by id as written.
     file: BTreeMap<String, Price>,
+    /// The file's `fast_multiplier`s, by id as written.
+    fast: BTreeMap<String, f64>,
     /// Problems met while loading the file (unreadable, malformed entries).
     pub warnings: Vec<String>,
 }
@@ -228,6 +253,15 @@ fn built_in(k: Key) -> Option<Price> {
         ("haiku", 3, 0) => Price::standard(0.25, 1.25),
         _ => return None,
     })
+}
+
+/// Fast-mode multiplier of a built-in model (Anthropic's fast-mode prices).
+fn fast_multiplier(k: Key) -> f64 {
+    match (k.family, k.major, k.minor) {
+        ("opus", 4, 6) | ("opus", 4, 7) => 6.0,
+        ("opus", 4, 8) => 2.0,
+        _ => 1.0,
+    }
 }
 
 /// Strips provider decorations: `anthropic/`, `us.anthropic.`, `@date`,
@@ -350,6 +384,9 @@ impl Pricing {
                 price.cache_read_per_mtok = x;
             }
             price.long_context = long_context_entry(entry);
+            if let Some(x) = num(&["fast_multiplier"]) {
+                p.fast.insert(id.clone(), x);
+            }
             p.file.insert(id.clone(), price);
         }
         p
@@ -368,6 +405,18 @@ impl Pricing {
     pub fn lookup(&self, model: &str) -> Option<(Price, PriceSource, String)> {
         if let Some(p) = self.file.get(model) {
             return Some((*p, PriceSource::PricingFile, model.to_string()));
+        }
+        // Fast mode: the model's price times its fast multiplier.
+        let lower = model.trim().to_ascii_lowercase();
+        if let Some(base) = lower.strip_suffix("-fast") {
+            let (p, src, entry) = self.lookup(&model.trim()[..base.len()])?;
+            let m = self
+                .fast
+                .get(&entry)
+                .copied()
+                .or_else(|| key_of(base).map(fast_multiplier))
+                .unwrap_or(1.0);
+            return Some((p.times(m), src, format!("{entry} × {m} fast")));
         }
         let parsed = parse(model)?;
         // The file, by family and version; a bare alias takes the newest.
@@ -504,7 +553,9 @@ mod tests {
         );
         assert_eq!(input(&p, "claude-opus-4-1@20250805"), Some(15.0));
         assert_eq!(input(&p, "anthropic/claude-sonnet-4-5"), Some(3.0));
-        assert_eq!(input(&p, "claude-opus-4-6-fast"), Some(5.0));
+        // Fast mode: Opus 4.6 × 6; a model without a fast multiplier × 1.
+        assert_eq!(input(&p, "claude-opus-4-6-fast"), Some(30.0));
+        assert_eq!(input(&p, "claude-sonnet-4-5-fast"), Some(3.0));
         assert_eq!(input(&p, "Claude-Haiku-4-5"), Some(1.0));
     }
 

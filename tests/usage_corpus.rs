@@ -304,11 +304,15 @@ fn real_fixtures_read_as_a_folder_equal_their_single_reads() {
 /// with `--offset` and a path that is neither are errors that say what to give.
 #[test]
 fn folder_table_says_what_was_left_out_and_bad_targets_are_errors() {
-    let d = tempfile::tempdir().unwrap();
-    // Seed 3 holds a resumed session and /btw replays (checked below).
-    let truths = gen::generate(d.path(), 3, 300 << 10, 12).unwrap();
-    assert!(truths.iter().any(|t| t.features.contains(&"resumed")));
-    assert!(truths.iter().any(|t| t.features.contains(&"btw")));
+    // The first seed whose corpus holds a resumed session and /btw replays.
+    let (d, truths) = (1..40u64)
+        .find_map(|seed| {
+            let d = tempfile::tempdir().unwrap();
+            let truths = gen::generate(d.path(), seed, 300 << 10, 12).unwrap();
+            let has = |f| truths.iter().any(|t| t.features.contains(&f));
+            (has("resumed") && has("btw") && has("long-context")).then_some((d, truths))
+        })
+        .expect("some seed holds a resumed session and /btw replays");
     let out = Command::cargo_bin("modelfit")
         .unwrap()
         .arg("--home")

@@ -112,6 +112,8 @@ pub struct Usage {
     pub cache_creation: u64,
     pub cache_1h: u64,
     pub cache_read: u64,
+    /// Fast mode (`speed: "fast"`): Opus 4.6 costs 6× then.
+    pub fast: bool,
 }
 
 impl Usage {
@@ -125,7 +127,8 @@ impl Usage {
                 "ephemeral_1h_input_tokens": self.cache_1h
             },
             "output_tokens": output,
-            "service_tier": "standard"
+            "service_tier": "standard",
+            "speed": if self.fast { "fast" } else { "standard" }
         })
     }
     /// List-price cost, a long-context request priced whole at the long rate.
@@ -136,7 +139,12 @@ impl Usage {
             Some(l) if side > 200_000 => l,
             _ => (i, o),
         };
-        (self.input as f64 * i
+        let fast = if self.fast && model == "claude-opus-4-6" {
+            6.0
+        } else {
+            1.0
+        };
+        fast * (self.input as f64 * i
             + self.output as f64 * o
             + (self.cache_creation - self.cache_1h) as f64 * i * 1.25
             + self.cache_1h as f64 * i * 2.0
@@ -268,6 +276,7 @@ impl Session<'_> {
             cache_creation,
             cache_1h,
             cache_read,
+            fast: false,
         }
     }
     /// Writes one response (1–4 lines) to `file` (None: main), counts it in
@@ -350,7 +359,11 @@ impl Session<'_> {
         if long {
             self.truth.feature("long-context");
         }
-        let u = self.usage(long);
+        let mut u = self.usage(long);
+        if model == "claude-opus-4-6" && !self.old() && self.rng.chance(0.1) {
+            u.fast = true;
+            self.truth.feature("fast-mode");
+        }
         let w = self.response(None, model, u, false, None, None, false);
         self.truth.add(model, &u);
         self.written.push(w);

@@ -436,6 +436,7 @@ pub fn summarize_resume(
 /// they came from) and reported in [`Summary::copied_from`].
 pub fn read_session(path: &Path) -> Result<Session> {
     let mut eng = Engine::new(None, true);
+    eng.fast_suffix = true;
     let (exclude, origins) = resume::copied_keys(path)?;
     eng.exclude = exclude;
     eng.origins = origins;
@@ -539,6 +540,7 @@ fn key_hash(key: &str) -> u64 {
 pub fn read_responses(path: &Path) -> Result<(Summary, Vec<Response>)> {
     let mut eng = Engine::new(None, false);
     eng.unkeyed = Some(Vec::new());
+    eng.fast_suffix = true;
     eng.run(path, 0)?;
     let mut s = eng.buckets.pop().map(|b| b.summary).unwrap_or_default();
     s.open_groups = Vec::new();
@@ -751,6 +753,10 @@ struct Engine {
     unkeyed: Option<Vec<Unkeyed>>,
     /// Key of the main transcript's first response.
     first_key: Option<Box<str>>,
+    /// Name fast-mode responses (`usage.speed: "fast"`) `<model>-fast`, as
+    /// ccusage does, so they are priced with the fast multiplier (`usage`
+    /// only: the hook keeps the model id the ledger knows).
+    fast_suffix: bool,
     groups: HashMap<Box<str>, Group>,
     buckets: Vec<Bucket>,
     tasks: HashMap<String, TaskResult>,
@@ -777,6 +783,7 @@ impl Engine {
             own_session: String::new(),
             unkeyed: None,
             first_key: None,
+            fast_suffix: false,
             groups: HashMap::new(),
             buckets: vec![Bucket::new(None, None, false)],
             tasks: HashMap::new(),
@@ -1064,6 +1071,13 @@ impl Engine {
         let Some(u) = &msg.usage.0 else { return };
         let tokens = u.tokens();
         let model = if model.is_empty() { "unknown" } else { model };
+        let fast_name;
+        let model = if self.fast_suffix && u.speed.0 && !model.ends_with("-fast") {
+            fast_name = format!("{model}-fast");
+            fast_name.as_str()
+        } else {
+            model
+        };
 
         let msg_id = msg.id.0.as_deref().filter(|s| !s.is_empty());
         let req_id = l.request_id.0.as_deref().filter(|s| !s.is_empty());
