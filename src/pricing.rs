@@ -24,8 +24,12 @@
 //! "output_per_mtok": …, cache prices optional}` or LiteLLM-style
 //! `input_per_mtok_above_200k` / `output_per_mtok_above_200k`.
 //!
-//! Not modelled: fast mode, the `inference_geo: "us"` 1.1× surcharge, batch
-//! discounts.
+//! Fast mode: `usage` names a fast-mode response `<model>-fast` (as ccusage
+//! does); its price is the model's times its fast multiplier (built in: Opus
+//! 4.6 and 4.7 × 6, Opus 4.8 × 2, others × 1; a file entry may set
+//! `fast_multiplier`, or list the `-fast` id itself).
+//!
+//! Not modelled: the `inference_geo: "us"` 1.1× surcharge, batch discounts.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -107,6 +111,25 @@ impl Price {
         }
     }
 
+    /// Every rate (both tiers) times `m`.
+    pub fn times(&self, m: f64) -> Price {
+        let r = |x: f64| x * m;
+        Price {
+            input_per_mtok: r(self.input_per_mtok),
+            output_per_mtok: r(self.output_per_mtok),
+            cache_write_per_mtok: r(self.cache_write_per_mtok),
+            cache_read_per_mtok: r(self.cache_read_per_mtok),
+            cache_write_1h_per_mtok: r(self.cache_write_1h_per_mtok),
+            long_context: self.long_context.map(|l| Rates {
+                input_per_mtok: r(l.input_per_mtok),
+                output_per_mtok: r(l.output_per_mtok),
+                cache_write_per_mtok: r(l.cache_write_per_mtok),
+                cache_write_1h_per_mtok: r(l.cache_write_1h_per_mtok),
+                cache_read_per_mtok: r(l.cache_read_per_mtok),
+            }),
+        }
+    }
+
     /// The standard-tier rates.
     pub fn rates(&self) -> Rates {
         Rates {
@@ -171,6 +194,8 @@ impl PriceSource {
 pub struct Pricing {
     /// The file's entries, by id as written.
     file: BTreeMap<String, Price>,
+    /// The file's `fast_multiplier`s, by id as written.
+    fast: BTreeMap<String, f64>,
     /// Problems met while loading the file (unreadable, malformed entries).
     pub warnings: Vec<String>,
 }
@@ -228,6 +253,15 @@ fn built_in(k: Key) -> Option<Price> {
         ("haiku", 3, 0) => Price::standard(0.25, 1.25),
         _ => return None,
     })
+}
+
+/// Fast-mode multiplier of a built-in model (Anthropic's fast-mode prices).
+fn fast_multiplier(k: Key) -> f64 {
+    match (k.family, k.major, k.minor) {
+        ("opus", 4, 6) | ("opus", 4, 7) => 6.0,
+        ("opus", 4, 8) => 2.0,
+        _ => 1.0,
+    }
 }
 
 /// Strips provider decorations: `anthropic/`, `us.anthropic.`, `@date`,
@@ -350,6 +384,9 @@ impl Pricing {
                 price.cache_read_per_mtok = x;
             }
             price.long_context = long_context_entry(entry);
+            if let Some(x) = num(&["fast_multiplier"]) {
+                p.fast.insert(id.clone(), x);
+            }
             p.file.insert(id.clone(), price);
         }
         p
@@ -368,6 +405,18 @@ impl Pricing {
     pub fn lookup(&self, model: &str) -> Option<(Price, PriceSource, String)> {
         if let Some(p) = self.file.get(model) {
             return Some((*p, PriceSource::PricingFile, model.to_string()));
+        }
+        // Fast mode: the model's price times its fast multiplier.
+        let lower = model.trim().to_ascii_lowercase();
+        if let Some(base) = lower.strip_suffix("-fast") {
+            let (p, src, entry) = self.lookup(&model.trim()[..base.len()])?;
+            let m = self
+                .fast
+                .get(&entry)
+                .copied()
+                .or_else(|| key_of(base).map(fast_multiplier))
+                .unwrap_or(1.0);
+            return Some((p.times(m), src, format!("{entry} × {m} fast")));
         }
         let parsed = parse(model)?;
         // The file, by family and version; a bare alias takes the newest.
@@ -504,7 +553,9 @@ mod tests {
         );
         assert_eq!(input(&p, "claude-opus-4-1@20250805"), Some(15.0));
         assert_eq!(input(&p, "anthropic/claude-sonnet-4-5"), Some(3.0));
-        assert_eq!(input(&p, "claude-opus-4-6-fast"), Some(5.0));
+        // Fast mode: Opus 4.6 × 6; a model without a fast multiplier × 1.
+        assert_eq!(input(&p, "claude-opus-4-6-fast"), Some(30.0));
+        assert_eq!(input(&p, "claude-sonnet-4-5-fast"), Some(3.0));
         assert_eq!(input(&p, "Claude-Haiku-4-5"), Some(1.0));
     }
 
@@ -579,6 +630,84 @@ mod tests {
             (5.0, PriceSource::BuiltIn)
         );
         assert_eq!(p.price("opus").1, PriceSource::PricingFile);
+    }
+
+    #[test]
+    fn long_context_requests_are_priced_whole_at_the_long_rate() {
+        let p = built();
+        let t = Tokens {
+            input: 1_000_000,
+            output: 1_000_000,
+            cache_creation: 1_000_000,
+            cache_read: 1_000_000,
+            cache_creation_1h: 0,
+        };
+        let sonnet = p.price("claude-sonnet-4-5-20250929").0.unwrap();
+        // All of it long: 6 + 22.5 + 7.5 + 0.6.
+        let c = sonnet.cost_tiered(&t, Some(&t));
+        assert!((c - 36.6).abs() < 1e-9, "{c}");
+        // None of it long: the standard 3 + 15 + 3.75 + 0.3.
+        assert!((sonnet.cost_tiered(&t, None) - 22.05).abs() < 1e-9);
+        // Half long.
+        let half = Tokens {
+            input: 500_000,
+            output: 500_000,
+            cache_creation: 500_000,
+            cache_read: 500_000,
+            cache_creation_1h: 0,
+        };
+        let c = sonnet.cost_tiered(&t, Some(&half));
+        assert!((c - (36.6 + 22.05) / 2.0).abs() < 1e-9, "{c}");
+        // Opus 4.6 and Sonnet 4.6: the whole window at the standard rate.
+        for m in ["claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5"] {
+            let pr = p.price(m).0.unwrap();
+            assert_eq!(pr.long_context, None, "{m}");
+            assert_eq!(pr.cost_tiered(&t, Some(&t)), pr.cost(&t), "{m}");
+        }
+    }
+
+    #[test]
+    fn pricing_file_sets_long_context_rates() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("pricing.json");
+        std::fs::write(
+            &f,
+            r#"{"models": {
+                "claude-opus-4-6": {"input_per_mtok": 5, "output_per_mtok": 25,
+                    "long_context": {"input_per_mtok": 10, "output_per_mtok": 37.5, "cache_read_per_mtok": 1}},
+                "claude-sonnet-4-6": {"input_per_mtok": 3, "output_per_mtok": 15,
+                    "input_per_mtok_above_200k": 6, "output_per_mtok_above_200k": 22.5},
+                "claude-haiku-4-5": {"input_per_mtok": 1, "output_per_mtok": 5}
+            }}"#,
+        )
+        .unwrap();
+        let p = Pricing::load(&f);
+        let lc = p.price("claude-opus-4-6").0.unwrap().long_context.unwrap();
+        assert_eq!((lc.input_per_mtok, lc.output_per_mtok), (10.0, 37.5));
+        assert_eq!(
+            (lc.cache_write_per_mtok, lc.cache_read_per_mtok),
+            (12.5, 1.0)
+        );
+        let lc = p
+            .price("claude-sonnet-4-6")
+            .0
+            .unwrap()
+            .long_context
+            .unwrap();
+        assert_eq!((lc.input_per_mtok, lc.cache_write_1h_per_mtok), (6.0, 12.0));
+        assert_eq!(p.price("claude-haiku-4-5").0.unwrap().long_context, None);
+        // summary_cost prices each model's long part at its tier.
+        let mut s = Summary::default();
+        let t = Tokens {
+            output: 1_000_000,
+            ..Tokens::default()
+        };
+        s.by_model.insert("claude-opus-4-6".into(), t);
+        s.long_context.insert("claude-opus-4-6".into(), t);
+        s.by_model.insert("mystery".into(), t);
+        let (c, unpriced) = p.summary_cost(&s);
+        assert_eq!(c, Some(37.5));
+        assert_eq!(unpriced, vec!["mystery".to_string()]);
     }
 
     #[test]

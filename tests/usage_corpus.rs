@@ -299,3 +299,69 @@ fn real_fixtures_read_as_a_folder_equal_their_single_reads() {
         .unwrap();
     assert_eq!(task["missing_subagents"], serde_json::json!(["afb92ff"]));
 }
+
+/// The folder table names the resumed sessions and the replays; a folder
+/// with `--offset` and a path that is neither are errors that say what to give.
+#[test]
+fn folder_table_says_what_was_left_out_and_bad_targets_are_errors() {
+    // The first seed whose corpus holds a resumed session and /btw replays.
+    let (d, truths) = (1..40u64)
+        .find_map(|seed| {
+            let d = tempfile::tempdir().unwrap();
+            let truths = gen::generate(d.path(), seed, 300 << 10, 12).unwrap();
+            let has = |f| truths.iter().any(|t| t.features.contains(&f));
+            (has("resumed") && has("btw") && has("long-context")).then_some((d, truths))
+        })
+        .expect("some seed holds a resumed session and /btw replays");
+    let out = Command::cargo_bin("modelfit")
+        .unwrap()
+        .arg("--home")
+        .arg(d.path().join("home"))
+        .args(["usage"])
+        .arg(d.path())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("{} session(s)", truths.len())),
+        "{text}"
+    );
+    assert!(text.contains("resumed from "), "{text}");
+    assert!(text.contains("copied response(s) counted there"), "{text}");
+    assert!(text.contains("/btw replay(s) left out"), "{text}");
+    assert!(text.contains("\nday "), "{text}");
+    assert!(
+        text.contains("price claude-sonnet-4-5-20250929: built-in"),
+        "{text}"
+    );
+    assert!(text.contains("over 200k input $6/$22.5"), "{text}");
+
+    for (args, says) in [
+        (vec!["--offset", "10"], "not a folder"),
+        (vec![], "not a transcript file"),
+    ] {
+        let target = if args.is_empty() {
+            d.path().join("nope.jsonl")
+        } else {
+            d.path().to_path_buf()
+        };
+        let out = Command::cargo_bin("modelfit")
+            .unwrap()
+            .arg("--home")
+            .arg(d.path().join("home"))
+            .arg("usage")
+            .arg(&target)
+            .args(&args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

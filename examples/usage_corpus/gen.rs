@@ -112,6 +112,8 @@ pub struct Usage {
     pub cache_creation: u64,
     pub cache_1h: u64,
     pub cache_read: u64,
+    /// Fast mode (`speed: "fast"`): Opus 4.6 costs 6× then.
+    pub fast: bool,
 }
 
 impl Usage {
@@ -125,7 +127,8 @@ impl Usage {
                 "ephemeral_1h_input_tokens": self.cache_1h
             },
             "output_tokens": output,
-            "service_tier": "standard"
+            "service_tier": "standard",
+            "speed": if self.fast { "fast" } else { "standard" }
         })
     }
     /// List-price cost, a long-context request priced whole at the long rate.
@@ -136,7 +139,12 @@ impl Usage {
             Some(l) if side > 200_000 => l,
             _ => (i, o),
         };
-        (self.input as f64 * i
+        let fast = if self.fast && model == "claude-opus-4-6" {
+            6.0
+        } else {
+            1.0
+        };
+        fast * (self.input as f64 * i
             + self.output as f64 * o
             + (self.cache_creation - self.cache_1h) as f64 * i * 1.25
             + self.cache_1h as f64 * i * 2.0
@@ -268,6 +276,7 @@ impl Session<'_> {
             cache_creation,
             cache_1h,
             cache_read,
+            fast: false,
         }
     }
     /// Writes one response (1–4 lines) to `file` (None: main), counts it in
@@ -350,7 +359,11 @@ impl Session<'_> {
         if long {
             self.truth.feature("long-context");
         }
-        let u = self.usage(long);
+        let mut u = self.usage(long);
+        if model == "claude-opus-4-6" && !self.old() && self.rng.chance(0.1) {
+            u.fast = true;
+            self.truth.feature("fast-mode");
+        }
         let w = self.response(None, model, u, false, None, None, false);
         self.truth.add(model, &u);
         self.written.push(w);
@@ -521,8 +534,8 @@ pub fn generate(
     let mut truths: Vec<Truth> = Vec::new();
     let mut total = 0u64;
     let mut start = 1_767_225_600_000i64; // 2026-01-01
-                                          // Finished sessions that a later one may resume: (project, main lines, id, end).
-    let mut resumable: Vec<(String, Vec<String>, String, i64)> = Vec::new();
+                                          // Finished sessions that a later one may resume: (project, main lines, id, end, truth index).
+    let mut resumable: Vec<(String, Vec<String>, String, i64, usize)> = Vec::new();
     while total < target_bytes || truths.len() < min_sessions {
         start += rng.range(600_000, 30 * 3_600_000) as i64;
         let project = rng.pick(&projects).to_string();
@@ -547,7 +560,9 @@ pub fn generate(
         };
         // Resume an earlier session of the same project now and then.
         let resumed = resumable.iter().rfind(|r| r.0 == project).cloned();
-        if let Some((_, lines, from, end)) = resumed.filter(|_| s.rng.chance(0.2)) {
+        let mut origin = None;
+        if let Some((_, lines, from, end, idx)) = resumed.filter(|_| s.rng.chance(0.2)) {
+            origin = Some(idx);
             let rewrite = s.rng.chance(0.5);
             for l in &lines {
                 s.main.push(if rewrite {
@@ -563,8 +578,17 @@ pub fn generate(
         s.turns(n);
         let bytes = s.write(&out.join("projects").join(&project))?;
         total += bytes;
-        resumable.push((project.clone(), s.main.clone(), sid.clone(), s.clock));
+        resumable.push((
+            project.clone(),
+            s.main.clone(),
+            sid.clone(),
+            s.clock,
+            truths.len(),
+        ));
         truths.push(s.truth);
+        if let Some(i) = origin {
+            truths[i].feature("was-resumed");
+        }
     }
     let v: Vec<Value> = truths
         .iter()

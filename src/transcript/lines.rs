@@ -81,6 +81,8 @@ pub(super) struct Usage {
     pub(super) cache_read_input_tokens: LU64,
     #[serde(default)]
     pub(super) cache_creation: Obj<CacheCreation>,
+    #[serde(default)]
+    pub(super) speed: LFast,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +272,27 @@ impl<'de> Deserialize<'de> for LBool {
                 Ok(LBool(v))
             }
             ignore_other_kinds!(LBool(false); num, str);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `usage.speed`: true only for the string `"fast"` (fast mode).
+#[derive(Default)]
+pub(super) struct LFast(pub(super) bool);
+
+impl<'de> Deserialize<'de> for LFast {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LFast;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LFast(v == "fast"))
+            }
+            ignore_other_kinds!(LFast(false); bool, num);
         }
         d.deserialize_any(V)
     }

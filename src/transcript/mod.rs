@@ -436,6 +436,7 @@ pub fn summarize_resume(
 /// they came from) and reported in [`Summary::copied_from`].
 pub fn read_session(path: &Path) -> Result<Session> {
     let mut eng = Engine::new(None, true);
+    eng.fast_suffix = true;
     let (exclude, origins) = resume::copied_keys(path)?;
     eng.exclude = exclude;
     eng.origins = origins;
@@ -539,6 +540,7 @@ fn key_hash(key: &str) -> u64 {
 pub fn read_responses(path: &Path) -> Result<(Summary, Vec<Response>)> {
     let mut eng = Engine::new(None, false);
     eng.unkeyed = Some(Vec::new());
+    eng.fast_suffix = true;
     eng.run(path, 0)?;
     let mut s = eng.buckets.pop().map(|b| b.summary).unwrap_or_default();
     s.open_groups = Vec::new();
@@ -751,6 +753,10 @@ struct Engine {
     unkeyed: Option<Vec<Unkeyed>>,
     /// Key of the main transcript's first response.
     first_key: Option<Box<str>>,
+    /// Name fast-mode responses (`usage.speed: "fast"`) `<model>-fast`, as
+    /// ccusage does, so they are priced with the fast multiplier (`usage`
+    /// only: the hook keeps the model id the ledger knows).
+    fast_suffix: bool,
     groups: HashMap<Box<str>, Group>,
     buckets: Vec<Bucket>,
     tasks: HashMap<String, TaskResult>,
@@ -777,6 +783,7 @@ impl Engine {
             own_session: String::new(),
             unkeyed: None,
             first_key: None,
+            fast_suffix: false,
             groups: HashMap::new(),
             buckets: vec![Bucket::new(None, None, false)],
             tasks: HashMap::new(),
@@ -1064,6 +1071,13 @@ impl Engine {
         let Some(u) = &msg.usage.0 else { return };
         let tokens = u.tokens();
         let model = if model.is_empty() { "unknown" } else { model };
+        let fast_name;
+        let model = if self.fast_suffix && u.speed.0 && !model.ends_with("-fast") {
+            fast_name = format!("{model}-fast");
+            fast_name.as_str()
+        } else {
+            model
+        };
 
         let msg_id = msg.id.0.as_deref().filter(|s| !s.is_empty());
         let req_id = l.request_id.0.as_deref().filter(|s| !s.is_empty());
@@ -1399,6 +1413,146 @@ mod tests {
             cache_read: cr,
             cache_creation_1h: 0,
         }
+    }
+
+    fn side(mut line: String, agent: Option<&str>) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["isSidechain"] = json!(true);
+        if let Some(a) = agent {
+            v["agentId"] = json!(a);
+        }
+        line = v.to_string();
+        line
+    }
+
+    #[test]
+    fn btw_replays_count_once_in_either_order_and_across_files() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                prompt("do it", ts),
+                asst("msg_a", Some("req_a"), 13, ts),
+                prompt("/btw why?", ts),
+                side(asst("msg_a", Some("req_replay"), 13, ts), None),
+                side(asst("msg_a", Some("req_replay"), 13, ts), None),
+                side(asst("msg_aside", Some("req_aside"), 5, ts), None),
+            ],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!((s.responses, s.replays_dropped), (2, 1));
+        assert_eq!(s.total().output, 18);
+        // The replay first, the original after: still one response.
+        let p = write(
+            d.path(),
+            "s2.jsonl",
+            &[
+                side(asst("msg_a", Some("req_replay"), 13, ts), None),
+                asst("msg_a", Some("req_a"), 13, ts),
+            ],
+        );
+        assert_eq!(summarize(&p, 0, None).unwrap().responses, 1);
+        // Two non-sidechain lines with different request ids are two responses.
+        let p = write(
+            d.path(),
+            "s3.jsonl",
+            &[
+                asst("msg_a", Some("req_a"), 13, ts),
+                asst("msg_a", Some("req_b"), 13, ts),
+            ],
+        );
+        assert_eq!(summarize(&p, 0, None).unwrap().responses, 2);
+        // A replay in a side file of the session.
+        let main = write(
+            d.path(),
+            "s4.jsonl",
+            &[asst("msg_a", Some("req_a"), 13, ts)],
+        );
+        write(
+            d.path(),
+            "s4/subagents/agent-aside_question-1.jsonl",
+            &[side(asst("msg_a", Some("req_r"), 13, ts), None)],
+        );
+        let s = summarize(&main, 0, None).unwrap();
+        assert_eq!((s.responses, s.replays_dropped), (1, 1));
+        // Across two incremental reads: the open group carries the message id.
+        let first = summarize(&main, 0, None).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&main)
+            .unwrap();
+        writeln!(f, "{}", side(asst("msg_a", Some("req_r2"), 13, ts), None)).unwrap();
+        let more = summarize_resume(&main, first.end_offset, Some(ts), &first.open_groups).unwrap();
+        assert_eq!(more.responses, 0);
+        assert_eq!(more.total(), Tokens::default());
+    }
+
+    #[test]
+    fn inline_subagents_are_counted_and_not_missing() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let task = |agent: &str, out: u64| {
+            json!({"type": "user", "timestamp": ts, "sessionId": "s1",
+                   "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "done"}]},
+                   "toolUseResult": {"status": "completed", "agentId": agent,
+                       "usage": {"input_tokens": 3, "output_tokens": out,
+                                 "cache_creation_input_tokens": 100, "cache_read_input_tokens": 1000}}})
+            .to_string()
+        };
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                prompt("do it", ts),
+                asst("msg_a", Some("req_a"), 13, ts),
+                side(asst("msg_s1", Some("req_s1"), 40, ts), Some("abc1234")),
+                side(asst("msg_s2", Some("req_s2"), 1, ts), Some("abc1234")),
+                task("abc1234", 700),
+                task("gone999", 5),
+            ],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        assert_eq!(s.responses, 3);
+        // The placeholder output 1 of the inline agent's last request becomes 700.
+        assert_eq!(s.total().output, 13 + 40 + 700);
+        assert_eq!(s.subagent_output_correction, 699);
+        assert_eq!(
+            s.inline_subagents.iter().collect::<Vec<_>>(),
+            vec!["abc1234"]
+        );
+        assert_eq!(
+            s.missing_subagents.iter().collect::<Vec<_>>(),
+            vec!["gone999"]
+        );
+    }
+
+    #[test]
+    fn long_context_requests_are_kept_apart_per_model() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = "2026-02-10T21:00:00.000Z";
+        let big = |msg: &str, cr: u64| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&asst(msg, Some(msg), 10, ts)).unwrap();
+            v["message"]["usage"]["cache_read_input_tokens"] = json!(cr);
+            v.to_string()
+        };
+        let p = write(
+            d.path(),
+            "s1.jsonl",
+            &[
+                big("m1", 150_000),
+                big("m2", 250_000),
+                big("m2", 250_000),
+                big("m3", 199_897),
+            ],
+        );
+        let s = summarize(&p, 0, None).unwrap();
+        // m2 is over 200k (3 + 100 + 250 000); m3 is exactly 200 000: not over.
+        let long = s.long_context[OPUS];
+        assert_eq!(long, tok(3, 10, 100, 250_000));
+        assert_eq!(s.standard_tokens(OPUS), tok(6, 20, 200, 349_897));
     }
 
     #[test]
@@ -1747,7 +1901,15 @@ mod tests {
         std::fs::write(&main2, text).unwrap();
         let s2 = summarize(&main2, 0, None).unwrap();
         assert_eq!(s2.subagent_output_correction, 0);
-        assert_eq!(s2.missing_subagents.iter().collect::<Vec<_>>(), vec!["a1"]);
+        // a1's file is under s1, a session of the same folder (a resumed
+        // session's copied Task result): counted there, not missing.
+        assert!(s2.missing_subagents.is_empty());
+        // In a folder of its own, a1 is missing.
+        std::fs::create_dir_all(d.path().join("elsewhere")).unwrap();
+        let main3 = d.path().join("elsewhere/s2.jsonl");
+        std::fs::rename(&main2, &main3).unwrap();
+        let s3 = summarize(&main3, 0, None).unwrap();
+        assert_eq!(s3.missing_subagents.iter().collect::<Vec<_>>(), vec!["a1"]);
 
         assert!(summarize(&main, 0, Some("yesterday")).is_err());
     }

@@ -41,7 +41,7 @@ pub(super) fn copied_keys(main: &Path) -> Result<CopiedKeys> {
         .collect();
     if candidates.is_empty() {
         if let Some(first) = &own.first_key {
-            candidates = siblings_holding(main, dir, first);
+            candidates = siblings_holding(main, dir, first, own.first_timestamp.as_deref());
         }
     }
     for (sid, path, named) in candidates {
@@ -90,7 +90,14 @@ pub(crate) fn rank<'a>(
 
 /// Session transcripts beside `main` whose text holds the `message.id` of
 /// `main`'s first response (a cheap substring scan; the keys are checked after).
-fn siblings_holding(main: &Path, dir: &Path, first_key: &str) -> Vec<(String, PathBuf, bool)> {
+/// Only siblings that started no later than `main` are scanned: the session
+/// it resumed is older.
+fn siblings_holding(
+    main: &Path,
+    dir: &Path,
+    first_key: &str,
+    own_first: Option<&str>,
+) -> Vec<(String, PathBuf, bool)> {
     let msg = first_key.split('\0').next().unwrap_or("");
     if msg.is_empty() {
         return Vec::new();
@@ -115,6 +122,11 @@ fn siblings_holding(main: &Path, dir: &Path, first_key: &str) -> Vec<(String, Pa
         .collect();
     paths.sort();
     for p in paths {
+        if let (Some(own), Some(theirs)) = (own_first, first_timestamp(&p)) {
+            if theirs.as_str() > own {
+                continue;
+            }
+        }
         let mut found = false;
         let _ = read_lines(&p, 0, |line| {
             if !found {
@@ -131,4 +143,34 @@ fn siblings_holding(main: &Path, dir: &Path, first_key: &str) -> Vec<(String, Pa
         }
     }
     out
+}
+
+/// The first canonical timestamp in the first 64 KiB of `path` (cheap: the
+/// start of a session).
+fn first_timestamp(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let key = b"\"timestamp\":\"";
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&buf[from..n], key) {
+        let at = from + i + key.len();
+        if let Some(ts) = buf
+            .get(at..at + 24)
+            .and_then(|b| std::str::from_utf8(b).ok())
+        {
+            if super::is_canonical(ts) {
+                return Some(ts.to_string());
+            }
+        }
+        from = at;
+    }
+    None
 }
