@@ -318,7 +318,8 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut linked: HashSet<String> = HashSet::new();
     let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
-    ledger.for_each(|r: Lite| {
+    // Order-free (a set and histograms): a pooled source may skip sorting.
+    ledger.for_each_unordered(|r: Lite| {
         if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
             linked.insert(p);
         }
