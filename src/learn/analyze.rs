@@ -352,7 +352,8 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
     let mut judged: Vec<(Option<String>, label::Key, label::Evidence)> = Vec::new();
-    ledger.for_each(|mut r: Lite| {
+    // Order-free (a set, histograms, a list): a pooled source may skip sorting.
+    ledger.for_each_unordered(|mut r: Lite| {
         if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
             linked.insert(p);
         }

@@ -5,6 +5,9 @@
 //! Statistics are identical by construction: the pooled records stream
 //! through the very per-record code of the local analysis (a [`Records`]
 //! source instead of the ledger), one server-side cursor batch at a time.
+//! The database hands over the fields analysis reads (see
+//! `crate::sync::pooled::FIELDS`); a field analysis starts to read must be
+//! added there.
 
 use serde::de::DeserializeOwned;
 
@@ -19,6 +22,16 @@ pub trait Records {
     where
         T: DeserializeOwned,
         F: FnMut(T) -> bool;
+
+    /// The same records in any order (for passes whose result does not
+    /// depend on it); by default, in order.
+    fn for_each_unordered<T, F>(&self, f: F) -> Result<()>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> bool,
+    {
+        self.for_each(f)
+    }
 }
 
 impl Records for Ledger {
@@ -38,7 +51,15 @@ impl Records for crate::sync::pooled::Pooled {
         T: DeserializeOwned,
         F: FnMut(T) -> bool,
     {
-        crate::sync::pooled::Pooled::for_each(self, f)
+        crate::sync::pooled::Pooled::for_each(self, true, f)
+    }
+
+    fn for_each_unordered<T, F>(&self, f: F) -> Result<()>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T) -> bool,
+    {
+        crate::sync::pooled::Pooled::for_each(self, false, f)
     }
 }
 
