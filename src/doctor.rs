@@ -79,7 +79,23 @@ pub fn checks(home: &Home) -> Vec<Check> {
     error_log(&mut r, home);
     learn(&mut r, home);
     sessions(&mut r, home);
+    complexity_estimates(&mut r, home);
     r.0
+}
+
+/// How tasks outside a dispatch get their complexity: the ledger's own fit
+/// (`logs/modelfit/complexity-calibration.json`) or the documented defaults.
+fn complexity_estimates(r: &mut Checks, home: &Home) {
+    match crate::complexity::Calibration::load(home) {
+        Some(c) => r.info(&format!(
+            "complexity estimates: thresholds fitted on {} labelled dispatches (agreement {:.2}, {})",
+            c.labelled, c.agreement, c.at
+        )),
+        None => r.info(&format!(
+            "complexity estimates: default thresholds (the fit needs {} dispatches labelled by the orchestrator or a person)",
+            crate::complexity::MIN_LABELLED
+        )),
+    }
 }
 
 /// Hooks registered in Claude Code's settings.
