@@ -139,6 +139,9 @@ res = json.load(open(sys.argv[1]))["results"]
 for r in res:
     print(f"{r['command']}: median {r['median']*1000:.2f} ms")
 n = json.load(open(sys.argv[2] + "/small/home/logs/dispatches.json"))
-print(f"follow-up on the recorded task: {n[-1].get('outcome_sources', {}).get('followup')}")
+# Every timed Stop appended a record with the task's id (state restored):
+# the update lands on the first of them.
+f = [r["outcome_sources"]["followup"] for r in n if r.get("outcome_sources", {}).get("followup")]
+print(f"follow-up on the recorded task: {f[0] if f else None}")
 sys.exit(0 if open(sys.argv[2] + "/stop.ok").read() == "1" else 1)
 PY

@@ -86,6 +86,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
     sessions(&mut r, home);
     router(&mut r, home);
     crate::sync::doctor_check(&mut r, home);
+    complexity_estimates(&mut r, home);
     r.0
 }
 
@@ -111,6 +112,21 @@ fn home_exists(r: &mut Checks, home: &Home) -> bool {
         ),
     );
     false
+}
+
+/// How tasks outside a dispatch get their complexity: the ledger's own fit
+/// (`logs/modelfit/complexity-calibration.json`) or the documented defaults.
+fn complexity_estimates(r: &mut Checks, home: &Home) {
+    match crate::complexity::Calibration::load(home) {
+        Some(c) => r.info(&format!(
+            "complexity estimates: thresholds fitted on {} labelled dispatches (agreement {:.2}, {})",
+            c.labelled, c.agreement, c.at
+        )),
+        None => r.info(&format!(
+            "complexity estimates: default thresholds (the fit needs {} dispatches labelled by the orchestrator or a person)",
+            crate::complexity::MIN_LABELLED
+        )),
+    }
 }
 
 /// Hooks registered in Claude Code's settings.

@@ -5,7 +5,8 @@
 //! failure recall, the false-failure rate, coverage, AUC and ECE per seed and
 //! over all seeds, and asserts the acceptance bars.
 //!
-//! `EVAL_SEEDS=1,2,3` picks the seeds (default: five of them).
+//! `EVAL_SEEDS=1,2,3` picks the seeds (default: three that were not used for
+//! tuning; seed 11 was).
 
 mod evalgen;
 
@@ -285,6 +286,22 @@ fn play(seed: u64) -> Vec<Row> {
         ));
     }
     assert_eq!(out.len(), labels.len(), "every task recorded");
+    // What `learn` needs for a complexity × model cell: a level it knows and
+    // a model of a known family.
+    let in_cell = ledger
+        .iter()
+        .filter(|r| {
+            ["simple", "medium", "complex"].contains(&r["complexity"].as_str().unwrap_or(""))
+                && ["haiku", "sonnet", "opus"]
+                    .iter()
+                    .any(|f| r["model"].as_str().unwrap_or("").contains(f))
+        })
+        .count();
+    eprintln!(
+        "seed {seed}: {in_cell} of {} recorded tasks can reach a complexity × model cell",
+        ledger.len()
+    );
+    assert!(in_cell * 10 >= ledger.len() * 9);
     out
 }
 
@@ -358,7 +375,7 @@ fn outcome_evidence_meets_the_acceptance_bars_over_several_seeds() {
     let seeds: Vec<u64> = std::env::var("EVAL_SEEDS")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![11, 23, 37, 41, 59]);
+        .unwrap_or_else(|| vec![23, 37, 41]);
     // Two seeds at a time: each plays its sessions through the binary.
     let mut all = Vec::new();
     for pair in seeds.chunks(2) {
