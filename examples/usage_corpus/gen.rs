@@ -10,6 +10,7 @@
 //! written as 1–4 lines repeating its usage (before 2.1.97 the output on all
 //! but the last line is a streaming placeholder; on 2.1.63 some responses
 //! lack `requestId`); tool results, some failed; 1-hour cache writes;
+//! fast-mode Opus 4.6 responses (6× the price);
 //! long-context requests (input side over 200k) on models with and without
 //! a long-context price; `/btw` replays (sidechain copies of an earlier
 //! response under a new `requestId`, inline or in a side file) followed by
