@@ -34,8 +34,8 @@ pub mod safe_fs;
 pub mod settings;
 pub mod signals;
 pub mod store;
-pub mod tasks;
 pub mod sync;
+pub mod tasks;
 pub mod transcript;
 
 pub use error::{Error, Result};

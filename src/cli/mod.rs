@@ -15,8 +15,8 @@ mod outcome;
 mod rate;
 mod rotate;
 mod select;
-mod tasks;
 mod sync;
+mod tasks;
 mod usage;
 mod usage_folder;
 

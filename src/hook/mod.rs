@@ -38,6 +38,16 @@ pub mod wire;
 mod write;
 
 pub use git::git_head;
+pub use write::SettleEdit;
+
+/// Applies a journaled [`SettleEdit`] (the store calls this when it writes a
+/// deferred edit of the hook into the ledger). An edit that does not parse is
+/// ignored: it was written by this binary, so only a newer one can differ.
+pub fn apply_settle(rec: &mut crate::record::Record, edit: &serde_json::Value) {
+    if let Ok(e) = serde_json::from_value::<SettleEdit>(edit.clone()) {
+        e.apply(rec);
+    }
+}
 pub use handoff::Handoff;
 pub use session::{session_file_stem, FileLock};
 
@@ -318,22 +328,21 @@ fn judge_previous(s: &Session<'_>, p: &Event, now: DateTime<Utc>) {
         crate::outcome::Outcome::Success,
         crate::outcome::Source::Hook,
     );
-    let res = write::update_record(s.home, &prev.id, |rec| {
-        if let Some((o, r)) = rating {
-            crate::outcome::apply(rec, &evidence::rating_verdict(o, r, &at), &at);
-            if let Some(serde_json::Value::Object(m)) = rec.get_mut("outcome_sources") {
-                if let Some(serde_json::Value::Object(h)) = m.get_mut("human") {
-                    h.insert("rating".into(), serde_json::json!(r));
-                }
-            }
-        }
-        let replaces: &[&str] = if rating.is_some() {
-            &["followup", "human"]
-        } else {
-            evidence::FOLLOWUP_SOURCES
-        };
-        evidence::settle(rec, fresh, replaces, &template, &at);
-    });
+    let replaces: &[&str] = if rating.is_some() {
+        &["followup", "human"]
+    } else {
+        evidence::FOLLOWUP_SOURCES
+    };
+    let edit = write::SettleEdit {
+        fresh,
+        replaces: replaces.iter().map(|s| s.to_string()).collect(),
+        template: store::reflect::verdict_value(&template, &at),
+        now: at.clone(),
+        complexity: None,
+        owned: false,
+        rating: rating.map(|(o, r)| (o.as_str().to_string(), r)),
+    };
+    let res = write::update_record(s.home, &prev.id, &edit);
     if let Err(e) = res {
         log(
             s.home,

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::evidence::{self, Evidence};
@@ -16,12 +17,12 @@ use super::task::{summarize_task, Ending};
 use super::{file_len, log, LOCK_TIMEOUT};
 use crate::clock;
 use crate::complexity;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::home::Home;
 use crate::outcome::{self, Outcome, Source, Verdict};
-use crate::record::{self, Record};
+use crate::record::Record;
 use crate::signals::retry::Attempt;
-use crate::store::Ledger;
+use crate::store::{self, Ledger};
 use crate::transcript::Tokens;
 
 pub(super) fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc>) -> Result<()> {
@@ -176,47 +177,28 @@ pub(super) fn record_task(s: &mut Session<'_>, ending: Ending, now: DateTime<Utc
         seconds: Some(seconds),
     };
     let estimated = complexity::estimate(home, &features);
+    let edit = |owned: bool| SettleEdit {
+        fresh: fresh.clone(),
+        replaces: evidence::TRANSCRIPT_SOURCES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        template: store::reflect::verdict_value(&verdict, &now_iso),
+        now: now_iso.clone(),
+        complexity: Some(estimated.to_string()),
+        owned,
+        rating: None,
+    };
     let settle = |rec: &mut Record, owned: bool| {
-        let o = evidence::settle(
-            rec,
-            fresh.clone(),
-            evidence::TRANSCRIPT_SOURCES,
-            &verdict,
-            &now_iso,
-        );
-        set_complexity(rec, estimated);
-        if owned {
-            let status = status_of(o);
-            rec.insert("status".into(), json!(status));
-            rec.insert("completed_at".into(), json!(now_iso));
-            rec.insert("updated_at".into(), json!(now_iso));
-        }
+        edit(owned).apply(rec);
     };
     if task.recorded || task.linked {
-        let owned = !task.linked;
         // The one place a Stop updates an existing record (a linked dispatch,
-        // or our own record refreshed).
-        let res = update_record(home, &task.id, |rec| settle(rec, owned));
-        match res {
-            Ok(()) => {}
-            Err(Error::NotFound { .. }) if task.linked => {
-                // The dispatch vanished (rotated, rewritten): keep the task as ad hoc.
-                log(
-                    home,
-                    &format!(
-                        "hook: linked dispatch {} not found; recording ad hoc",
-                        task.id
-                    ),
-                );
-                task.linked = false;
-                task.id = record::new_dispatch_id(now.timestamp_millis());
-                let mut rec = adhoc_record(s, &task, main_model.as_deref(), &now_iso);
-                settle(&mut rec, true);
-                finish_history(&mut rec, &now_iso);
-                append_record(home, &rec)?;
-            }
-            Err(e) => return Err(e),
-        }
+        // or our own record refreshed): journaled and weighed against the
+        // record as it is when the ledger is next written, so the Stop costs
+        // O(1) in the ledger's size. A dispatch that vanished meanwhile stays
+        // in the journal, reported by `ledger reconcile` and `doctor`.
+        update_record(home, &task.id, &edit(!task.linked))?;
     } else {
         let mut rec = adhoc_record(s, &task, main_model.as_deref(), &now_iso);
         settle(&mut rec, true);
@@ -338,28 +320,85 @@ pub(super) fn set_complexity(rec: &mut Record, estimated: &str) {
     }
 }
 
-/// Updates one record of the ledger in place: the single call through which
-/// the hook changes an existing record (a linked Stop, a refresh, the next
-/// prompt's verdict). `NotFound` when the id is gone.
-pub(super) fn update_record(home: &Home, id: &str, edit: impl FnOnce(&mut Record)) -> Result<()> {
-    let mut edit = Some(edit);
-    Ledger::of(home)
-        .with_lock_timeout(LOCK_TIMEOUT)
-        .update(id, |rec| {
-            if let Some(e) = edit.take() {
-                e(rec);
-            }
-            Ok(Some(()))
-        })
-        .map(|_| ())
+/// The hook's change to an existing record, as data: journaled at once and
+/// applied to the record as it is when the ledger is next written (so a
+/// person's verdict that arrived meanwhile still wins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SettleEdit {
+    /// The evidence just read.
+    pub fresh: Vec<evidence::Evidence>,
+    /// The sources whose earlier evidence `fresh` replaces.
+    pub replaces: Vec<String>,
+    /// The hook's verdict template (journal form, `store::reflect::verdict_value`).
+    pub template: Value,
+    /// When (ISO).
+    pub now: String,
+    /// An estimated complexity level, set unless the record has a better one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complexity: Option<String>,
+    /// The record is the hook's own (ad hoc): its status follows the outcome.
+    #[serde(default)]
+    pub owned: bool,
+    /// A person's rating from the next prompt: outcome and score out of ten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<(String, f64)>,
 }
 
-/// Appends a new record (an ad-hoc task).
-fn append_record(home: &Home, rec: &Record) -> Result<()> {
-    Ledger::of(home)
+impl SettleEdit {
+    /// Applies the edit to `rec`.
+    pub fn apply(&self, rec: &mut Record) {
+        if let Some((o, r)) = &self.rating {
+            if let Ok(o) = o.parse::<Outcome>() {
+                crate::outcome::apply(rec, &evidence::rating_verdict(o, *r, &self.now), &self.now);
+                if let Some(Value::Object(m)) = rec.get_mut("outcome_sources") {
+                    if let Some(Value::Object(h)) = m.get_mut("human") {
+                        h.insert("rating".into(), json!(r));
+                    }
+                }
+            }
+        }
+        let Some((template, _)) = store::reflect::verdict_of(&self.template) else {
+            return;
+        };
+        let replaces: Vec<&str> = self.replaces.iter().map(String::as_str).collect();
+        let o = evidence::settle(rec, self.fresh.clone(), &replaces, &template, &self.now);
+        if let Some(c) = &self.complexity {
+            set_complexity(rec, c);
+        }
+        if self.owned {
+            rec.insert("status".into(), json!(status_of(o)));
+            rec.insert("completed_at".into(), json!(self.now));
+            rec.insert("updated_at".into(), json!(self.now));
+        }
+    }
+}
+
+/// Changes one existing record: the single call through which the hook
+/// changes a record (a linked Stop, a refresh, the next prompt's verdict).
+/// O(1) in the ledger's size (`store::Ledger::update_deferred`).
+pub(super) fn update_record(home: &Home, id: &str, edit: &SettleEdit) -> Result<()> {
+    let deferred = store::DeferredEdit {
+        settle: Some(serde_json::to_value(edit).expect("settle edits serialize")),
+        ..Default::default()
+    };
+    let written = Ledger::of(home)
         .with_lock_timeout(LOCK_TIMEOUT)
-        .append(rec)
-        .map(|_| ())
+        .update_deferred(id, deferred)?;
+    if let Some(why) = written.kept {
+        log(home, &format!("hook: {why}"));
+    }
+    Ok(())
+}
+
+/// Appends a new record (an ad-hoc task), journaled first (O(1)).
+fn append_record(home: &Home, rec: &Record) -> Result<()> {
+    let written = Ledger::of(home)
+        .with_lock_timeout(LOCK_TIMEOUT)
+        .append_deferred(rec)?;
+    if let Some(why) = written.kept {
+        log(home, &format!("hook: {why}"));
+    }
+    Ok(())
 }
 
 /// The transcript facts of a task (its main transcript from its start offset).

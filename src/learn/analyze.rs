@@ -309,7 +309,11 @@ struct Chain {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Resolved {
     /// `q`: P(success | implicit evidence); `y`: the explicit verdict.
-    Known { q: f64, y: Option<bool>, partial: bool },
+    Known {
+        q: f64,
+        y: Option<bool>,
+        partial: bool,
+    },
     Unknown,
 }
 
@@ -956,8 +960,7 @@ fn pattern_json(
                 ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0)
             )),
         );
-        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0.0
-        {
+        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0.0 {
             // Attempts without a cost are charged the cell's mean attempt cost.
             json!(round6(
                 acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded
@@ -1103,7 +1106,10 @@ impl Shifts {
         };
         let global = match all.raw_shift(sigma2) {
             Some((mean, var)) => label::Shift { mean, var },
-            None => label::Shift { mean: 0.0, var: 0.0 },
+            None => label::Shift {
+                mean: 0.0,
+                var: 0.0,
+            },
         };
         let raws: Vec<(f64, f64)> = cells
             .values()
@@ -1114,7 +1120,10 @@ impl Shifts {
         let levels = cells
             .iter()
             .map(|(k, a)| {
-                (*k, label::shrink_shift(a.soft.raw_shift(sigma2), global, tau2))
+                (
+                    *k,
+                    label::shrink_shift(a.soft.raw_shift(sigma2), global, tau2),
+                )
             })
             .collect();
         Shifts {

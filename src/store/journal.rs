@@ -70,6 +70,10 @@ pub struct Entry {
     /// `deferred`: a verdict applied with the outcome precedence rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Value>,
+    /// `deferred`: the hook's evidence settle (see [`crate::hook::apply_settle`]),
+    /// applied after `set` and `verdict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<Value>,
     /// When the entry was first seen unappliable (ms), for [`KEEP_UNAPPLIABLE`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stuck_ms: Option<u64>,
@@ -88,6 +92,7 @@ impl Entry {
             before: None,
             unset: Vec::new(),
             verdict: None,
+            settle: None,
             stuck_ms: None,
         }
     }

@@ -114,6 +114,8 @@ pub struct DeferredEdit {
     pub set: Record,
     /// A verdict and the time it was given (ISO).
     pub verdict: Option<(crate::outcome::Verdict, String)>,
+    /// The hook's evidence settle, as data (see [`crate::hook::apply_settle`]).
+    pub settle: Option<Value>,
 }
 
 /// Ledgers up to this size are written at once after a deferred write (a
@@ -304,6 +306,7 @@ impl Ledger {
             .verdict
             .as_ref()
             .map(|(v, now)| reflect::verdict_value(v, now));
+        e.settle = edit.settle;
         self.push_deferred(e)
     }
 

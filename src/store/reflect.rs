@@ -54,7 +54,8 @@ pub fn verdict_value(verdict: &Verdict, now: &str) -> Value {
     .expect("verdicts serialize")
 }
 
-fn verdict_of(v: &Value) -> Option<(Verdict, String)> {
+/// The verdict and time of its journal form ([`verdict_value`]).
+pub fn verdict_of(v: &Value) -> Option<(Verdict, String)> {
     let d: VerdictData = serde_json::from_value(v.clone()).ok()?;
     let mut verdict = Verdict::new(
         d.outcome.parse::<Outcome>().ok()?,
@@ -142,6 +143,10 @@ pub fn apply_entry(r: &mut Record, e: &Entry) -> (Fate, Option<Entry>) {
             }
             if let Some((verdict, now)) = e.verdict.as_ref().and_then(verdict_of) {
                 crate::outcome::apply(r, &verdict, &now);
+            }
+            if let Some(settle) = &e.settle {
+                // The hook's evidence, weighed against the record as it is now.
+                crate::hook::apply_settle(r, settle);
             }
             let resolved = diff_entry(e, &old, r);
             let fate = if *r == old {
