@@ -19,7 +19,7 @@
 //! The hook never harms Claude Code: it prints nothing, always exits 0, and
 //! logs its errors to `logs/modelfit/modelfit.log`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -101,7 +101,11 @@ pub fn run(home: &Home, bytes: &[u8], truncated: bool) -> Option<String> {
 /// file under [`LOG_CAP`] (the older half is dropped). Never fails.
 pub fn log(home: &Home, message: &str) {
     let path = home.log_file();
-    let _ = fs::create_dir_all(home.state_dir());
+    // Never through a symbolic link (store: safe_fs); then stderr only.
+    if crate::safe_fs::ensure_dir(&home.logs_dir(), &home.state_dir()).is_err() {
+        eprintln!("modelfit: {message}");
+        return;
+    }
     if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_CAP) {
         if let Ok(bytes) = fs::read(&path) {
             let half = bytes.len() / 2;
@@ -114,8 +118,11 @@ pub fn log(home: &Home, message: &str) {
     }
     let one_line = message.replace('\n', " ");
     let line = format!("[{}] {}\n", clock::now_iso(), one_line);
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) {
-        let _ = f.write_all(line.as_bytes());
+    match crate::safe_fs::open(&path, crate::safe_fs::Mode::Append) {
+        Ok(mut f) => {
+            let _ = f.write_all(line.as_bytes());
+        }
+        Err(e) => eprintln!("modelfit: {e}; {one_line}"),
     }
 }
 
@@ -253,7 +260,7 @@ struct Session<'h> {
 impl<'h> Session<'h> {
     fn open(home: &'h Home, session_id: &str) -> Result<Session<'h>> {
         let dir = home.sessions_dir();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        crate::safe_fs::ensure_dir(&home.logs_dir(), &dir)?;
         let stem = session_file_stem(session_id);
         let lock = FileLock::acquire(&dir.join(format!("{stem}.lock")), LOCK_TIMEOUT)?;
         let path = dir.join(format!("{stem}.json"));
@@ -1009,10 +1016,11 @@ fn find_dispatch(
 /// `None` when the file cannot be read (let the full scan decide).
 fn match_offsets(path: &Path, needle: &[u8]) -> Option<Vec<u64>> {
     let re = regex::bytes::Regex::new(&regex::escape(&String::from_utf8_lossy(needle))).ok()?;
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
-        Err(_) => return None,
+    // Regular files only, never blocking on a FIFO (store::open_read).
+    let mut f = match store::open_read(path) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Some(Vec::new()),
+        Err(_) => return Some(Vec::new()),
     };
     let keep = needle.len().saturating_sub(1);
     let mut buf = vec![0u8; (1 << 20) + keep];
@@ -1052,7 +1060,7 @@ fn match_offsets(path: &Path, needle: &[u8]) -> Option<Vec<u64>> {
 fn records_around(path: &Path, hits: &[u64]) -> Option<Vec<Vec<u8>>> {
     use std::os::unix::fs::FileExt;
     const SPAN: u64 = 1 << 20;
-    let f = File::open(path).ok()?;
+    let f = store::open_read(path).ok()??;
     let len = f.metadata().ok()?.len();
     let mut out = Vec::new();
     let mut covered_to = 0u64;

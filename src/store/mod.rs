@@ -126,7 +126,7 @@ impl Ledger {
     /// The ledger of an orchestrator home.
     pub fn of(home: &crate::home::Home) -> Ledger {
         let mut l = Ledger::at(home.ledger(), home.torn_dir());
-        l.journal = Journal::at(home.journal(), home.root().to_path_buf());
+        l.journal = Journal::at(home.journal(), home.logs_dir());
         l.home = Some(home.root().to_path_buf());
         l
     }
@@ -740,6 +740,84 @@ impl Ledger {
     fn lock(&self) -> Result<LedgerLock> {
         LedgerLock::acquire(self)
     }
+}
+
+/// Opens the ledger at `path` (or a symlinked ledger's target) for reading:
+/// regular files only, never blocking on a FIFO. `None` when it does not exist.
+pub fn open_read(path: &Path) -> Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let target = write::target(path)?;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&target)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read", &target, e)),
+    };
+    let m = f
+        .metadata()
+        .map_err(|e| Error::io("cannot stat", &target, e))?;
+    if !m.is_file() {
+        return Err(Error::Unsafe {
+            path: target,
+            why: format!(
+                "it is {}; the ledger must be a regular file",
+                crate::safe_fs::kind(&m)
+            ),
+        });
+    }
+    Ok(Some(f))
+}
+
+/// One sentence on what a reconcile found and did.
+pub fn describe_reconcile(r: &Reconciled) -> String {
+    let mut s = format!(
+        "journal: {} write(s) already in the ledger, {} re-applied (another program had overwritten them)",
+        r.present, r.applied
+    );
+    if r.superseded > 0 {
+        s.push_str(&format!(
+            ", {} left alone (changed deliberately by someone else since)",
+            r.superseded
+        ));
+    }
+    if r.orphans > 0 {
+        s.push_str(&format!(
+            ", {} whose record is no longer in the ledger",
+            r.orphans
+        ));
+    }
+    if r.merged_orphans > 0 {
+        s.push_str(&format!(
+            ", {} concurrent write(s) of another program merged",
+            r.merged_orphans
+        ));
+    }
+    s.push_str(&format!(
+        "; {} compacted, {} kept in the journal",
+        r.compacted, r.pending
+    ));
+    if let Some(b) = &r.busy {
+        s.push_str(&format!(
+            "; the ledger was not written: {b} (the writes are safe in the journal)"
+        ));
+    }
+    s
+}
+
+/// Temporary ledger copies left by killed modelfit writes.
+pub fn stale_temps(ledger: &Ledger) -> Vec<PathBuf> {
+    let Ok(target) = write::target(ledger.path()) else {
+        return Vec::new();
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write::stale_temps(dir, &name)
 }
 
 /// Visits the effective records of a settled state.
