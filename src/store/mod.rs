@@ -276,8 +276,10 @@ impl Ledger {
         };
         let mut e = Entry::new("append", record.get("id").and_then(Value::as_str));
         e.record = Some(record.clone());
-        self.journal.push(vec![e])?;
-        let (rep, _) = self.flush_locked(&mut lock, first)?;
+        let pushed = self.journal.push(vec![e])?;
+        let (rep, _) = self
+            .flush_locked(&mut lock, first)
+            .inspect_err(|_| self.retract(&pushed))?;
         Ok(Written { kept: rep.busy })
     }
 
@@ -478,8 +480,10 @@ impl Ledger {
         if entries.is_empty() {
             return Ok(changed);
         }
-        self.journal.push(entries)?;
-        let (rep, _) = self.flush_locked(&mut lock, Some(snap))?;
+        let pushed = self.journal.push(entries)?;
+        let (rep, _) = self
+            .flush_locked(&mut lock, Some(snap))
+            .inspect_err(|_| self.retract(&pushed))?;
         if let Some(why) = rep.busy {
             // Acknowledged: in the journal, and in every read through for_each.
             let _ = why;
@@ -550,6 +554,19 @@ impl Ledger {
             .collect();
         self.journal.rewrite(&left)?;
         Ok(removed.len())
+    }
+
+    /// Takes back journal entries whose write failed with an error (a full
+    /// disk, a read-only ledger): the caller reports the failure, so the
+    /// write must not happen later behind their back.
+    fn retract(&self, pushed: &[Entry]) {
+        if let Ok(all) = self.journal.pending() {
+            let left: Vec<Entry> = all
+                .into_iter()
+                .filter(|e| !pushed.iter().any(|p| p.seq == e.seq))
+                .collect();
+            let _ = self.journal.rewrite(&left);
+        }
     }
 
     fn settle_locked(&self, lock: &LedgerLock) -> Result<Settled> {
@@ -927,16 +944,22 @@ where
 /// One element as `T`, with a lone surrogate escape (which JavaScript reads
 /// as a replacement character) read the same way.
 fn parse_element<T: DeserializeOwned>(path: &Path, raw: &[u8]) -> Result<T> {
-    match serde_json::from_slice(raw) {
-        Ok(v) => Ok(v),
-        Err(e) => match surrogates::replace_lone(raw) {
-            Some(fixed) => serde_json::from_slice(&fixed).map_err(|e| Error::parse(path, &e)),
-            None => Err(Error::parse(path, &e)),
-        },
-    }
+    let e = match serde_json::from_slice(raw) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    // JavaScript's reading: a lone surrogate is a character (U+FFFD here),
+    // `1e400` is a number (Infinity; the largest double here).
+    let once = surrogates::replace_lone(raw);
+    let fixed = match surrogates::clamp_huge_numbers(once.as_deref().unwrap_or(raw)) {
+        Some(f) => f,
+        None => once.ok_or_else(|| Error::parse(path, &e))?,
+    };
+    serde_json::from_slice(&fixed).map_err(|e| Error::parse(path, &e))
 }
 
-fn parse_record(raw: &[u8]) -> Option<Record> {
+/// A record read the way JavaScript reads it; `None` for a non-object.
+pub fn parse_record(raw: &[u8]) -> Option<Record> {
     parse_element(Path::new(""), raw).ok()
 }
 
