@@ -262,3 +262,53 @@ fn beside_a_dispatcher_style_writer_nothing_acknowledged_is_lost() {
 fn beside_a_batch_runner_style_writer_nothing_acknowledged_is_lost() {
     race("batch", 4);
 }
+
+#[test]
+fn the_log_dispatch_drop_in_appends_the_pipeline_record_under_the_lock() {
+    let h = Home::fixture();
+    let script = format!(
+        "{}/hooks/orchestrator/log-dispatch.sh",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = StdCommand::new("bash")
+        .arg(&script)
+        .args([
+            "health-vk",
+            "Health check \"03002\" — ok",
+            "strokmatic.health",
+            "claude-opus-4-6",
+            "partial",
+            "412",
+        ])
+        .env("ORCHESTRATOR_HOME", h.path())
+        .env("MODELFIT", assert_cmd::cargo::cargo_bin("modelfit"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = ledger(&h);
+    assert_eq!(v.len(), 30);
+    let r = &v[29];
+    assert_eq!(r["type"], "health-vk");
+    assert_eq!(r["task"], "Health check \"03002\" — ok");
+    assert_eq!(r["duration_seconds"], 412);
+    assert_eq!(r["created_at"], r["started_at"]);
+    let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "type",
+            "task",
+            "workspace",
+            "model",
+            "status",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "duration_seconds"
+        ]
+    );
+}
