@@ -308,13 +308,15 @@ impl Ledger {
     }
 
     fn push_deferred(&self, e: Entry) -> Result<Written> {
-        let mut lock = self.lock()?;
+        // The journal's own lock only: a reconcile rewriting a large ledger
+        // under the ledger's lock does not hold this up.
         self.journal.push(vec![e])?;
         let size = write::target(&self.path)
             .ok()
             .and_then(|t| std::fs::metadata(t).ok())
             .map_or(0, |m| m.len());
         if size <= INLINE_FLUSH_MAX {
+            let mut lock = self.lock()?;
             let budget = self.settle_budget.min(Duration::from_millis(300));
             let (rep, _) = self.flush_with(&mut lock, None, budget)?;
             if rep.busy.is_none() {
@@ -324,7 +326,6 @@ impl Ledger {
             self.spawn_reconcile();
             return Ok(Written { kept: rep.busy });
         }
-        drop(lock);
         // A large ledger is written by a detached `modelfit ledger reconcile`:
         // the normal path, not a problem to report.
         self.spawn_reconcile();
@@ -369,7 +370,15 @@ impl Ledger {
         let busy = self.journal.path().with_file_name("reconcile.lock");
         let _running = crate::lockfile::acquire(&busy, self.lock_timeout).ok();
         let mut lock = self.lock()?;
-        let (rep, _) = self.flush_locked(&mut lock, None)?;
+        let (mut rep, _) = self.flush_locked(&mut lock, None)?;
+        // Hook writes that arrived during a long rewrite: go again (bounded).
+        for _ in 0..3 {
+            let newest = self.journal.pending()?.iter().map(|e| e.seq).max();
+            if rep.busy.is_some() || newest <= Some(lock.seen.flushed_seq) {
+                break;
+            }
+            rep = self.flush_locked(&mut lock, None)?.0;
+        }
         Ok(rep)
     }
 
@@ -546,13 +555,13 @@ impl Ledger {
             }
         }
         // Journaled writes of moved records must not bring them back.
-        let left: Vec<Entry> = self
-            .journal
-            .pending()?
+        let all = self.journal.pending()?;
+        let upto = all.iter().map(|e| e.seq).max().unwrap_or(0);
+        let left: Vec<Entry> = all
             .into_iter()
             .filter(|e| e.id.as_ref().is_none_or(|id| !gone_ids.contains(id)))
             .collect();
-        self.journal.rewrite(&left)?;
+        self.journal.rewrite(&left, upto)?;
         Ok(removed.len())
     }
 
@@ -565,7 +574,8 @@ impl Ledger {
                 .into_iter()
                 .filter(|e| !pushed.iter().any(|p| p.seq == e.seq))
                 .collect();
-            let _ = self.journal.rewrite(&left);
+            let upto = pushed.iter().map(|e| e.seq).max().unwrap_or(0);
+            let _ = self.journal.rewrite(&left, upto);
         }
     }
 
@@ -749,7 +759,8 @@ impl Ledger {
         }
         rep.pending = keep.len();
         if dirty {
-            self.journal.rewrite(&keep)?;
+            let upto = entries.iter().map(|e| e.seq).max().unwrap_or(0);
+            self.journal.rewrite(&keep, upto)?;
         }
         Ok(())
     }
