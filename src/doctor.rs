@@ -81,6 +81,7 @@ pub fn checks(home: &Home) -> Vec<Check> {
     }
     hooks_installed(&mut r);
     ledger(&mut r, home);
+    journal(&mut r, home);
     error_log(&mut r, home);
     learn(&mut r, home);
     sessions(&mut r, home);
@@ -270,6 +271,44 @@ pub fn acknowledge(home: &Home) -> crate::Result<(usize, String)> {
 }
 
 /// Errors in the log during the last day, after the last `doctor --ack`.
+/// modelfit's journal: reconciles it with the ledger and says what it found;
+/// temporary copies left by killed writes.
+fn journal(r: &mut Checks, home: &Home) {
+    let ledger = Ledger::of(home);
+    match ledger.reconcile() {
+        Ok(rep) => {
+            let what = crate::store::describe_reconcile(&rep);
+            if rep.busy.is_some() {
+                r.fail(
+                    &what,
+                    "another program is rewriting the ledger right now; run `modelfit ledger reconcile` in a moment",
+                );
+            } else if rep.applied > 0 || rep.orphans > 0 {
+                r.info(&what);
+            } else {
+                r.ok(&what);
+            }
+        }
+        Err(e) => r.fail(
+            &format!("cannot reconcile modelfit's journal with the ledger: {e}"),
+            "fix what the message names, then run `modelfit ledger reconcile`",
+        ),
+    }
+    let temps = crate::store::stale_temps(&ledger);
+    if !temps.is_empty() {
+        r.info(&format!(
+            "{} temporary ledger copy(ies) left by killed writes (removed by the next write): {}",
+            temps.len(),
+            temps
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+}
+
+/// Errors in the log during the last day.
 fn error_log(r: &mut Checks, home: &Home) {
     let log = home.log_file();
     match unacknowledged_errors(home) {

@@ -110,6 +110,8 @@ pub fn ensure_dir(root: &Path, dir: &Path) -> Result<()> {
         path: dir.to_path_buf(),
         why: format!("it is not inside the home {}", root.display()),
     })?;
+    // The starting folder itself is not modelfit's to judge (it may be a link).
+    std::fs::create_dir_all(root).map_err(|e| Error::io("cannot create directory", root, e))?;
     let mut at = root.to_path_buf();
     for c in rel.components() {
         let Component::Normal(name) = c else {

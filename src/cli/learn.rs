@@ -178,6 +178,8 @@ pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
     }
     match a.command {
         None => {
+            // The batch job writes journaled hook writes into the ledger first (store).
+            let _ = crate::store::Ledger::of(home).reconcile();
             check_confidence(a.min_confidence)?;
             let an = learn::analyze(
                 home,

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::record::Record;
-use crate::store::{Ledger, Reconciled};
+use crate::store::Ledger;
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
@@ -109,7 +109,7 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
         LedgerCommand::Reconcile { quiet } => {
             let r = ledger.reconcile()?;
             if !quiet {
-                println!("{}", describe(&r));
+                println!("{}", crate::store::describe_reconcile(&r));
             }
             if r.busy.is_some() {
                 return Ok(ExitCode::FAILURE);
@@ -117,41 +117,4 @@ pub fn ledger(c: LedgerCommand, home: &Home) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One paragraph on what a reconcile did.
-pub fn describe(r: &Reconciled) -> String {
-    let mut s = format!(
-        "journal: {} write(s) already in the ledger, {} re-applied (another program had overwritten them)",
-        r.present, r.applied
-    );
-    if r.superseded > 0 {
-        s.push_str(&format!(
-            ", {} left alone (changed deliberately by someone else since)",
-            r.superseded
-        ));
-    }
-    if r.orphans > 0 {
-        s.push_str(&format!(
-            ", {} whose record is no longer in the ledger",
-            r.orphans
-        ));
-    }
-    if r.merged_orphans > 0 {
-        s.push_str(&format!(
-            ", {} concurrent write(s) of another program merged",
-            r.merged_orphans
-        ));
-    }
-    s.push_str(&format!(
-        "; {} compacted, {} kept in the journal",
-        r.compacted, r.pending
-    ));
-    if let Some(b) = &r.busy {
-        s.push_str(&format!(
-            "\nthe ledger was not written: {b}; your writes are safe in the journal, run \
-             `modelfit ledger reconcile` again in a moment"
-        ));
-    }
-    s
 }

@@ -51,7 +51,7 @@ pub fn apply_settle(rec: &mut crate::record::Record, edit: &serde_json::Value) {
 pub use handoff::Handoff;
 pub use session::{session_file_stem, FileLock};
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -202,7 +202,11 @@ pub fn run(home: &Home, bytes: &[u8], stdin: Stdin) -> Option<String> {
 /// file under [`LOG_CAP`] (the older half is dropped). Never fails.
 pub fn log(home: &Home, message: &str) {
     let path = home.log_file();
-    let _ = fs::create_dir_all(home.state_dir());
+    // Never through a symbolic link (store: safe_fs); then stderr only.
+    if crate::safe_fs::ensure_dir(&home.logs_dir(), &home.state_dir()).is_err() {
+        eprintln!("modelfit: {message}");
+        return;
+    }
     if fs::metadata(&path).is_ok_and(|m| m.len() > LOG_CAP) {
         if let Ok(bytes) = fs::read(&path) {
             let half = bytes.len() / 2;
@@ -215,8 +219,11 @@ pub fn log(home: &Home, message: &str) {
     }
     let one_line = message.replace('\n', " ");
     let line = format!("[{}] {}\n", clock::now_iso(), one_line);
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&path) {
-        let _ = f.write_all(line.as_bytes());
+    match crate::safe_fs::open(&path, crate::safe_fs::Mode::Append) {
+        Ok(mut f) => {
+            let _ = f.write_all(line.as_bytes());
+        }
+        Err(e) => eprintln!("modelfit: {e}; {one_line}"),
     }
 }
 

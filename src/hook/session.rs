@@ -92,7 +92,7 @@ pub(super) struct Session<'h> {
 impl<'h> Session<'h> {
     pub(super) fn open(home: &'h Home, session_id: &str) -> Result<Session<'h>> {
         let dir = home.sessions_dir();
-        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        crate::safe_fs::ensure_dir(&home.logs_dir(), &dir)?;
         let stem = session_file_stem(session_id);
         let lock = FileLock::acquire(&dir.join(format!("{stem}.lock")), LOCK_TIMEOUT)?;
         let path = dir.join(format!("{stem}.json"));

@@ -159,10 +159,21 @@ impl Journal {
             .collect())
     }
 
+    /// The journal's own lock (`journal.lock` beside it): held only for an
+    /// append or a rewrite, never while the ledger is written, so the hook's
+    /// append does not wait for a long reconcile of a large ledger.
+    fn lock(&self) -> Result<std::fs::File> {
+        safe_fs::ensure_parent(&self.root, &self.path)?;
+        crate::lockfile::acquire(
+            &self.path.with_file_name("journal.lock"),
+            crate::lockfile::default_timeout(),
+        )
+    }
+
     /// Appends `entries` (numbering them after the last one) and syncs the
     /// file: when this returns they survive a crash. Returns them numbered.
     pub fn push(&self, mut entries: Vec<Entry>) -> Result<Vec<Entry>> {
-        safe_fs::ensure_parent(&self.root, &self.path)?;
+        let _lock = self.lock()?;
         let existing = self.read()?;
         let mut seq = existing.iter().map(|e| e.seq).max().unwrap_or(0);
         let mut text = Vec::new();
@@ -195,22 +206,28 @@ impl Journal {
         Ok(entries)
     }
 
-    /// Replaces the journal by `entries` behind a `base` line carrying the
-    /// last sequence number (compaction), atomically.
-    pub fn rewrite(&self, entries: &[Entry]) -> Result<()> {
-        safe_fs::ensure_parent(&self.root, &self.path)?;
-        let last = self
-            .read()?
+    /// Replaces the entries numbered up to `upto` by `entries` (compaction),
+    /// behind a `base` line carrying the last sequence number, atomically;
+    /// entries appended after `upto` meanwhile are kept as they are.
+    pub fn rewrite(&self, entries: &[Entry], upto: u64) -> Result<()> {
+        let _lock = self.lock()?;
+        let now = self.read()?;
+        let last = now
             .iter()
             .map(|e| e.seq)
             .chain(entries.iter().map(|e| e.seq))
             .max()
             .unwrap_or(0);
+        let newer: Vec<Entry> = now
+            .into_iter()
+            .filter(|e| e.seq > upto && e.op != "base")
+            .collect();
+        let entries: Vec<&Entry> = entries.iter().chain(newer.iter()).collect();
         let mut base = Entry::new("base", None);
         base.seq = last;
         let mut text = serde_json::to_vec(&base).expect("serializes");
         text.push(b'\n');
-        for e in entries {
+        for e in &entries {
             text.extend_from_slice(&serde_json::to_vec(e).expect("serializes"));
             text.push(b'\n');
         }
@@ -250,7 +267,7 @@ mod tests {
         let c = j.push(vec![Entry::new("update", Some("a"))]).unwrap();
         assert_eq!(c[0].seq, 3);
         assert_eq!(j.pending().unwrap().len(), 3);
-        j.rewrite(&[]).unwrap();
+        j.rewrite(&[], 3).unwrap();
         assert!(j.pending().unwrap().is_empty());
         assert_eq!(j.push(vec![Entry::new("append", None)]).unwrap()[0].seq, 4);
     }

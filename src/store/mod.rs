@@ -130,7 +130,7 @@ impl Ledger {
     /// The ledger of an orchestrator home.
     pub fn of(home: &crate::home::Home) -> Ledger {
         let mut l = Ledger::at(home.ledger(), home.torn_dir());
-        l.journal = Journal::at(home.journal(), home.root().to_path_buf());
+        l.journal = Journal::at(home.journal(), home.logs_dir());
         l.home = Some(home.root().to_path_buf());
         l
     }
@@ -280,8 +280,10 @@ impl Ledger {
         };
         let mut e = Entry::new("append", record.get("id").and_then(Value::as_str));
         e.record = Some(record.clone());
-        self.journal.push(vec![e])?;
-        let (rep, _) = self.flush_locked(&mut lock, first)?;
+        let pushed = self.journal.push(vec![e])?;
+        let (rep, _) = self
+            .flush_locked(&mut lock, first)
+            .inspect_err(|_| self.retract(&pushed))?;
         Ok(Written { kept: rep.busy })
     }
 
@@ -311,13 +313,15 @@ impl Ledger {
     }
 
     fn push_deferred(&self, e: Entry) -> Result<Written> {
-        let mut lock = self.lock()?;
+        // The journal's own lock only: a reconcile rewriting a large ledger
+        // under the ledger's lock does not hold this up.
         self.journal.push(vec![e])?;
         let size = write::target(&self.path)
             .ok()
             .and_then(|t| std::fs::metadata(t).ok())
             .map_or(0, |m| m.len());
         if size <= INLINE_FLUSH_MAX {
+            let mut lock = self.lock()?;
             let budget = self.settle_budget.min(Duration::from_millis(300));
             let (rep, _) = self.flush_with(&mut lock, None, budget)?;
             if rep.busy.is_none() {
@@ -327,7 +331,6 @@ impl Ledger {
             self.spawn_reconcile();
             return Ok(Written { kept: rep.busy });
         }
-        drop(lock);
         // A large ledger is written by a detached `modelfit ledger reconcile`:
         // the normal path, not a problem to report.
         self.spawn_reconcile();
@@ -372,7 +375,15 @@ impl Ledger {
         let busy = self.journal.path().with_file_name("reconcile.lock");
         let _running = crate::lockfile::acquire(&busy, self.lock_timeout).ok();
         let mut lock = self.lock()?;
-        let (rep, _) = self.flush_locked(&mut lock, None)?;
+        let (mut rep, _) = self.flush_locked(&mut lock, None)?;
+        // Hook writes that arrived during a long rewrite: go again (bounded).
+        for _ in 0..3 {
+            let newest = self.journal.pending()?.iter().map(|e| e.seq).max();
+            if rep.busy.is_some() || newest <= Some(lock.seen.flushed_seq) {
+                break;
+            }
+            rep = self.flush_locked(&mut lock, None)?.0;
+        }
         Ok(rep)
     }
 
@@ -483,8 +494,10 @@ impl Ledger {
         if entries.is_empty() {
             return Ok(changed);
         }
-        self.journal.push(entries)?;
-        let (rep, _) = self.flush_locked(&mut lock, Some(snap))?;
+        let pushed = self.journal.push(entries)?;
+        let (rep, _) = self
+            .flush_locked(&mut lock, Some(snap))
+            .inspect_err(|_| self.retract(&pushed))?;
         if let Some(why) = rep.busy {
             // Acknowledged: in the journal, and in every read through for_each.
             let _ = why;
@@ -547,14 +560,28 @@ impl Ledger {
             }
         }
         // Journaled writes of moved records must not bring them back.
-        let left: Vec<Entry> = self
-            .journal
-            .pending()?
+        let all = self.journal.pending()?;
+        let upto = all.iter().map(|e| e.seq).max().unwrap_or(0);
+        let left: Vec<Entry> = all
             .into_iter()
             .filter(|e| e.id.as_ref().is_none_or(|id| !gone_ids.contains(id)))
             .collect();
-        self.journal.rewrite(&left)?;
+        self.journal.rewrite(&left, upto)?;
         Ok(removed.len())
+    }
+
+    /// Takes back journal entries whose write failed with an error (a full
+    /// disk, a read-only ledger): the caller reports the failure, so the
+    /// write must not happen later behind their back.
+    fn retract(&self, pushed: &[Entry]) {
+        if let Ok(all) = self.journal.pending() {
+            let left: Vec<Entry> = all
+                .into_iter()
+                .filter(|e| !pushed.iter().any(|p| p.seq == e.seq))
+                .collect();
+            let upto = pushed.iter().map(|e| e.seq).max().unwrap_or(0);
+            let _ = self.journal.rewrite(&left, upto);
+        }
     }
 
     fn settle_locked(&self, lock: &LedgerLock) -> Result<Settled> {
@@ -737,7 +764,8 @@ impl Ledger {
         }
         rep.pending = keep.len();
         if dirty {
-            self.journal.rewrite(&keep)?;
+            let upto = entries.iter().map(|e| e.seq).max().unwrap_or(0);
+            self.journal.rewrite(&keep, upto)?;
         }
         Ok(())
     }
@@ -745,6 +773,84 @@ impl Ledger {
     fn lock(&self) -> Result<LedgerLock> {
         LedgerLock::acquire(self)
     }
+}
+
+/// Opens the ledger at `path` (or a symlinked ledger's target) for reading:
+/// regular files only, never blocking on a FIFO. `None` when it does not exist.
+pub fn open_read(path: &Path) -> Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let target = write::target(path)?;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&target)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read", &target, e)),
+    };
+    let m = f
+        .metadata()
+        .map_err(|e| Error::io("cannot stat", &target, e))?;
+    if !m.is_file() {
+        return Err(Error::Unsafe {
+            path: target,
+            why: format!(
+                "it is {}; the ledger must be a regular file",
+                crate::safe_fs::kind(&m)
+            ),
+        });
+    }
+    Ok(Some(f))
+}
+
+/// One sentence on what a reconcile found and did.
+pub fn describe_reconcile(r: &Reconciled) -> String {
+    let mut s = format!(
+        "journal: {} write(s) already in the ledger, {} re-applied (another program had overwritten them)",
+        r.present, r.applied
+    );
+    if r.superseded > 0 {
+        s.push_str(&format!(
+            ", {} left alone (changed deliberately by someone else since)",
+            r.superseded
+        ));
+    }
+    if r.orphans > 0 {
+        s.push_str(&format!(
+            ", {} whose record is no longer in the ledger",
+            r.orphans
+        ));
+    }
+    if r.merged_orphans > 0 {
+        s.push_str(&format!(
+            ", {} concurrent write(s) of another program merged",
+            r.merged_orphans
+        ));
+    }
+    s.push_str(&format!(
+        "; {} compacted, {} kept in the journal",
+        r.compacted, r.pending
+    ));
+    if let Some(b) = &r.busy {
+        s.push_str(&format!(
+            "; the ledger was not written: {b} (the writes are safe in the journal)"
+        ));
+    }
+    s
+}
+
+/// Temporary ledger copies left by killed modelfit writes.
+pub fn stale_temps(ledger: &Ledger) -> Vec<PathBuf> {
+    let Ok(target) = write::target(ledger.path()) else {
+        return Vec::new();
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write::stale_temps(dir, &name)
 }
 
 /// Visits the effective records of a settled state.
@@ -854,16 +960,22 @@ where
 /// One element as `T`, with a lone surrogate escape (which JavaScript reads
 /// as a replacement character) read the same way.
 fn parse_element<T: DeserializeOwned>(path: &Path, raw: &[u8]) -> Result<T> {
-    match serde_json::from_slice(raw) {
-        Ok(v) => Ok(v),
-        Err(e) => match surrogates::replace_lone(raw) {
-            Some(fixed) => serde_json::from_slice(&fixed).map_err(|e| Error::parse(path, &e)),
-            None => Err(Error::parse(path, &e)),
-        },
-    }
+    let e = match serde_json::from_slice(raw) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    // JavaScript's reading: a lone surrogate is a character (U+FFFD here),
+    // `1e400` is a number (Infinity; the largest double here).
+    let once = surrogates::replace_lone(raw);
+    let fixed = match surrogates::clamp_huge_numbers(once.as_deref().unwrap_or(raw)) {
+        Some(f) => f,
+        None => once.ok_or_else(|| Error::parse(path, &e))?,
+    };
+    serde_json::from_slice(&fixed).map_err(|e| Error::parse(path, &e))
 }
 
-fn parse_record(raw: &[u8]) -> Option<Record> {
+/// A record read the way JavaScript reads it; `None` for a non-object.
+pub fn parse_record(raw: &[u8]) -> Option<Record> {
     parse_element(Path::new(""), raw).ok()
 }
 

@@ -232,7 +232,7 @@ pub fn reflect(bytes: &[u8], spans: &[(usize, usize)], entries: &[Entry]) -> Ref
     let idless: Vec<Value> = if entries.iter().any(|e| e.op == "append" && e.id.is_none()) {
         spans
             .iter()
-            .filter_map(|(s, e)| serde_json::from_slice::<Value>(&bytes[*s..*e]).ok())
+            .filter_map(|(s, e)| super::parse_record(&bytes[*s..*e]).map(Value::Object))
             .collect()
     } else {
         Vec::new()
@@ -272,11 +272,11 @@ pub fn reflect(bytes: &[u8], spans: &[(usize, usize)], entries: &[Entry]) -> Ref
                     Some(Slot::Span(i)) => {
                         if let std::collections::hash_map::Entry::Vacant(v) = edited.entry(i) {
                             let (s, end) = spans[i];
-                            match serde_json::from_slice::<Record>(&bytes[s..end]) {
-                                Ok(r) => {
+                            match super::parse_record(&bytes[s..end]) {
+                                Some(r) => {
                                     v.insert(r);
                                 }
-                                Err(_) => continue,
+                                None => continue,
                             }
                         }
                         changed_spans.insert(i);
@@ -311,7 +311,7 @@ pub fn reflect(bytes: &[u8], spans: &[(usize, usize)], entries: &[Entry]) -> Ref
     for i in order {
         let (s, e) = spans[i];
         let new = to_js_pretty(&Value::Object(edited[&i].clone()), 1);
-        let old: Record = serde_json::from_slice(&bytes[s..e]).unwrap_or_default();
+        let old: Record = super::parse_record(&bytes[s..e]).unwrap_or_default();
         text.extend_from_slice(&bytes[copied..s]);
         if old == edited[&i] {
             text.extend_from_slice(&bytes[s..e]);
