@@ -329,7 +329,6 @@ fn push_all(
     super::schema::ensure(&mut client, target)?;
 
     let mut keys = Keys::default();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut batch = Batch::default();
     let mut failed: Option<Error> = None;
     let mut batches = 0usize;
@@ -381,7 +380,6 @@ fn push_all(
         seq += 1;
         let hash = content_hash(raw.get().as_bytes());
         let key = keys.key(&raw, &hash);
-        seen.insert(key.clone());
         if st.acked.get(&key) == Some(&hash) {
             report.skipped += 1;
             return true;
@@ -402,7 +400,7 @@ fn push_all(
     flush(&mut batch, st, report)?;
     // Keys no longer in the ledger (rotated into archives) stay in the
     // database; forget them locally so the state does not grow forever.
-    st.acked.retain(|k, _| seen.contains(k));
+    st.acked.retain(|k, _| keys.contains(k));
     Ok(())
 }
 

@@ -149,6 +149,11 @@ struct Ids {
 }
 
 impl Keys {
+    /// Whether `key` was given out in this pass.
+    pub fn contains(&self, key: &str) -> bool {
+        self.seen.contains(key)
+    }
+
     /// The key of `raw`, whose text hashes to `hash`.
     pub fn key(&mut self, raw: &RawValue, hash: &str) -> String {
         let ids: Ids = serde_json::from_str(raw.get()).unwrap_or_default();
