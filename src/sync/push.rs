@@ -313,6 +313,13 @@ pub fn run(home: &Home, url: &str) -> Result<SyncReport> {
         }
         Err(e) => st.last_error = Some(e.to_string()),
     }
+    // The hook's hand-off backs off while the database fails (see `kick`).
+    let backoff = state::backoff_path(home);
+    if result.is_err() {
+        let _ = std::fs::write(&backoff, b"");
+    } else {
+        let _ = std::fs::remove_file(&backoff);
+    }
     st.save(home)?;
     result.map(|()| report)
 }
