@@ -20,10 +20,15 @@ command -v hyperfine >/dev/null || { echo "needs hyperfine: apt-get install -y h
 ROUNDS=${ROUNDS:-6}
 RUNS=${RUNS:-200}
 echo "== building both variants (release)"
-cargo build --release --quiet --target-dir target/bench-pg
-cargo build --release --quiet --no-default-features --features mcp --target-dir target/bench-nopg
-PG=$(realpath target/bench-pg/release/modelfit)
-NOPG=$(realpath target/bench-nopg/release/modelfit)
+# In target/release, one after the other (only modelfit itself recompiles),
+# each binary copied aside.
+mkdir -p target/bench-pg
+cargo build --release --quiet --no-default-features --features mcp --bin modelfit
+cp target/release/modelfit target/bench-pg/modelfit-nopg
+cargo build --release --quiet --bin modelfit
+cp target/release/modelfit target/bench-pg/modelfit-pg
+PG=$(realpath target/bench-pg/modelfit-pg)
+NOPG=$(realpath target/bench-pg/modelfit-nopg)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL="postgresql://team:secret@127.0.0.1:$PORT/modelfit"
 W=$(mktemp -d "${BENCH_DIR:-$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)}/modelfit-bench-pg.XXXXXX")

@@ -144,5 +144,12 @@ pub fn set(home: &Home, key: &str, value: &str) -> Result<()> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
     let mut text = crate::record::to_js_pretty(&Value::Object(map), 0);
     text.push('\n');
-    crate::store::write_atomic(&path, text.as_bytes())
+    crate::store::write_atomic(&path, text.as_bytes())?;
+    if key == "database" {
+        // The URL may hold a password: readable by its owner only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io("cannot set the permissions of", &path, e))?;
+    }
+    Ok(())
 }

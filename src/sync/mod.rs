@@ -31,6 +31,9 @@ use crate::home::Home;
 
 pub use state::{machine_id, pending, Pending, SyncState};
 
+/// After a failed sync, the hook starts the next one no sooner than this.
+pub const BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The environment variable naming the database.
 pub const ENV: &str = "MODELFIT_DATABASE_URL";
 
@@ -143,6 +146,17 @@ pub fn kick(home: &Home) {
         }
         if crate::lockfile::is_held(&state::lock_path(home)) {
             return; // a running sync picks the new record up on its next pass
+        }
+        // The database failed lately: one attempt per BACKOFF, so a database
+        // that is down costs the hook one stat, not a process per task.
+        if let Ok(m) = std::fs::metadata(state::backoff_path(home)) {
+            if m.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < BACKOFF)
+            {
+                return;
+            }
         }
         if let Err(e) = spawn_sync(home) {
             crate::hook::log(home, &format!("hook: cannot start modelfit sync: {e}"));

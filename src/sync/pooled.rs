@@ -106,7 +106,8 @@ impl Pooled {
         F: FnMut(T) -> bool,
     {
         let mut client = self.client.borrow_mut();
-        let err = |e: postgres::Error| conn::explain(&e, &self.target, "read from");
+        let target = self.target.as_str();
+        let err = move |e: postgres::Error| conn::explain(&e, target, "read from");
         let mut tx = client
             .build_transaction()
             .read_only(true)
@@ -125,27 +126,56 @@ impl Pooled {
             sql.push_str(" ORDER BY machine_id, created_at NULLS LAST, seq");
         }
         let portal = tx.bind(sql.as_str(), &[]).map_err(err)?;
-        let mut buf = String::with_capacity(4096);
-        'fetch: loop {
-            let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(err)?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                to_json(row, &mut buf);
-                let rec: T = serde_json::from_str(&buf).map_err(|e| {
-                    let machine: &str = row.get(0);
-                    let key: &str = row.get(1);
-                    Error::Database(format!(
-                        "the pooled record {key} of machine {machine} in {} does not read as a \
-                         record ({e}); delete that row or sync it again from its machine",
-                        self.target
-                    ))
-                })?;
-                if !f(rec) {
-                    break 'fetch;
+        // The next batch is fetched on a second thread while this one turns
+        // the current batch into records: the server's work and learn's
+        // overlap on two cores instead of taking turns.
+        let (send, recv) = std::sync::mpsc::sync_channel::<Result<Vec<postgres::Row>>>(2);
+        let mut failed: Option<Error> = None;
+        std::thread::scope(|scope| {
+            let tx = &mut tx;
+            let portal = &portal;
+            scope.spawn(move || loop {
+                let batch = tx.query_portal(portal, FETCH_ROWS).map_err(err);
+                let done = matches!(&batch, Ok(rows) if rows.is_empty()) || batch.is_err();
+                if send.send(batch).is_err() || done {
+                    break;
+                }
+            });
+            let mut buf = String::with_capacity(4096);
+            'fetch: for batch in recv.iter() {
+                let rows = match batch {
+                    Ok(rows) if rows.is_empty() => break,
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                };
+                for row in &rows {
+                    to_json(row, &mut buf);
+                    let rec: T = match serde_json::from_str(&buf) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let machine: &str = row.get(0);
+                            let key: &str = row.get(1);
+                            failed = Some(Error::Database(format!(
+                                "the pooled record {key} of machine {machine} in {} does not \
+                                 read as a record ({e}); delete that row or sync it again from \
+                                 its machine",
+                                target
+                            )));
+                            break 'fetch;
+                        }
+                    };
+                    if !f(rec) {
+                        break 'fetch;
+                    }
                 }
             }
+            drop(recv); // the fetching thread stops at its next send
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
         drop(portal);
         tx.commit().map_err(err)?;

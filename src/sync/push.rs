@@ -313,6 +313,13 @@ pub fn run(home: &Home, url: &str) -> Result<SyncReport> {
         }
         Err(e) => st.last_error = Some(e.to_string()),
     }
+    // The hook's hand-off backs off while the database fails (see `kick`).
+    let backoff = state::backoff_path(home);
+    if result.is_err() {
+        let _ = std::fs::write(&backoff, b"");
+    } else {
+        let _ = std::fs::remove_file(&backoff);
+    }
     st.save(home)?;
     result.map(|()| report)
 }
@@ -329,7 +336,6 @@ fn push_all(
     super::schema::ensure(&mut client, target)?;
 
     let mut keys = Keys::default();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut batch = Batch::default();
     let mut failed: Option<Error> = None;
     let mut batches = 0usize;
@@ -381,7 +387,6 @@ fn push_all(
         seq += 1;
         let hash = content_hash(raw.get().as_bytes());
         let key = keys.key(&raw, &hash);
-        seen.insert(key.clone());
         if st.acked.get(&key) == Some(&hash) {
             report.skipped += 1;
             return true;
@@ -402,7 +407,7 @@ fn push_all(
     flush(&mut batch, st, report)?;
     // Keys no longer in the ledger (rotated into archives) stay in the
     // database; forget them locally so the state does not grow forever.
-    st.acked.retain(|k, _| seen.contains(k));
+    st.acked.retain(|k, _| keys.contains(k));
     Ok(())
 }
 

@@ -36,6 +36,11 @@ pub fn lock_path(home: &Home) -> PathBuf {
     home.state_dir().join("sync.lock")
 }
 
+/// `logs/modelfit/sync-backoff`: exists (its mtime: when) after a failed sync.
+pub fn backoff_path(home: &Home) -> PathBuf {
+    home.state_dir().join("sync-backoff")
+}
+
 /// This machine's stable id, created on first use. Two machines never share
 /// one (128 random bits), so equal dispatch ids from two machines stay apart.
 pub fn machine_id(home: &Home) -> Result<String> {
@@ -149,6 +154,11 @@ struct Ids {
 }
 
 impl Keys {
+    /// Whether `key` was given out in this pass.
+    pub fn contains(&self, key: &str) -> bool {
+        self.seen.contains(key)
+    }
+
     /// The key of `raw`, whose text hashes to `hash`.
     pub fn key(&mut self, raw: &RawValue, hash: &str) -> String {
         let ids: Ids = serde_json::from_str(raw.get()).unwrap_or_default();
