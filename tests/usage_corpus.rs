@@ -18,6 +18,7 @@ use serde_json::Value;
 const SEEDS: [u64; 8] = [1, 2, 3, 5, 8, 13, 21, 34];
 
 fn usage_json(home: &Path, target: &Path) -> Value {
+    std::fs::create_dir_all(home).unwrap();
     let out = Command::cargo_bin("modelfit")
         .unwrap()
         .arg("--home")
@@ -313,6 +314,7 @@ fn folder_table_says_what_was_left_out_and_bad_targets_are_errors() {
             (has("resumed") && has("btw") && has("long-context")).then_some((d, truths))
         })
         .expect("some seed holds a resumed session and /btw replays");
+    std::fs::create_dir_all(d.path().join("home")).unwrap();
     let out = Command::cargo_bin("modelfit")
         .unwrap()
         .arg("--home")
