@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::label::{self, LabelData, LabelModel, SoftSums, DERIVED};
 use super::models::{self, Routing};
+use super::scan;
 use super::sources::{self, OutcomeSources, OutcomeView};
 use super::stats::{self, LogHist};
 use super::{Analysis, AnalyzeOptions, Status, Suggestion};
@@ -286,6 +287,67 @@ struct Week {
     covered: u64,
 }
 
+/// The error when a parallel pass stopped half-way without a parse error.
+fn unreadable(ledger: &Ledger) -> crate::error::Error {
+    crate::error::Error::Invalid(format!(
+        "{} could not be read consistently (was it rewritten by a program that does not lock it?); run `modelfit learn` again",
+        ledger.path().display()
+    ))
+}
+
+/// What pass 1 keeps of a record.
+#[derive(Default)]
+struct Pass1 {
+    linked: Option<String>,
+    cell: Option<(&'static str, &'static str)>,
+    judged: Option<(Option<String>, label::Evidence)>,
+    tokens: Option<f64>,
+    time: Option<f64>,
+}
+
+/// Why pass 2 skips a record (counted under data health).
+enum Skip {
+    Batch,
+    NoModel,
+    Unrecognised(String),
+    NoComplexity,
+    Undated,
+    BeforeWindow,
+}
+
+/// What a worker makes of one record in pass 2: everything that does not
+/// depend on the records before it.
+enum Prep {
+    Skip(Skip),
+    Item(Box<Item>),
+}
+
+struct Item {
+    prev: Option<String>,
+    model: String,
+    fam: &'static str,
+    level: &'static str,
+    at: DateTime<Utc>,
+    at_ms: i64,
+    w: f64,
+    week: i64,
+    key: (&'static str, &'static str),
+    tok_anom: Option<(f64, f64)>,
+    time_anom: Option<(f64, f64)>,
+    anomalous: bool,
+    id: String,
+    retried: bool,
+    resolved: Resolved,
+    post: Option<f64>,
+    explored: bool,
+    overridden: bool,
+    keywords: Vec<String>,
+    cost: Option<f64>,
+    covered: bool,
+    tokens_used: Option<f64>,
+    execution_time_seconds: Option<f64>,
+}
+
 /// A `select --explore` log line.
 #[derive(Debug, Clone)]
 struct Selection {
@@ -343,19 +405,19 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
     let mut judged: Vec<(Option<String>, label::Key, label::Evidence)> = Vec::new();
-    ledger.for_each(|mut r: Lite| {
-        if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
-            linked.insert(p);
-        }
+    let prepare1 = |mut r: Lite| -> Pass1 {
+        let mut out = Pass1 {
+            linked: r.previous_dispatch_id.take().filter(|p| !p.is_empty()),
+            ..Pass1::default()
+        };
         if r.kind == Some(true) {
-            return true;
+            return out;
         }
         let (Some(c), Some(fam)) = (r.complexity, r.model) else {
-            return true;
+            return out;
         };
-        let in_window = r.created_at.is_some_and(|t| t >= since);
-        if !in_window {
-            return true;
+        if !r.created_at.is_some_and(|t| t >= since) {
+            return out;
         }
         let (ev, _) = sources::evidence(&OutcomeView {
             outcome: r.outcome.take(),
@@ -364,17 +426,43 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             status: r.status.take(),
             p_success: r.p_success,
         });
+        out.cell = Some((c, fam));
         if ev.explicit.is_some() {
-            judged.push((r.id.take(), (c, fam), ev));
+            out.judged = Some((r.id.take(), ev));
         }
-        if let Some(t) = r.tokens_used {
-            tok_hist.entry((c, fam)).or_default().add(t);
+        out.tokens = r.tokens_used;
+        out.time = r.execution_time_seconds;
+        out
+    };
+    let mut apply1 = |p: Pass1| {
+        if let Some(l) = p.linked {
+            linked.insert(l);
         }
-        if let Some(t) = r.execution_time_seconds {
-            time_hist.entry((c, fam)).or_default().add(t);
+        let Some(key) = p.cell else {
+            return;
+        };
+        if let Some((id, ev)) = p.judged {
+            judged.push((id, key, ev));
         }
-        true
-    })?;
+        if let Some(t) = p.tokens {
+            tok_hist.entry(key).or_default().add(t);
+        }
+        if let Some(t) = p.time {
+            time_hist.entry(key).or_default().add(t);
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    match scan::for_each_parallel(ledger.path(), threads, &prepare1, &mut apply1) {
+        Ok(()) => {}
+        Err(scan::Fallback::Sequential) => ledger.for_each(|r: Lite| {
+            apply1(prepare1(r));
+            true
+        })?,
+        Err(scan::Fallback::Broken) => {
+            ledger.for_each(|_: Lite| true)?;
+            return Err(unreadable(&ledger));
+        }
+    }
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
         .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
@@ -407,28 +495,24 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     let mut anomalies_total: u64 = 0;
     let mut health = Health::default();
 
-    ledger.for_each(|mut r: Rec| {
-        total += 1;
+    let prepare = |mut r: Rec| -> Prep {
         if r.kind.as_deref() == Some("batch") {
-            health.batch_records += 1;
-            return true;
+            return Prep::Skip(Skip::Batch);
         }
         let model = r.model.clone().unwrap_or_default();
         let Some(fam) = models::family(&model) else {
-            if model.is_empty() || model == "none" {
-                health.no_model += 1;
+            return Prep::Skip(if model.is_empty() || model == "none" {
+                Skip::NoModel
             } else {
-                *health.unrecognised.entry(model.clone()).or_default() += 1;
-            }
-            return true;
+                Skip::Unrecognised(model)
+            });
         };
         let Some(level) = r
             .complexity
             .as_deref()
             .and_then(|c| models::LEVELS.iter().copied().find(|l| *l == c))
         else {
-            health.no_complexity += 1;
-            return true;
+            return Prep::Skip(Skip::NoComplexity);
         };
         let Some(at) = r
             .created_at
@@ -436,12 +520,10 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             .or(r.completed_at.as_deref())
             .and_then(parse_time)
         else {
-            health.undated += 1;
-            return true;
+            return Prep::Skip(Skip::Undated);
         };
         if at < since {
-            health.before_window += 1;
-            return true;
+            return Prep::Skip(Skip::BeforeWindow);
         }
         let at_ms = at.timestamp_millis();
         let age_days = (now - at).num_milliseconds() as f64 / 86_400_000.0;
@@ -482,12 +564,6 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         let post = resolved.posterior();
 
         // Attempt kind: retry / escalation, exploration, override, rule.
-        let prev = r.previous_dispatch_id.as_deref().filter(|p| !p.is_empty());
-        let chain = prev.and_then(|p| chains.get(p)).cloned();
-        let is_retry = prev.is_some();
-        let escalation = chain
-            .as_ref()
-            .is_some_and(|c| models::tier(fam) > models::tier(c.family));
         let text = r
             .original_task
             .clone()
@@ -513,6 +589,80 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                 .and_then(|t| estimate_cost(&pricing, &model, t))
         });
 
+        let covered = !routing.rules.is_empty() && routing.covers_task(&text, level);
+        Prep::Item(Box::new(Item {
+            prev: r.previous_dispatch_id.take().filter(|p| !p.is_empty()),
+            model,
+            fam,
+            level,
+            at,
+            at_ms,
+            w,
+            week,
+            key,
+            tok_anom,
+            time_anom,
+            anomalous,
+            id,
+            retried,
+            resolved,
+            post,
+            explored,
+            overridden,
+            keywords,
+            cost,
+            covered,
+            tokens_used: r.tokens_used,
+            execution_time_seconds: r.execution_time_seconds,
+        }))
+    };
+    let mut apply = |p: Prep| {
+        total += 1;
+        let it = match p {
+            Prep::Skip(why) => {
+                match why {
+                    Skip::Batch => health.batch_records += 1,
+                    Skip::NoModel => health.no_model += 1,
+                    Skip::Unrecognised(m) => *health.unrecognised.entry(m).or_default() += 1,
+                    Skip::NoComplexity => health.no_complexity += 1,
+                    Skip::Undated => health.undated += 1,
+                    Skip::BeforeWindow => health.before_window += 1,
+                }
+                return;
+            }
+            Prep::Item(it) => it,
+        };
+        let Item {
+            prev,
+            model,
+            fam,
+            level,
+            at,
+            at_ms,
+            w,
+            week,
+            key,
+            tok_anom,
+            time_anom,
+            anomalous,
+            id,
+            retried,
+            resolved,
+            post,
+            explored,
+            overridden,
+            keywords,
+            cost,
+            covered,
+            tokens_used,
+            execution_time_seconds,
+        } = *it;
+        let prev = prev.as_deref();
+        let chain = prev.and_then(|p| chains.get(p)).cloned();
+        let is_retry = prev.is_some();
+        let escalation = chain
+            .as_ref()
+            .is_some_and(|c| models::tier(fam) > models::tier(c.family));
         // Cost per success: every attempt is charged to its task's first attempt.
         let root = match &chain {
             Some(c) => c.root,
@@ -575,14 +725,14 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             if anomalous && !kw {
                 acc.anomalies += 1;
             }
-            match r.tokens_used {
+            match tokens_used {
                 Some(t) => {
                     acc.tokens_sum += t;
                     acc.tokens_n += 1;
                 }
                 None => acc.without_tokens += 1,
             }
-            if let Some(t) = r.execution_time_seconds {
+            if let Some(t) = execution_time_seconds {
                 acc.time_sum += t;
                 acc.time_n += 1;
             }
@@ -656,7 +806,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                     e.s += p;
                 }
             }
-            if !is_retry && !routing.rules.is_empty() && routing.covers_task(&text, level) {
+            if !is_retry && covered {
                 e.covered += 1;
             }
         }
@@ -664,7 +814,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             Resolved::Unknown => *health.unknown_by_model.entry(fam).or_default() += 1,
             _ => *health.known_by_model.entry(fam).or_default() += 1,
         }
-        if r.tokens_used.is_none() {
+        if tokens_used.is_none() {
             *health.without_tokens_by_model.entry(fam).or_default() += 1;
         }
         if anomalous {
@@ -699,8 +849,21 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
                 anomalies.push(entry);
             }
         }
-        true
-    })?;
+    };
+    match scan::for_each_parallel(ledger.path(), threads, &prepare, &mut apply) {
+        Ok(()) => {}
+        // Not laid out for splitting: one stream, which also names the
+        // position of any parse error.
+        Err(scan::Fallback::Sequential) => ledger.for_each(|r: Rec| {
+            apply(prepare(r));
+            true
+        })?,
+        Err(scan::Fallback::Broken) => {
+            // Surface the record that does not parse, with its position.
+            ledger.for_each(|_: Rec| true)?;
+            return Err(unreadable(&ledger));
+        }
+    }
 
     // Build the document: each cell's soft estimate, its shift shrunk
     // toward the ledger's (levels) or its level's (keywords).

@@ -23,6 +23,7 @@ pub mod file;
 pub mod label;
 pub mod models;
 pub mod report;
+pub mod scan;
 #[cfg(any(test, feature = "simulate"))]
 pub mod simulate;
 pub mod sources;
