@@ -66,7 +66,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !o.safe() {
                 unsafe_draws += 1;
             }
-            if std::env::var_os("SIMULATE_VERBOSE").is_some() && (!o.safe() || o.found() == Some(false)) {
+            if std::env::var_os("SIMULATE_VERBOSE").is_some()
+                && (!o.safe() || o.found() == Some(false))
+            {
                 println!("  {} seed {seed}: {o:?}", world.name);
                 for s in &open {
                     println!("    {} {:.3} {}", s.kind, s.confidence, s.reason);
@@ -77,7 +79,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if p.get("keyword").is_none() {
                         println!(
                             "    {} rate {} n*={} info={} labels={}",
-                            p["pattern_id"], p["success_rate"], p["effective_sample_size"], p["information_size"], p["labels"]
+                            p["pattern_id"],
+                            p["success_rate"],
+                            p["effective_sample_size"],
+                            p["information_size"],
+                            p["labels"]
                         );
                     }
                 }

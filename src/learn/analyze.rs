@@ -371,7 +371,11 @@ struct Chain {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Resolved {
     /// `q`: P(success | implicit evidence); `y`: the explicit verdict.
-    Known { q: f64, y: Option<bool>, partial: bool },
+    Known {
+        q: f64,
+        y: Option<bool>,
+        partial: bool,
+    },
     Unknown,
 }
 
@@ -416,7 +420,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         let (Some(c), Some(fam)) = (r.complexity, r.model) else {
             return out;
         };
-        if !r.created_at.is_some_and(|t| t >= since) {
+        if r.created_at.is_none_or(|t| t < since) {
             return out;
         }
         let (ev, _) = sources::evidence(&OutcomeView {
@@ -452,7 +456,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    match scan::for_each_parallel(ledger.path(), threads, &prepare1, &mut apply1) {
+    match scan::for_each_parallel(ledger.path(), threads, prepare1, &mut apply1) {
         Ok(()) => {}
         Err(scan::Fallback::Sequential) => ledger.for_each(|r: Lite| {
             apply1(prepare1(r));
@@ -739,7 +743,12 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             if !first_attempt {
                 return;
             }
-            let Resolved::Known { q, y: verdict, partial } = resolved else {
+            let Resolved::Known {
+                q,
+                y: verdict,
+                partial,
+            } = resolved
+            else {
                 acc.unknown += 1;
                 if anomalous {
                     acc.questioned += 1;
@@ -850,7 +859,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
             }
         }
     };
-    match scan::for_each_parallel(ledger.path(), threads, &prepare, &mut apply) {
+    match scan::for_each_parallel(ledger.path(), threads, prepare, &mut apply) {
         Ok(()) => {}
         // Not laid out for splitting: one stream, which also names the
         // position of any parse error.
@@ -1105,8 +1114,7 @@ fn pattern_json(
                 ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0)
             )),
         );
-        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0.0
-        {
+        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0.0 {
             // Attempts without a cost are charged the cell's mean attempt cost.
             json!(round6(
                 acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded
@@ -1252,7 +1260,10 @@ impl Shifts {
         };
         let global = match all.raw_shift(sigma2) {
             Some((mean, var)) => label::Shift { mean, var },
-            None => label::Shift { mean: 0.0, var: 0.0 },
+            None => label::Shift {
+                mean: 0.0,
+                var: 0.0,
+            },
         };
         let raws: Vec<(f64, f64)> = cells
             .values()
@@ -1263,7 +1274,10 @@ impl Shifts {
         let levels = cells
             .iter()
             .map(|(k, a)| {
-                (*k, label::shrink_shift(a.soft.raw_shift(sigma2), global, tau2))
+                (
+                    *k,
+                    label::shrink_shift(a.soft.raw_shift(sigma2), global, tau2),
+                )
             })
             .collect();
         Shifts {

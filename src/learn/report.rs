@@ -289,6 +289,8 @@ fn markdown(doc: &Map<String, Value>) -> String {
         let _ = writeln!(o, "No cell has 10% or more retries.");
     }
 
+    o.push_str(&super::trust::markdown(doc));
+
     let _ = writeln!(o, "\n## Success metrics, week by week\n");
     let _ = writeln!(o, "| week | first-attempt success | change | cost per successful task | tasks covered by a rule | applied suggestions with confidence ≥ 0.75 |");
     let _ = writeln!(o, "|---|---|---|---|---|---|");

@@ -41,7 +41,11 @@ fn boundaries(file: &File, len: u64) -> Option<Vec<u64>> {
     if head[first] != b'[' {
         return None;
     }
-    let start = first as u64 + 1 + head[first + 1..].iter().position(|b| !b.is_ascii_whitespace())? as u64;
+    let start = first as u64
+        + 1
+        + head[first + 1..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())? as u64;
     let mut out = vec![start];
     let finder = memchr::memmem::Finder::new(b"\n  {");
     let mut probe = vec![0u8; 64 << 10];
@@ -259,7 +263,10 @@ mod tests {
         let mut seen = Vec::new();
         for_each_parallel(&path, 2, |r: R| r.id, |id| seen.push(id)).unwrap();
         assert_eq!(seen.len(), i);
-        assert!(seen.iter().enumerate().all(|(k, id)| *id == format!("r{k}")));
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(k, id)| *id == format!("r{k}")));
         // Compact JSON: no boundaries, the caller reads sequentially.
         std::fs::write(&path, text.replace("\n", "")).unwrap();
         assert!(for_each_parallel(&path, 2, |r: R| r.id, |_| {}).is_err());

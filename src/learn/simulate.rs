@@ -518,8 +518,8 @@ pub fn route_tasks(rules: [usize; 3], changes: &[Change]) -> [[usize; 4]; 3] {
             Change::AddRule { rule } | Change::ModifyRule { rule, .. } => rule,
             Change::TaskComplexity { .. } => continue,
         };
-        let Some(f) = super::models::family(&rule.model)
-            .and_then(|f| FAMILIES.iter().position(|x| *x == f))
+        let Some(f) =
+            super::models::family(&rule.model).and_then(|f| FAMILIES.iter().position(|x| *x == f))
         else {
             continue;
         };
@@ -535,7 +535,10 @@ pub fn route_tasks(rules: [usize; 3], changes: &[Change]) -> [[usize; 4]; 3] {
                 continue;
             }
             for (k, slot) in row.iter_mut().enumerate() {
-                if crate::signals::keywords(TASKS[l][k]).iter().any(|w| w == kw) {
+                if crate::signals::keywords(TASKS[l][k])
+                    .iter()
+                    .any(|w| w == kw)
+                {
                     *slot = f;
                 }
             }
@@ -565,15 +568,15 @@ impl Outcome {
 
     /// The gain reaches half the oracle's (`None` where the oracle gains nothing).
     pub fn found(&self) -> Option<bool> {
-        (self.oracle_gain > 1e-9).then(|| self.gain >= 0.5 * self.oracle_gain)
+        (self.oracle_gain > 1e-9).then_some(self.gain >= 0.5 * self.oracle_gain)
     }
 }
 
 /// Value of a routing: Σ traffic × ¼ Σ_task (p − cost in dollars).
 pub fn value(world: &World, route: &[[usize; 4]; 3]) -> f64 {
     let mut v = 0.0;
-    for l in 0..3 {
-        for (k, f) in route[l].iter().enumerate() {
+    for (l, row) in route.iter().enumerate() {
+        for (k, f) in row.iter().enumerate() {
             v += world.traffic[l] * 0.25 * (world.p_task(l, k, *f) - COST[*f]);
         }
     }
@@ -621,15 +624,25 @@ pub fn keyword_claim_holds(world: &World, change: &Change, t: f64, delta: f64) -
     let quoted: Vec<&str> = rule.condition.split('\'').skip(1).step_by(2).collect();
     let kw = quoted.first()?;
     let l = LEVELS.iter().position(|x| Some(x) == quoted.get(1))?;
-    let m = super::models::family(&rule.model).and_then(|f| FAMILIES.iter().position(|x| *x == f))?;
+    let m =
+        super::models::family(&rule.model).and_then(|f| FAMILIES.iter().position(|x| *x == f))?;
     let r = world.rules[l];
     let kinds: Vec<usize> = (0..4)
-        .filter(|k| crate::signals::keywords(TASKS[l][*k]).iter().any(|w| w == kw))
+        .filter(|k| {
+            crate::signals::keywords(TASKS[l][*k])
+                .iter()
+                .any(|w| w == kw)
+        })
         .collect();
     if kinds.is_empty() {
         return None;
     }
-    let mean = |f: usize| kinds.iter().map(|k| world.p_task(l, *k, f)).sum::<f64>() / kinds.len() as f64;
+    let mean =
+        |f: usize| kinds.iter().map(|k| world.p_task(l, *k, f)).sum::<f64>() / kinds.len() as f64;
     let (pr, pm) = (mean(r), mean(m));
-    Some(if m > r { pr < t && pm > pr } else { pm >= t.max(pr - delta) })
+    Some(if m > r {
+        pr < t && pm > pr
+    } else {
+        pm >= t.max(pr - delta)
+    })
 }

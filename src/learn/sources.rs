@@ -149,7 +149,9 @@ pub struct OutcomeView {
 }
 
 /// `deserialize_with` helper: the sources object, or `None` for any other JSON value.
-pub fn lenient_sources<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OutcomeSources>, D::Error> {
+pub fn lenient_sources<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OutcomeSources>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Any {
@@ -189,7 +191,9 @@ pub fn evidence(v: &OutcomeView) -> (Evidence, bool) {
                     top_is_implicit = true;
                 }
             }
-            Some(s) if srcs.get(s).is_some() && !matches!(s, "human" | "manual" | "orchestrator") => {
+            Some(s)
+                if srcs.get(s).is_some() && !matches!(s, "human" | "manual" | "orchestrator") =>
+            {
                 // An implicit source named as the decider (tests, followup, …).
                 let recorded = srcs.get(s).and_then(|x| x.0);
                 if recorded.is_some_and(|r| r != o) {
@@ -235,7 +239,9 @@ mod tests {
 
     #[test]
     fn hook_outcome_and_status_are_implicit() {
-        let (e, _) = view(serde_json::json!({"outcome": "success", "outcome_source": "hook", "status": "failed"}));
+        let (e, _) = view(
+            serde_json::json!({"outcome": "success", "outcome_source": "hook", "status": "failed"}),
+        );
         assert_eq!(e.explicit, None);
         assert_eq!(e.get(0), Some(true));
         assert_eq!(e.get(VERIFICATION), Some(false));
@@ -272,7 +278,9 @@ mod tests {
 
     #[test]
     fn odd_values_are_no_verdict() {
-        let (e, _) = view(serde_json::json!({"outcome_sources": {"hook": 3, "tests": "failure", "ci": {"outcome": "maybe"}}, "p_success": "x"}));
+        let (e, _) = view(
+            serde_json::json!({"outcome_sources": {"hook": 3, "tests": "failure", "ci": {"outcome": "maybe"}}, "p_success": "x"}),
+        );
         assert_eq!(e.get(0), None);
         assert_eq!(e.get(1), Some(false));
         assert_eq!(e.explicit, None);

@@ -271,7 +271,8 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                     cap(r),
                     p_under
                 );
-                let strong = stats::wilson(rc.p * rc.info, rc.info, stats::Z95_ONE_SIDED).1 < TARGET;
+                let strong =
+                    stats::wilson(rc.p * rc.info, rc.info, stats::Z95_ONE_SIDED).1 < TARGET;
                 let cand = Candidate {
                     kind: "upgrade_complexity",
                     finding: "underperforming",
