@@ -287,6 +287,13 @@ struct Week {
     covered: u64,
 }
 
+/// FNV-1a 64 of a record id.
+fn id_hash(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The error when a parallel pass stopped half-way without a parse error.
 fn unreadable(ledger: &Ledger) -> crate::error::Error {
     crate::error::Error::Invalid(format!(
@@ -298,9 +305,9 @@ fn unreadable(ledger: &Ledger) -> crate::error::Error {
 /// What pass 1 keeps of a record.
 #[derive(Default)]
 struct Pass1 {
-    linked: Option<String>,
+    linked: Option<u64>,
     cell: Option<(&'static str, &'static str)>,
-    judged: Option<(Option<String>, label::Evidence)>,
+    judged: Option<(Option<u64>, label::Evidence)>,
     tokens: Option<f64>,
     time: Option<f64>,
 }
@@ -404,14 +411,20 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     let cutoffs = cooldown_cutoffs(&earlier);
 
     // Pass 1: retry links and per-cell norms.
-    let mut linked: HashSet<String> = HashSet::new();
+    // Ids as 64-bit hashes: memory stays small on ledgers where every record
+    // is judged or retried (a collision would only mislabel one attempt).
+    let mut linked: HashSet<u64> = HashSet::new();
     let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
-    let mut judged: Vec<(Option<String>, label::Key, label::Evidence)> = Vec::new();
+    let mut judged: Vec<(Option<u64>, label::Key, label::Evidence)> = Vec::new();
     let prepare1 = |mut r: Lite| -> Pass1 {
         let mut out = Pass1 {
-            linked: r.previous_dispatch_id.take().filter(|p| !p.is_empty()),
+            linked: r
+                .previous_dispatch_id
+                .take()
+                .filter(|p| !p.is_empty())
+                .map(|p| id_hash(&p)),
             ..Pass1::default()
         };
         if r.kind == Some(true) {
@@ -432,7 +445,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         });
         out.cell = Some((c, fam));
         if ev.explicit.is_some() {
-            out.judged = Some((r.id.take(), ev));
+            out.judged = Some((r.id.take().map(|i| id_hash(&i)), ev));
         }
         out.tokens = r.tokens_used;
         out.time = r.execution_time_seconds;
@@ -480,6 +493,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     let mut data = LabelData::default();
     for (id, key, mut ev) in judged {
         let retried = id.is_some_and(|i| linked.contains(&i));
+
         set_retry_link(&mut ev, retried);
         data.add(key, &ev);
     }
@@ -547,7 +561,7 @@ pub fn run(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
         let anomalous = tok_anom.is_some() || time_anom.is_some();
 
         let id = r.id.clone().unwrap_or_default();
-        let retried = !id.is_empty() && linked.contains(&id);
+        let retried = !id.is_empty() && linked.contains(&id_hash(&id));
         let (mut ev, partial) = sources::evidence(&OutcomeView {
             outcome: r.outcome.take(),
             outcome_source: r.outcome_source.take(),
