@@ -629,7 +629,7 @@ fn open_ids(home: &Path) -> Vec<String> {
 
 #[test]
 fn cli_reject_is_never_suggested_again_and_apply_changes_routing() {
-    let dir = simulated_home("over_provisioned");
+    let dir = simulated_home("underperforming");
     let h = dir.path();
     bin(h).arg("learn").assert().success();
     let open = open_ids(h);

@@ -179,14 +179,17 @@ fn retries_fail_the_attempt_they_retry_unless_a_person_said_otherwise() {
         .find(|p| p["pattern_id"] == "complexity=medium/model=sonnet")
         .unwrap()
         .clone();
-    // a: hook success but retried → failure; c: a person's success stands; d: a retry, not a first attempt.
+    // a: hook success but retried → a soft label short of success; c: a
+    // person's success stands in full; d: a retry, not a first attempt.
     assert_eq!(p["sample_size"], 2);
-    assert_eq!(p["successes"], 1);
+    let s = p["successes"].as_f64().unwrap();
+    assert!((1.0..1.99).contains(&s), "{s}");
     assert_eq!(p["retries"], 1);
     assert_eq!(p["attempts"], 3);
     // Cost per success: every attempt is charged to the task's first model.
     assert_eq!(p["tasks"], 2);
-    assert_eq!(p["tasks_succeeded"], 2);
+    let t = p["tasks_succeeded"].as_f64().unwrap();
+    assert!(t > s && t <= 2.0, "{t}");
     let o = doc["patterns"]
         .as_array()
         .unwrap()
@@ -245,11 +248,14 @@ fn exploration_is_joined_and_overrides_are_excluded() {
         .unwrap()
         .clone();
     assert_eq!(p["explored"], 1);
-    assert_eq!(p["explored_successes"], 1);
+    // A clean stop with nothing against it: a soft label near 1.
+    let e = p["explored_successes"].as_f64().unwrap();
+    assert!(e > 0.9 && e < 1.0, "{e}");
     assert_eq!(p["overrides"], 1);
     // a (explored) and c (no log line: the rule's choice) count; b (override) does not.
     assert_eq!(p["sample_size"], 2);
-    assert_eq!(p["successes"], 2);
+    let s = p["successes"].as_f64().unwrap();
+    assert!(s > 1.8 && s < 2.0, "{s}");
 }
 
 #[test]

@@ -78,56 +78,105 @@ fn check(world: &World, open: &[Suggestion]) -> [usize; 3] {
     after
 }
 
+/// Seeds of the rate tests: outside the 0–39 of `bench/learn-sweep.sh`.
+const SEEDS: std::ops::Range<u64> = 100..105;
+
+/// Every world, truth-labelled and weak-labelled, over several draws:
+/// no task loses more than 5 points of true success (the silent world,
+/// whose failures only people see, may slip in a draw where no rated task
+/// caught one, once per world at most); worlds whose rules are right or whose sample is tiny stay
+/// put; the gains are found in most draws and in half the draws of each.
 #[test]
-fn over_provisioned_medium_moves_to_haiku() {
-    let w = world("over_provisioned");
-    let open = run(&w, 1);
-    let after = check(&w, &open);
-    assert_eq!(after, [0, 0, 2], "{open:?}");
-    let s = &open[0];
-    assert_eq!(s.kind, "downgrade_complexity");
-    assert!(s.id.starts_with("sg-") && s.confidence >= 0.9);
+fn every_world_over_several_draws() {
+    let mut worlds = World::scenarios();
+    worlds.extend(World::weak_scenarios());
+    let (mut found, mut pairs, mut unsafe_draws) = (0, 0, 0);
+    for w in &worlds {
+        let (mut safe, mut world_found, mut world_pairs) = (0, 0, 0);
+        for seed in SEEDS {
+            let open = run(w, seed);
+            let changes: Vec<Change> = open.iter().map(|s| s.change.clone()).collect();
+            let o = simulate::judge(w, &changes);
+            safe += o.safe() as u32;
+            if ["already_optimal", "simpson", "tiny_sample"].contains(&w.name) {
+                assert!(open.is_empty(), "{} seed {seed}: {open:?}", w.name);
+            }
+            if GAIN_WORLDS.contains(&w.name) {
+                world_pairs += 1;
+                world_found += o.found().unwrap_or(false) as u32;
+            }
+        }
+        let draws = SEEDS.count() as u32;
+        // At most one unlucky draw per world, two in the silent world where
+        // about one draw in ten has no rated task catching a silent failure
+        // (bench/learn-sweep.sh gives the rates over 40 draws).
+        let allowed = if w.name == "silent_failures" { 2 } else { 1 };
+        assert!(
+            safe + allowed >= draws,
+            "{}: safe in {safe}/{draws}",
+            w.name
+        );
+        unsafe_draws += draws - safe;
+        if world_pairs > 0 {
+            assert!(
+                2 * world_found >= world_pairs,
+                "{}: gain found in {world_found}/{world_pairs}",
+                w.name
+            );
+        }
+        found += world_found;
+        pairs += world_pairs;
+    }
+    assert!(4 * found >= 3 * pairs, "gains found in {found}/{pairs}");
     assert!(
-        s.reason
-            .contains("recent medium tasks succeeded with Haiku"),
-        "{}",
-        s.reason
+        unsafe_draws <= 3,
+        "{unsafe_draws} draws with a task 5+ points worse"
     );
 }
 
-#[test]
-fn underperforming_simple_moves_to_sonnet() {
-    let w = world("underperforming");
-    let open = run(&w, 2);
-    assert_eq!(check(&w, &open), [1, 1, 2], "{open:?}");
-    assert_eq!(open[0].finding, "underperforming");
-}
+/// Worlds whose change the data supports.
+const GAIN_WORLDS: [&str; 5] = [
+    "over_provisioned",
+    "underperforming",
+    "honest_evidence",
+    "verification_only",
+    "drift_after_release",
+];
 
 #[test]
-fn optimal_simpson_and_tiny_worlds_stay_put() {
-    for name in ["already_optimal", "simpson", "tiny_sample"] {
-        let w = world(name);
-        let open = run(&w, 3);
-        assert!(open.is_empty(), "{name}: {open:?}");
-    }
-}
-
-#[test]
-fn drift_after_release_is_noticed() {
-    let w = world("drift_after_release");
-    let open = run(&w, 4);
-    assert_eq!(check(&w, &open), [1, 1, 2], "{open:?}");
-}
-
-#[test]
-fn same_world_same_ids() {
+fn a_found_change_is_the_oracle_s_and_has_the_same_id_in_every_draw() {
     let w = world("over_provisioned");
-    let a: Vec<String> = run(&w, 5).into_iter().map(|s| s.id).collect();
-    let b: Vec<String> = run(&w, 6).into_iter().map(|s| s.id).collect();
-    assert!(!a.is_empty());
+    let found: Vec<Vec<Suggestion>> = (0..8)
+        .map(|seed| run(&w, seed))
+        .filter(|o| o.iter().any(|s| s.kind == "downgrade_complexity"))
+        .take(2)
+        .collect();
+    assert_eq!(found.len(), 2, "the downgrade in fewer than 2 of 8 draws");
+    for open in &found {
+        let after = check(&w, open);
+        assert_eq!(after[1], 0, "{open:?}");
+        let s = open
+            .iter()
+            .find(|s| s.kind == "downgrade_complexity")
+            .unwrap();
+        assert!(s.id.starts_with("sg-") && s.confidence >= 0.9);
+        assert!(
+            s.reason
+                .contains("recent medium tasks succeeded with Haiku"),
+            "{}",
+            s.reason
+        );
+    }
+    let ids = |o: &Vec<Suggestion>| -> Vec<String> {
+        o.iter()
+            .filter(|s| s.kind == "downgrade_complexity")
+            .map(|s| s.id.clone())
+            .collect()
+    };
     assert_eq!(
-        a, b,
-        "the same change must have the same id whatever the data"
+        ids(&found[0]),
+        ids(&found[1]),
+        "the same change must have the same id"
     );
 }
 
@@ -147,7 +196,11 @@ fn apply_then_learn_again_does_not_flip_flop() {
     )
     .unwrap();
     let now = modelfit::clock::parse(NOW).unwrap();
-    simulate::write_ledger(&w, 11, now, &h.join("logs/dispatches.json")).unwrap();
+    // A draw where learn finds the upgrade (most do).
+    let seed = (11..20)
+        .find(|seed| run(&w, *seed).len() == 1)
+        .expect("the upgrade in none of 9 draws");
+    simulate::write_ledger(&w, seed, now, &h.join("logs/dispatches.json")).unwrap();
     let mf = || {
         let mut c = common::modelfit();
         c.env("MODELFIT_NOW", NOW).arg("--home").arg(h);
@@ -187,28 +240,43 @@ fn apply_then_learn_again_does_not_flip_flop() {
 }
 
 /// One kind of medium task (database refactors) is hard for Sonnet while
-/// medium work as a whole is fine: learn proposes keyword rules scoped to
-/// medium that send it to Opus, and leaves the level alone.
+/// medium work as a whole is fine: in most draws learn proposes keyword rules
+/// scoped to medium that send it to Opus, and every keyword rule it proposes
+/// is one of those.
 #[test]
 fn keyword_interaction_gets_a_scoped_rule() {
     let w = world("keyword_interaction");
-    let open = run(&w, 8);
-    assert!(!open.is_empty(), "no suggestion");
-    for s in &open {
-        assert_eq!(s.kind, "new_rule", "{open:?}");
-        let Change::AddRule { rule } = &s.change else {
-            panic!("{s:?}")
-        };
-        assert!(
-            rule.condition.ends_with("and complexity == 'medium'"),
-            "{rule:?}"
-        );
-        assert!(
-            rule.condition.contains("'database'") || rule.condition.contains("'refactor'"),
-            "{rule:?}"
-        );
-        assert_eq!(rule.model, "opus");
-        // The rule parses and selects as written.
-        assert!(modelfit::rules::parse(&rule.condition).is_ok());
+    let mut with_rule = 0;
+    for seed in SEEDS {
+        let open = run(&w, seed);
+        let rules: Vec<&Suggestion> = open.iter().filter(|s| s.kind == "new_rule").collect();
+        with_rule += !rules.is_empty() as u32;
+        for s in rules {
+            let Change::AddRule { rule } = &s.change else {
+                panic!("{s:?}")
+            };
+            assert!(
+                rule.condition.ends_with("and complexity == 'medium'"),
+                "{rule:?}"
+            );
+            assert!(
+                rule.condition.contains("'database'") || rule.condition.contains("'refactor'"),
+                "{rule:?}"
+            );
+            assert_eq!(rule.model, "opus");
+            // The rule parses and selects as written.
+            assert!(modelfit::rules::parse(&rule.condition).is_ok());
+        }
+        // No task loses: the level change sometimes proposed next to the rule
+        // (medium's mixed rate sits just above target) moves up, not down.
+        assert!(simulate::judge(
+            &w,
+            &open.iter().map(|s| s.change.clone()).collect::<Vec<_>>()
+        )
+        .safe());
     }
+    assert!(
+        with_rule * 5 >= 4 * SEEDS.count() as u32,
+        "scoped rule in {with_rule} draws"
+    );
 }

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::label::{self, LabelData, LabelModel, SoftSums, DERIVED};
 use super::models::{self, Routing};
+use super::scan;
 use super::sources::{self, OutcomeSources, OutcomeView};
 use super::stats::{self, LogHist};
 use super::{Analysis, AnalyzeOptions, Status, Suggestion};
@@ -286,6 +287,74 @@ struct Week {
     covered: u64,
 }
 
+/// FNV-1a 64 of a record id.
+fn id_hash(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The error when a parallel pass stopped half-way without a parse error.
+fn unreadable<L: super::pooled::Records + ?Sized>(ledger: &L) -> crate::error::Error {
+    crate::error::Error::Invalid(format!(
+        "{} could not be read consistently (was it rewritten by a program that does not lock it?); run `modelfit learn` again",
+        ledger.describe()
+    ))
+}
+
+/// What pass 1 keeps of a record.
+#[derive(Default)]
+struct Pass1 {
+    linked: Option<u64>,
+    cell: Option<(&'static str, &'static str)>,
+    judged: Option<(Option<u64>, label::Evidence)>,
+    tokens: Option<f64>,
+    time: Option<f64>,
+}
+
+/// Why pass 2 skips a record (counted under data health).
+enum Skip {
+    Batch,
+    NoModel,
+    Unrecognised(String),
+    NoComplexity,
+    Undated,
+    BeforeWindow(DateTime<Utc>),
+}
+
+/// What a worker makes of one record in pass 2: everything that does not
+/// depend on the records before it.
+enum Prep {
+    Skip(Skip),
+    Item(Box<Item>),
+}
+
+struct Item {
+    prev: Option<String>,
+    model: String,
+    fam: &'static str,
+    level: &'static str,
+    at: DateTime<Utc>,
+    at_ms: i64,
+    w: f64,
+    week: i64,
+    key: (&'static str, &'static str),
+    tok_anom: Option<(f64, f64)>,
+    time_anom: Option<(f64, f64)>,
+    anomalous: bool,
+    id: String,
+    retried: bool,
+    resolved: Resolved,
+    post: Option<f64>,
+    explored: bool,
+    overridden: bool,
+    keywords: Vec<String>,
+    cost: Option<f64>,
+    covered: bool,
+    tokens_used: Option<f64>,
+    execution_time_seconds: Option<f64>,
+}
+
 /// A `select --explore` log line.
 #[derive(Debug, Clone)]
 struct Selection {
@@ -351,25 +420,30 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let cutoffs = cooldown_cutoffs(&earlier);
 
     // Pass 1: retry links and per-cell norms.
-    let mut linked: HashSet<String> = HashSet::new();
+    // Ids as 64-bit hashes: memory stays small on ledgers where every record
+    // is judged or retried (a collision would only mislabel one attempt).
+    let mut linked: HashSet<u64> = HashSet::new();
     let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
-    let mut judged: Vec<(Option<String>, label::Key, label::Evidence)> = Vec::new();
-    // Order-free (a set, histograms, a list): a pooled source may skip sorting.
-    ledger.for_each_unordered(|mut r: Lite| {
-        if let Some(p) = r.previous_dispatch_id.filter(|p| !p.is_empty()) {
-            linked.insert(p);
-        }
+    let mut judged: Vec<(Option<u64>, label::Key, label::Evidence)> = Vec::new();
+    let prepare1 = |mut r: Lite| -> Pass1 {
+        let mut out = Pass1 {
+            linked: r
+                .previous_dispatch_id
+                .take()
+                .filter(|p| !p.is_empty())
+                .map(|p| id_hash(&p)),
+            ..Pass1::default()
+        };
         if r.kind == Some(true) {
-            return true;
+            return out;
         }
         let (Some(c), Some(fam)) = (r.complexity, r.model) else {
-            return true;
+            return out;
         };
-        let in_window = r.created_at.is_some_and(|t| t >= since);
-        if !in_window {
-            return true;
+        if r.created_at.is_none_or(|t| t < since) {
+            return out;
         }
         let (ev, _) = sources::evidence(&OutcomeView {
             outcome: r.outcome.take(),
@@ -378,17 +452,43 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             status: r.status.take(),
             p_success: r.p_success,
         });
+        out.cell = Some((c, fam));
         if ev.explicit.is_some() {
-            judged.push((r.id.take(), (c, fam), ev));
+            out.judged = Some((r.id.take().map(|i| id_hash(&i)), ev));
         }
-        if let Some(t) = r.tokens_used {
-            tok_hist.entry((c, fam)).or_default().add(t);
+        out.tokens = r.tokens_used;
+        out.time = r.execution_time_seconds;
+        out
+    };
+    let mut apply1 = |p: Pass1| {
+        if let Some(l) = p.linked {
+            linked.insert(l);
         }
-        if let Some(t) = r.execution_time_seconds {
-            time_hist.entry((c, fam)).or_default().add(t);
+        let Some(key) = p.cell else {
+            return;
+        };
+        if let Some((id, ev)) = p.judged {
+            judged.push((id, key, ev));
         }
-        true
-    })?;
+        if let Some(t) = p.tokens {
+            tok_hist.entry(key).or_default().add(t);
+        }
+        if let Some(t) = p.time {
+            time_hist.entry(key).or_default().add(t);
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    match scan::for_each_parallel(ledger.parallel_path(), threads, prepare1, &mut apply1) {
+        Ok(()) => {}
+        Err(scan::Fallback::Sequential) => ledger.for_each(|r: Lite| {
+            apply1(prepare1(r));
+            true
+        })?,
+        Err(scan::Fallback::Broken) => {
+            ledger.for_each(|_: Lite| true)?;
+            return Err(unreadable(ledger));
+        }
+    }
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
         .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
@@ -402,6 +502,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut data = LabelData::default();
     for (id, key, mut ev) in judged {
         let retried = id.is_some_and(|i| linked.contains(&i));
+
         set_retry_link(&mut ev, retried);
         data.add(key, &ev);
     }
@@ -421,28 +522,24 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut anomalies_total: u64 = 0;
     let mut health = Health::default();
 
-    ledger.for_each(|mut r: Rec| {
-        total += 1;
+    let prepare = |mut r: Rec| -> Prep {
         if r.kind.as_deref() == Some("batch") {
-            health.batch_records += 1;
-            return true;
+            return Prep::Skip(Skip::Batch);
         }
         let model = r.model.clone().unwrap_or_default();
         let Some(fam) = models::family(&model) else {
-            if model.is_empty() || model == "none" {
-                health.no_model += 1;
+            return Prep::Skip(if model.is_empty() || model == "none" {
+                Skip::NoModel
             } else {
-                *health.unrecognised.entry(model.clone()).or_default() += 1;
-            }
-            return true;
+                Skip::Unrecognised(model)
+            });
         };
         let Some(level) = r
             .complexity
             .as_deref()
             .and_then(|c| models::LEVELS.iter().copied().find(|l| *l == c))
         else {
-            health.no_complexity += 1;
-            return true;
+            return Prep::Skip(Skip::NoComplexity);
         };
         let Some(at) = r
             .created_at
@@ -450,16 +547,10 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             .or(r.completed_at.as_deref())
             .and_then(parse_time)
         else {
-            health.undated += 1;
-            return true;
+            return Prep::Skip(Skip::Undated);
         };
         if at < since {
-            health.before_window += 1;
-            health.before_window_span = Some(match health.before_window_span {
-                Some((lo, hi)) => (lo.min(at), hi.max(at)),
-                None => (at, at),
-            });
-            return true;
+            return Prep::Skip(Skip::BeforeWindow(at));
         }
         let at_ms = at.timestamp_millis();
         let age_days = (now - at).num_milliseconds() as f64 / 86_400_000.0;
@@ -479,7 +570,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         let anomalous = tok_anom.is_some() || time_anom.is_some();
 
         let id = r.id.clone().unwrap_or_default();
-        let retried = !id.is_empty() && linked.contains(&id);
+        let retried = !id.is_empty() && linked.contains(&id_hash(&id));
         let (mut ev, partial) = sources::evidence(&OutcomeView {
             outcome: r.outcome.take(),
             outcome_source: r.outcome_source.take(),
@@ -500,12 +591,6 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         let post = resolved.posterior();
 
         // Attempt kind: retry / escalation, exploration, override, rule.
-        let prev = r.previous_dispatch_id.as_deref().filter(|p| !p.is_empty());
-        let chain = prev.and_then(|p| chains.get(p)).cloned();
-        let is_retry = prev.is_some();
-        let escalation = chain
-            .as_ref()
-            .is_some_and(|c| models::tier(fam) > models::tier(c.family));
         let text = r
             .original_task
             .clone()
@@ -531,6 +616,86 @@ pub(crate) fn run_over<L: super::pooled::Records>(
                 .and_then(|t| estimate_cost(&pricing, &model, t))
         });
 
+        let covered = !routing.rules.is_empty() && routing.covers_task(&text, level);
+        Prep::Item(Box::new(Item {
+            prev: r.previous_dispatch_id.take().filter(|p| !p.is_empty()),
+            model,
+            fam,
+            level,
+            at,
+            at_ms,
+            w,
+            week,
+            key,
+            tok_anom,
+            time_anom,
+            anomalous,
+            id,
+            retried,
+            resolved,
+            post,
+            explored,
+            overridden,
+            keywords,
+            cost,
+            covered,
+            tokens_used: r.tokens_used,
+            execution_time_seconds: r.execution_time_seconds,
+        }))
+    };
+    let mut apply = |p: Prep| {
+        total += 1;
+        let it = match p {
+            Prep::Skip(why) => {
+                match why {
+                    Skip::Batch => health.batch_records += 1,
+                    Skip::NoModel => health.no_model += 1,
+                    Skip::Unrecognised(m) => *health.unrecognised.entry(m).or_default() += 1,
+                    Skip::NoComplexity => health.no_complexity += 1,
+                    Skip::Undated => health.undated += 1,
+                    Skip::BeforeWindow(at) => {
+                        health.before_window += 1;
+                        health.before_window_span = Some(match health.before_window_span {
+                            Some((lo, hi)) => (lo.min(at), hi.max(at)),
+                            None => (at, at),
+                        });
+                    }
+                }
+                return;
+            }
+            Prep::Item(it) => it,
+        };
+        let Item {
+            prev,
+            model,
+            fam,
+            level,
+            at,
+            at_ms,
+            w,
+            week,
+            key,
+            tok_anom,
+            time_anom,
+            anomalous,
+            id,
+            retried,
+            resolved,
+            post,
+            explored,
+            overridden,
+            keywords,
+            cost,
+            covered,
+            tokens_used,
+            execution_time_seconds,
+        } = *it;
+        let prev = prev.as_deref();
+        let chain = prev.and_then(|p| chains.get(p)).cloned();
+        let is_retry = prev.is_some();
+        let escalation = chain
+            .as_ref()
+            .is_some_and(|c| models::tier(fam) > models::tier(c.family));
         // Cost per success: every attempt is charged to its task's first attempt.
         let root = match &chain {
             Some(c) => c.root,
@@ -593,21 +758,26 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             if anomalous && !kw {
                 acc.anomalies += 1;
             }
-            match r.tokens_used {
+            match tokens_used {
                 Some(t) => {
                     acc.tokens_sum += t;
                     acc.tokens_n += 1;
                 }
                 None => acc.without_tokens += 1,
             }
-            if let Some(t) = r.execution_time_seconds {
+            if let Some(t) = execution_time_seconds {
                 acc.time_sum += t;
                 acc.time_n += 1;
             }
             if !first_attempt {
                 return;
             }
-            let Resolved::Known { q, y: verdict, partial } = resolved else {
+            let Resolved::Known {
+                q,
+                y: verdict,
+                partial,
+            } = resolved
+            else {
                 acc.unknown += 1;
                 if anomalous {
                     acc.questioned += 1;
@@ -674,7 +844,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
                     e.s += p;
                 }
             }
-            if !is_retry && !routing.rules.is_empty() && routing.covers_task(&text, level) {
+            if !is_retry && covered {
                 e.covered += 1;
             }
         }
@@ -682,7 +852,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             Resolved::Unknown => *health.unknown_by_model.entry(fam).or_default() += 1,
             _ => *health.known_by_model.entry(fam).or_default() += 1,
         }
-        if r.tokens_used.is_none() {
+        if tokens_used.is_none() {
             *health.without_tokens_by_model.entry(fam).or_default() += 1;
         }
         if anomalous {
@@ -717,8 +887,21 @@ pub(crate) fn run_over<L: super::pooled::Records>(
                 anomalies.push(entry);
             }
         }
-        true
-    })?;
+    };
+    match scan::for_each_parallel(ledger.parallel_path(), threads, prepare, &mut apply) {
+        Ok(()) => {}
+        // Not laid out for splitting: one stream, which also names the
+        // position of any parse error.
+        Err(scan::Fallback::Sequential) => ledger.for_each(|r: Rec| {
+            apply(prepare(r));
+            true
+        })?,
+        Err(scan::Fallback::Broken) => {
+            // Surface the record that does not parse, with its position.
+            ledger.for_each(|_: Rec| true)?;
+            return Err(unreadable(ledger));
+        }
+    }
 
     // Build the document: each cell's soft estimate, its shift shrunk
     // toward the ledger's (levels) or its level's (keywords).

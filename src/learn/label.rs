@@ -386,6 +386,8 @@ pub struct SoftSums {
     pub wl2: f64,
     /// Σ w y over judged tasks.
     pub wy: f64,
+    /// Σ w q over judged tasks.
+    pub wql: f64,
     /// Σ w (y − q), Σ w (y − q)² over judged tasks.
     pub wr: f64,
     /// Σ w (y − q)².
@@ -410,6 +412,7 @@ impl SoftSums {
                 self.wl += w;
                 self.wl2 += w * w;
                 self.wy += w * y;
+                self.wql += w * q;
                 self.y += y;
                 self.wr += w * (y - q);
                 self.wr2 += w * (y - q) * (y - q);
@@ -511,7 +514,11 @@ impl SoftEstimate {
     }
 }
 
-/// The prediction-powered estimate of a cell: mean posterior plus shift.
+/// The cell's estimate: the weighted mean of its tasks' posteriors, where a
+/// judged task's posterior is its verdict and an unjudged one's is `q` plus
+/// the cell's shift (prediction-powered inference: with the raw shift this
+/// is exactly `mean(q) + mean_judged(y − q)`). Its variance adds the shift's
+/// uncertainty, for the unjudged share, to the sampling variance.
 pub fn estimate(s: &SoftSums, shift: Shift) -> SoftEstimate {
     if s.w <= 0.0 {
         return SoftEstimate {
@@ -524,10 +531,12 @@ pub fn estimate(s: &SoftSums, shift: Shift) -> SoftEstimate {
     let n_eff = stats::kish(s.w, s.w2);
     let mean_q = s.wq / s.w;
     let var_q = (s.wq2 / s.w - mean_q * mean_q).max(0.0);
-    let rate = (mean_q + shift.mean).clamp(0.0, 1.0);
+    let _ = mean_q;
+    let unjudged = ((s.w - s.wl) / s.w).clamp(0.0, 1.0);
+    let rate = ((s.wq - s.wql + shift.mean * (s.w - s.wl) + s.wy) / s.w).clamp(0.0, 1.0);
     let r = rate.clamp(0.005, 0.995);
     // Never more precise than if every task had been judged.
-    let var = (var_q / n_eff + shift.var).max(r * (1.0 - r) / n_eff);
+    let var = (var_q / n_eff + unjudged * unjudged * shift.var).max(r * (1.0 - r) / n_eff);
     let info = (r * (1.0 - r) / var - 1.0).clamp(0.0, n_eff);
     SoftEstimate {
         rate,
@@ -612,8 +621,9 @@ mod tests {
         // var(y − q) = 0.25, prior 0.1 of mass 2: (0.25·10 + 0.2) / 12 / 10.
         assert!((v - (2.5 + 0.2) / 12.0 / 10.0).abs() < 1e-12);
         let e = estimate(&s, Shift { mean: r, var: v });
+        // (90 unjudged × (0.9 − 0.4) + 5) / 100
         assert!((e.rate - 0.5).abs() < 1e-12);
-        assert!((e.var - v.max(0.25 / 100.0)).abs() < 1e-12);
+        assert!((e.var - (0.81 * v).max(0.25 / 100.0)).abs() < 1e-12);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod models;
 pub mod pooled;
 pub mod report;
 mod report_html;
+pub mod scan;
 #[cfg(any(test, feature = "simulate"))]
 pub mod simulate;
 pub mod sources;

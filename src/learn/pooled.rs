@@ -32,9 +32,31 @@ pub trait Records {
     {
         self.for_each(f)
     }
+
+    /// A file whose bytes are exactly these records, laid out so passes can
+    /// split it across cores (`learn::scan`); `None` reads the stream.
+    fn parallel_path(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    /// A name for error messages.
+    fn describe(&self) -> String {
+        "the pooled records".into()
+    }
 }
 
 impl Records for Ledger {
+    fn parallel_path(&self) -> Option<&std::path::Path> {
+        // Only when no journaled write waits: the file is then the whole truth.
+        self.pending()
+            .is_ok_and(|p| p.is_empty())
+            .then(|| self.path())
+    }
+
+    fn describe(&self) -> String {
+        self.path().display().to_string()
+    }
+
     fn for_each<T, F>(&self, f: F) -> Result<()>
     where
         T: DeserializeOwned,

@@ -377,6 +377,8 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
         b.push(Block::List(retries));
     }
 
+    b.extend(super::trust::blocks(doc));
+
     let mut metrics = Table::new(
         "Success metrics, week by week",
         &[

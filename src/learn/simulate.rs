@@ -568,15 +568,15 @@ impl Outcome {
 
     /// The gain reaches half the oracle's (`None` where the oracle gains nothing).
     pub fn found(&self) -> Option<bool> {
-        (self.oracle_gain > 1e-9).then(|| self.gain >= 0.5 * self.oracle_gain)
+        (self.oracle_gain > 1e-9).then_some(self.gain >= 0.5 * self.oracle_gain)
     }
 }
 
 /// Value of a routing: Σ traffic × ¼ Σ_task (p − cost in dollars).
 pub fn value(world: &World, route: &[[usize; 4]; 3]) -> f64 {
     let mut v = 0.0;
-    for l in 0..3 {
-        for (k, f) in route[l].iter().enumerate() {
+    for (l, row) in route.iter().enumerate() {
+        for (k, f) in row.iter().enumerate() {
             v += world.traffic[l] * 0.25 * (world.p_task(l, k, *f) - COST[*f]);
         }
     }

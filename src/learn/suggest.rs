@@ -31,6 +31,8 @@ const FDR_Q: f64 = 0.10;
 /// A downgrade is vetoed when the cheaper cell's verdicts of people and CI
 /// alone (Jeffreys) give its claim less than this probability.
 const PEOPLE_VETO: f64 = 0.5;
+/// Least prior mass pulling a keyword cell toward its level.
+const KEYWORD_MIN_MASS: f64 = 20.0;
 /// Judged tasks a cell needs before its people can veto.
 const PEOPLE_MIN: f64 = 3.0;
 
@@ -434,7 +436,9 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
                 .filter_map(|(_, m)| m.get(fam))
                 .map(|c| (c.p, c.info))
                 .collect();
-            let mass = stats::eb_mass(parent_p, &siblings);
+            // At least KEYWORD_MIN_MASS: a keyword that deviates from its
+            // level has to show it on more tasks than its noise explains.
+            let mass = stats::eb_mass(parent_p, &siblings).max(KEYWORD_MIN_MASS);
             Beta::with_prior(parent_p, mass, c.p * c.info, c.info)
         };
         let Some(rc) = cells.get(rk) else {
@@ -467,7 +471,14 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
             {
                 if let Some(mc) = cells.get(*m) {
                     let fm = post(m, mc);
+                    // Not to a model that misses the target on the level as a
+                    // whole: a keyword cell's luck is likelier than such a deviation.
+                    let level_ok = levels
+                        .get(level)
+                        .and_then(|l| l.get(*m))
+                        .is_none_or(|lc| lc.jeffreys().p_at_least(TARGET) >= 0.5);
                     if mc.n_eff >= N_DOWN.max(min_n)
+                        && level_ok
                         && cheaper(mc, rc, m, rk)
                         && !mc.people_veto(TARGET.max(rc.p - DELTA))
                     {

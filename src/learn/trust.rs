@@ -140,3 +140,154 @@ pub fn build(model: &LabelModel) -> Trust {
 pub fn table(model: &LabelModel) -> Value {
     serde_json::to_value(build(model)).expect("the trust table serializes")
 }
+
+/// The trust table and its warnings as report blocks (Markdown and HTML
+/// alike); nothing when the learning file has no `trust` yet.
+pub fn blocks(doc: &serde_json::Map<String, Value>) -> Vec<super::table::Block> {
+    use super::table::{Block, Table};
+    let Some(t) = doc
+        .get("trust")
+        .and_then(|v| serde_json::from_value::<TrustView>(v.clone()).ok())
+    else {
+        return Vec::new();
+    };
+    let pct = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{:.0}%", x * 100.0));
+    let mut table = Table::new(
+        "How far each source can be trusted",
+        &[
+            "source",
+            "judged",
+            "agreement",
+            "successes confirmed",
+            "sensitivity",
+            "specificity",
+            "by level and model",
+        ],
+        "No data yet: a source's trust is measured on tasks that also carry a person's verdict (`modelfit rate`).",
+    );
+    for r in &t.sources {
+        let cells: Vec<String> = r
+            .by_cell
+            .iter()
+            .map(|c| format!("{} {} ({})", c.cell, pct(c.confirmed), c.judged))
+            .collect();
+        table.row_keyed(vec![
+            (r.source.clone(), None),
+            (format!("{}", r.judged), Some(r.judged)),
+            (pct(r.agreement), r.agreement),
+            (pct(r.confirmed), r.confirmed),
+            (format!("{:.2}", r.sensitivity), Some(r.sensitivity)),
+            (format!("{:.2}", r.specificity), Some(r.specificity)),
+            (
+                if cells.is_empty() {
+                    "–".into()
+                } else {
+                    cells.join(", ")
+                },
+                None,
+            ),
+        ]);
+    }
+    let mut out = vec![
+        Block::Para(
+            "Agreement of each implicit source with people's verdicts, on the tasks that carry both; \
+             sensitivity and specificity as the label model uses them (priors where nobody has judged yet)."
+                .into(),
+        ),
+        Block::Table(table),
+    ];
+    if !t.warnings.is_empty() {
+        out.push(Block::List(
+            t.warnings
+                .iter()
+                .map(|w| format!("**Warning:** {}.", w.text))
+                .collect(),
+        ));
+    }
+    out
+}
+
+#[derive(serde::Deserialize)]
+struct TrustView {
+    sources: Vec<RowView>,
+    #[serde(default)]
+    warnings: Vec<WarnView>,
+}
+
+#[derive(serde::Deserialize)]
+struct RowView {
+    source: String,
+    judged: f64,
+    agreement: Option<f64>,
+    confirmed: Option<f64>,
+    sensitivity: f64,
+    specificity: f64,
+    #[serde(default)]
+    by_cell: Vec<CellView>,
+}
+
+#[derive(serde::Deserialize)]
+struct CellView {
+    cell: String,
+    judged: f64,
+    confirmed: Option<f64>,
+}
+
+#[derive(serde::Deserialize)]
+struct WarnView {
+    text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::label::{Evidence, LabelData, LabelModel};
+    use super::*;
+
+    fn judged(d: &mut LabelData, key: (&'static str, &'static str), hook: bool, y: bool, n: usize) {
+        for _ in 0..n {
+            let mut e = Evidence {
+                explicit: Some(y),
+                ..Evidence::default()
+            };
+            e.set(0, hook);
+            d.add(key, &e);
+        }
+    }
+
+    /// Hand-computed: haiku's clean stops on complex tasks confirmed 18 of
+    /// 25 times (72 %), sonnet's on simple 96 of 100; overall 114 of 125
+    /// (91.2 %); agreement (114 + 2) / 127.
+    #[test]
+    fn figures_and_warning_of_a_hand_computed_fixture() {
+        let mut d = LabelData::default();
+        judged(&mut d, ("complex", "haiku"), true, true, 18);
+        judged(&mut d, ("complex", "haiku"), true, false, 7);
+        judged(&mut d, ("simple", "sonnet"), true, true, 96);
+        judged(&mut d, ("simple", "sonnet"), true, false, 4);
+        judged(&mut d, ("simple", "sonnet"), false, false, 2);
+        let t = build(&LabelModel::fit(d));
+        let hook = &t.sources[0];
+        assert_eq!(hook.source, "hook");
+        assert_eq!(hook.judged, 127.0);
+        assert_eq!(hook.confirmed, Some(0.912));
+        assert_eq!(hook.agreement, Some(r4(116.0 / 127.0)));
+        // Prior 0.95 of mass 10 plus 114 of 114 successes; 0.5 of mass 10 plus 2 of 13 failures.
+        assert_eq!(hook.sensitivity, r4((9.5 + 114.0) / 124.0));
+        assert_eq!(hook.specificity, r4((5.0 + 2.0) / 23.0));
+        assert_eq!(hook.by_cell.len(), 2);
+        assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+        let w = &t.warnings[0];
+        assert_eq!(
+            (w.cell.as_str(), w.confirmed, w.overall),
+            ("complex/haiku", 0.72, 0.912)
+        );
+        assert!(
+            w.text.contains("72 %") && w.text.contains("91 %"),
+            "{}",
+            w.text
+        );
+        // Sources nobody judged: no figures, the priors.
+        assert_eq!(t.sources[1].judged, 0.0);
+        assert_eq!(t.sources[1].agreement, None);
+    }
+}

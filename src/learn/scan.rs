@@ -1,0 +1,275 @@
+//! Reading a large ledger on every core: the file is cut into segments at
+//! record boundaries, each segment is parsed on a worker thread, and the
+//! results come back in file order.
+//!
+//! Boundaries are found where the orchestrator's pretty-printed array starts
+//! a top-level element (`"\n  {"`: a raw newline never occurs inside a JSON
+//! string, and nested elements are indented further). Each worker checks
+//! that its segment ends between two top-level elements; when a file is not
+//! laid out that way (compact JSON, other indentation) the caller falls back
+//! to the sequential [`crate::store::Ledger::for_each`].
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use serde::de::DeserializeOwned;
+
+/// Files below this size are read sequentially (threads would not pay).
+pub const MIN_PARALLEL_BYTES: u64 = 8 << 20;
+/// Target segment size: small enough that two in flight stay a few MiB.
+const SEGMENT_BYTES: u64 = 4 << 20;
+
+/// Why the parallel reader gave up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Before anything was applied: read sequentially instead (which also
+    /// reports any parse error with its line and column).
+    Sequential,
+    /// After some records were applied (a record that does not parse, or a
+    /// boundary that was not one): the caller's state is incomplete.
+    Broken,
+}
+
+/// Byte offsets where segments start (the first is the first element's `{`).
+fn boundaries(file: &File, len: u64) -> Option<Vec<u64>> {
+    let mut head = vec![0u8; 4096.min(len as usize)];
+    file.read_exact_at(&mut head, 0).ok()?;
+    let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
+    if head[first] != b'[' {
+        return None;
+    }
+    let start = first as u64
+        + 1
+        + head[first + 1..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())? as u64;
+    let mut out = vec![start];
+    let finder = memchr::memmem::Finder::new(b"\n  {");
+    let mut probe = vec![0u8; 64 << 10];
+    let mut at = start + SEGMENT_BYTES;
+    while at + (1 << 20) < len {
+        let n = probe.len().min((len - at) as usize);
+        file.read_exact_at(&mut probe[..n], at).ok()?;
+        let Some(i) = finder.find(&probe[..n]) else {
+            // No boundary near here: not the layout this reader expects.
+            return None;
+        };
+        let b = at + i as u64 + 3;
+        out.push(b);
+        at = b + SEGMENT_BYTES;
+    }
+    out.push(len);
+    Some(out)
+}
+
+/// Spans `(start, end)` of the top-level elements in `buf`, which starts at
+/// an element; `None` unless the segment ends between elements (or, for the
+/// last one, with the array's `]`).
+fn elements(buf: &[u8], last: bool) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut esc) = (1usize, false, false);
+    let mut start = 0;
+    let mut closed = false;
+    let mut i = 0;
+    while i < buf.len() {
+        let c = buf[i];
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            } else if let Some(j) = memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                // Skip to the next quote or backslash in one step.
+                i += j;
+                continue;
+            } else {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'"' => {
+                if depth == 1 {
+                    return None;
+                }
+                in_str = true;
+            }
+            b'{' | b'[' => {
+                if depth == 1 {
+                    start = i;
+                }
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 1 {
+                    out.push((start, i + 1));
+                } else if depth == 0 {
+                    closed = true;
+                    if !last || buf[i + 1..].iter().any(|b| !b.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    break;
+                }
+            }
+            b',' | b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ if depth == 1 => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    let ok = !in_str && if last { closed } else { depth == 1 };
+    ok.then_some(out)
+}
+
+/// Parses every record of the ledger at `path` as `T` on `threads` workers,
+/// maps it with `prepare` on the worker, and hands the results to `apply` on
+/// the calling thread in file order. See [`Fallback`] for the errors.
+pub fn for_each_parallel<T, P, F, G>(
+    path: Option<&Path>,
+    threads: usize,
+    prepare: F,
+    mut apply: G,
+) -> Result<(), Fallback>
+where
+    T: DeserializeOwned,
+    P: Send,
+    F: Fn(T) -> P + Sync,
+    G: FnMut(P),
+{
+    let path = path.ok_or(Fallback::Sequential)?;
+    let file = File::open(path).map_err(|_| Fallback::Sequential)?;
+    let len = file.metadata().map_err(|_| Fallback::Sequential)?.len();
+    if len < MIN_PARALLEL_BYTES || threads < 2 {
+        return Err(Fallback::Sequential);
+    }
+    let bounds = boundaries(&file, len).ok_or(Fallback::Sequential)?;
+    let segments = bounds.len() - 1;
+    // The workers check each segment's layout as they parse it; a failure
+    // stops everything (results are applied in order, a failed segment sends
+    // `None`).
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Option<Vec<P>>)>(threads * 2);
+    let mut failed = false;
+    let mut applied = false;
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (file, bounds, next, prepare) = (&file, &bounds, &next, &prepare);
+            s.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= segments {
+                        return;
+                    }
+                    let (a, b) = (bounds[k], bounds[k + 1]);
+                    buf.resize((b - a) as usize, 0);
+                    let res = file.read_exact_at(&mut buf, a).ok().and_then(|_| {
+                        let spans = elements(&buf, k + 1 == segments)?;
+                        let mut out = Vec::with_capacity(spans.len());
+                        for (x, y) in spans {
+                            out.push(prepare(serde_json::from_slice::<T>(&buf[x..y]).ok()?));
+                        }
+                        Some(out)
+                    });
+                    let stop = res.is_none();
+                    if tx.send((k, res)).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Reorder: apply segment k only after every segment before it.
+        let mut pending: std::collections::BTreeMap<usize, Vec<P>> = Default::default();
+        let mut want = 0;
+        for (k, res) in rx.iter() {
+            match res {
+                Some(v) => {
+                    pending.insert(k, v);
+                }
+                None => {
+                    failed = true;
+                    next.store(segments, Ordering::Relaxed);
+                    break;
+                }
+            }
+            while let Some(v) = pending.remove(&want) {
+                applied = true;
+                for p in v {
+                    apply(p);
+                }
+                want += 1;
+            }
+        }
+        // Drain so blocked workers can finish.
+        for _ in rx.iter() {}
+    });
+    if failed {
+        return Err(if applied {
+            Fallback::Broken
+        } else {
+            Fallback::Sequential
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elements_of_a_segment() {
+        let text = br#"{"a": "x}\"", "b": [{"c": 1}]},
+  {"d": "\n"}"#;
+        let spans = elements(text, false).unwrap();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(&text[spans[1].0..spans[1].1], br#"{"d": "\n"}"#);
+        // Ends inside a record: not a boundary.
+        assert!(elements(br#"{"a": 1}, {"b": "#, false).is_none());
+        let last = b"{\"a\": 1}\n]\n";
+        assert_eq!(elements(last, true).unwrap().len(), 1);
+        assert!(elements(b"{\"a\": 1}\n", true).is_none());
+    }
+
+    #[test]
+    fn a_big_pretty_ledger_reads_in_order_on_two_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.json");
+        let mut text = String::from("[");
+        let mut i = 0;
+        while text.len() < (MIN_PARALLEL_BYTES as usize) * 3 {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                "\n  {{\n    \"id\": \"r{i}\",\n    \"task\": \"brace {{ and \\\" quote\\n  {{\",\n    \"h\": [\n      {{\"s\": 1}}\n    ]\n  }}"
+            ));
+            i += 1;
+        }
+        text.push_str("\n]");
+        std::fs::write(&path, &text).unwrap();
+        #[derive(serde::Deserialize)]
+        struct R {
+            id: String,
+        }
+        let mut seen = Vec::new();
+        for_each_parallel(Some(&path), 2, |r: R| r.id, |id| seen.push(id)).unwrap();
+        assert_eq!(seen.len(), i);
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(k, id)| *id == format!("r{k}")));
+        // Compact JSON: no boundaries, the caller reads sequentially.
+        std::fs::write(&path, text.replace("\n", "")).unwrap();
+        assert!(for_each_parallel(Some(&path), 2, |r: R| r.id, |_| {}).is_err());
+    }
+}
