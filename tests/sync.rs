@@ -105,8 +105,9 @@ fn learning(home: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(home.join("logs/model-learning.json")).unwrap()).unwrap()
 }
 
-/// (cell, model family) → (sample size, successes, attempts).
-fn cells(doc: &Value) -> BTreeMap<String, (u64, u64, u64)> {
+/// (cell, model family) → (sample size, successes, attempts). Successes are
+/// soft (a sum of posteriors): compared to 6 decimals.
+fn cells(doc: &Value) -> BTreeMap<String, (u64, String, u64)> {
     doc["patterns"]
         .as_array()
         .unwrap()
@@ -116,7 +117,7 @@ fn cells(doc: &Value) -> BTreeMap<String, (u64, u64, u64)> {
                 format!("{}|{}", p["cell"].as_str().unwrap(), p["model_family"]),
                 (
                     p["sample_size"].as_u64().unwrap(),
-                    p["successes"].as_u64().unwrap(),
+                    format!("{:.6}", p["successes"].as_f64().unwrap()),
                     p["attempts"].as_u64().unwrap(),
                 ),
             )
