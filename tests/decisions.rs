@@ -105,7 +105,11 @@ fn a_rejected_change_never_comes_back_after_the_analyzer_rewrites_the_file() {
         sug["change"]["to"].as_str().unwrap(),
     );
     let out = modelfit(h, &["learn", "reject", &id, "--reason", "not now"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let journal = std::fs::read_to_string(h.join("logs/modelfit/decisions.jsonl")).unwrap();
     assert!(journal.contains(&id) && journal.contains("\"rejected\""));
 
@@ -118,7 +122,11 @@ fn a_rejected_change_never_comes_back_after_the_analyzer_rewrites_the_file() {
             "the rewrite dropped modelfit's suggestion"
         );
         let out = modelfit(h, &["learn"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let after = learning(h);
         assert!(
             !open_ids(&after).contains(&id),
@@ -184,14 +192,18 @@ fn an_analyzer_suggestion_is_shown_as_such_and_apply_says_where_it_came_from() {
         "{md}"
     );
     let out = modelfit(h, &["learn", "apply", &js_id]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(
         text.contains("came from the orchestrator's model-learning-analyzer"),
         "{text}"
     );
     let models = std::fs::read_to_string(h.join("config/orchestrator/models.json")).unwrap();
-    assert!(models.contains("\"complex\": {\n      \"model\": \"claude-sonnet-4-5-20250929\""), "{models}");
+    assert!(
+        models.contains("\"complex\": {\n      \"model\": \"claude-sonnet-4-5-20250929\""),
+        "{models}"
+    );
     let journal = std::fs::read_to_string(h.join("logs/modelfit/decisions.jsonl")).unwrap();
     assert!(journal.contains(&js_id) && journal.contains("orchestrator-analyzer"));
 }

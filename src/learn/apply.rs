@@ -1059,7 +1059,7 @@ fn detect_unit(buf: &str) -> String {
 /// The exact level change of an analyzer suggestion that names both models
 /// and the level (`downgrade_model`: `complexity`, `current_model`,
 /// `suggested_model`); `None` for one that only gives a direction.
-fn analyzer_change(s: &Value) -> Option<Change> {
+pub(crate) fn analyzer_change(s: &Value) -> Option<Change> {
     let level = s.get("complexity").and_then(Value::as_str).or_else(|| {
         s.get("group_label")
             .and_then(Value::as_str)

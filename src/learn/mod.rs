@@ -21,9 +21,12 @@ pub mod analyze;
 pub mod apply;
 pub mod decisions;
 pub mod file;
+pub mod impact;
+pub mod levels;
 pub mod models;
 pub mod report;
 pub mod simulate;
+pub mod simulate_router;
 pub mod stats;
 pub mod suggest;
 
