@@ -184,6 +184,14 @@ fn markdown(doc: &Map<String, Value>) -> String {
             esc(s(sg, "reason")),
             sg.get("change").map(Value::to_string).unwrap_or_default(),
         );
+        if let Some(i) = sg
+            .get("impact")
+            .and_then(|v| serde_json::from_value::<super::impact::Impact>(v.clone()).ok())
+        {
+            for line in super::impact::markdown(&i).lines() {
+                let _ = writeln!(o, "  {line}");
+            }
+        }
         if super::decisions::origin(sg) == super::decisions::ORCHESTRATOR_ANALYZER {
             let _ = writeln!(
                 o,
