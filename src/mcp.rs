@@ -222,7 +222,10 @@ fn describe(name: &str) -> (&'static str, &'static str, Hints) {
             "Apply an approved suggestion to models.json: backs up the file, writes the change, \
              logs it to logs/model-config-changes.log and marks the suggestion applied (the same \
              as `modelfit learn apply ID`). Refuses confidence below 0.70 and changes that \
-             conflict with an existing rule; resolve those with the CLI.",
+             conflict with an existing rule; resolve those with the CLI. The answer ends with \
+             the impact: the last 90 days' tasks the change would have moved under the router \
+             in use (by kind, from → to, expected success and cost per success). To see it \
+             without applying, use `modelfit learn apply ID --dry-run`.",
             Hints {
                 read_only: false,
                 destructive: true,
@@ -357,13 +360,25 @@ fn suggest_model_rules(home: &Home, a: &Map<String, Value>) -> Result<String> {
 fn apply_model_suggestion(home: &Home, a: &Map<String, Value>) -> Result<String> {
     let args = Args::new("apply_model_suggestion", a)?;
     let id = args.id("suggestion_id")?;
+    // Computed before the change (it routes with the models.json in force); a
+    // suggestion the preview cannot read still applies, or fails with apply's message.
+    let impact = crate::learn::impact::preview(home, &id)
+        .map(|i| crate::learn::impact::markdown(&i))
+        .unwrap_or_default();
     let applied = crate::learn::apply(home, &id, false)?;
-    Ok(format!(
+    let mut out = format!(
         "Applied suggestion {}: {}\nThe previous models.json is saved as {}.",
         applied.id,
         applied.description,
         applied.backup.display()
-    ))
+    );
+    for n in &applied.notes {
+        let _ = write!(out, "\nNote: {n}");
+    }
+    if !impact.is_empty() {
+        let _ = write!(out, "\n\n{impact}");
+    }
+    Ok(out)
 }
 
 fn reject_model_suggestion(home: &Home, a: &Map<String, Value>) -> Result<String> {

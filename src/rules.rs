@@ -893,38 +893,24 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
     };
     warnings.extend(models.warnings.iter().cloned());
 
-    let facts = Facts {
-        task: input.task.clone(),
-        complexity: input.complexity.clone(),
-        estimated_files: input.estimated_files,
-    };
-    let mut matched = None;
-    for (i, r) in models.rules.iter().enumerate() {
-        let rule = match r {
-            Ok(rule) => rule,
-            Err(w) => {
-                warnings.push(w.clone());
-                continue;
-            }
-        };
-        match parse(&rule.condition) {
-            Ok(expr) => {
-                if matched.is_none() && !input.task.trim().is_empty() && expr.eval(&facts) {
-                    matched = Some((i, rule.clone()));
-                }
-            }
-            Err(e) => warnings.push(format!(
-                "{}: rules[{i}] \"if\": {:?} does not parse ({e}); skipped",
-                home.models().display(),
-                rule.condition
-            )),
-        }
-    }
-    let rule_model = match &matched {
-        Some((_, rule)) => models.resolve(&rule.model, &pricing),
-        None if missing => default_model(&input.complexity).to_string(),
-        None => models.fallback(&input.complexity),
-    };
+    let (rule_model, matched) = route(
+        &models,
+        missing,
+        &input.complexity,
+        &input.task,
+        input.estimated_files,
+        &pricing,
+        &mut |i, rule, e| {
+            warnings.push(match (rule, e) {
+                (Some(rule), Some(e)) => format!(
+                    "{}: rules[{i}] \"if\": {:?} does not parse ({e}); skipped",
+                    home.models().display(),
+                    rule.condition
+                ),
+                _ => models.rules[i].clone().err().unwrap_or_default(),
+            })
+        },
+    );
     if !KNOWN_MODELS
         .iter()
         .any(|k| k.eq_ignore_ascii_case(&rule_model))
@@ -964,6 +950,53 @@ pub fn select_with(home: &Home, input: &SelectInput, rng: &mut Rng) -> Result<Se
         }
     }
     Ok(sel)
+}
+
+/// Hears of a rule [`route`] cannot use: its index, the rule and the parse error (if it parsed as `{if, use}`).
+pub type RuleWarning<'a> = dyn FnMut(usize, Option<&Rule>, Option<&ParseError>) + 'a;
+
+/// The rules router without side effects: the first rule (as written) that
+/// fires for the task, resolved to an id, else the level's fallback chain
+/// (`missing`: models.json does not exist, so the built-in default).
+/// `warn(index, rule, parse error)` hears of each rule that cannot be used.
+pub fn route(
+    models: &Models,
+    missing: bool,
+    complexity: &str,
+    task: &str,
+    estimated_files: Option<u32>,
+    pricing: &[String],
+    warn: &mut RuleWarning<'_>,
+) -> (String, Option<(usize, Rule)>) {
+    let facts = Facts {
+        task: task.to_string(),
+        complexity: complexity.to_string(),
+        estimated_files,
+    };
+    let mut matched = None;
+    for (i, r) in models.rules.iter().enumerate() {
+        let rule = match r {
+            Ok(rule) => rule,
+            Err(_) => {
+                warn(i, None, None);
+                continue;
+            }
+        };
+        match parse(&rule.condition) {
+            Ok(expr) => {
+                if matched.is_none() && !task.trim().is_empty() && expr.eval(&facts) {
+                    matched = Some((i, rule.clone()));
+                }
+            }
+            Err(e) => warn(i, Some(rule), Some(&e)),
+        }
+    }
+    let model = match &matched {
+        Some((_, rule)) => models.resolve(&rule.model, pricing),
+        None if missing => default_model(complexity).to_string(),
+        None => models.fallback(complexity),
+    };
+    (model, matched)
 }
 
 /// The id `select` uses for each tier (haiku, sonnet, opus).

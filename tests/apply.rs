@@ -776,3 +776,81 @@ fn rules_scoped_to_different_levels_do_not_conflict() {
         "{e}"
     );
 }
+
+/// A concurrent edit of models.json between apply's read and its rename:
+/// the real binary pauses at a failpoint, another writer edits the file,
+/// apply refuses with nothing written (no backup, no intent, the edit kept).
+#[test]
+fn apply_refuses_when_models_json_changes_under_it() {
+    let h = H::new(
+        &fixture("models.json"),
+        vec![sug("race", tc("simple", HAIKU, SONNET), 0.9)],
+    );
+    let root = h.home.root().to_path_buf();
+    std::fs::create_dir_all(root.join("logs/modelfit")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_modelfit"))
+        .env("MODELFIT_FAILPOINT", "apply-before-models-rename")
+        .arg("--home")
+        .arg(&root)
+        .args(["learn", "apply", "race"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = root.join("logs/modelfit/apply-paused");
+    let start = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "apply never reached its rename"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let edited = fixture("models.json").replace("\"examples\"", "\"examples\" ");
+    std::fs::write(h.home.models(), &edited).unwrap();
+    std::fs::remove_file(&marker).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("changed while") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert_eq!(h.models(), edited, "the other writer's edit is kept");
+    let leftovers: Vec<_> = std::fs::read_dir(root.join("config/orchestrator"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".bak.") || n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(!root.join("logs/modelfit/apply-intent.json").exists());
+    assert_ne!(h.sug("race")["status"], "applied");
+}
+
+/// A symlinked models.json stays a symlink; its target gets the change and keeps its mode.
+#[test]
+fn apply_keeps_a_symlinked_models_json() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = H::new(
+        &fixture("models.json"),
+        vec![sug("link", tc("simple", HAIKU, SONNET), 0.9)],
+    );
+    let root = h.home.root().to_path_buf();
+    let target = root.join("real-models.json");
+    std::fs::rename(h.home.models(), &target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink(&target, h.home.models()).unwrap();
+    apply(&h.home, "link", false).unwrap();
+    let meta = std::fs::symlink_metadata(h.home.models()).unwrap();
+    assert!(meta.file_type().is_symlink());
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        text.contains(&format!("\"simple\": {{\n      \"model\": \"{SONNET}\"")),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+}

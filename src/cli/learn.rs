@@ -61,6 +61,13 @@ enum LearnCommand {
         /// Apply even when it conflicts with an existing rule
         #[arg(long)]
         force: bool,
+        /// Write nothing: show the last 90 days' tasks it would have moved under the router
+        /// in use (by kind, from → to, expected success and cost per success)
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: print the impact as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Reject suggestion ID; it is never suggested again.
     Reject {
@@ -230,7 +237,23 @@ pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
                 None => print!("{text}"),
             }
         }
-        Some(LearnCommand::Apply { id, force }) => {
+        Some(LearnCommand::Apply {
+            id,
+            dry_run: true,
+            json,
+            ..
+        }) => {
+            let i = learn::impact::preview(home, &id)?;
+            if json {
+                let text =
+                    serde_json::to_string_pretty(&i).map_err(|e| Error::Invalid(e.to_string()))?;
+                println!("{text}");
+            } else {
+                println!("dry run of {id}: nothing written");
+                print!("{}", learn::impact::markdown(&i));
+            }
+        }
+        Some(LearnCommand::Apply { id, force, .. }) => {
             let r = learn::apply(home, &id, force)?;
             println!(
                 "{} {}: {} (backup: {})",

@@ -315,7 +315,12 @@ pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
     };
     intent.save(home)?;
     crash_point("after-intent");
-    crate::store::write_atomic(&models_path, &edit.bytes)?;
+    if let Err(e) = write_models(home, &models_path, &original, &edit.bytes) {
+        // Nothing of this apply may stay behind: another writer owns the file now.
+        let _ = std::fs::remove_file(&intent.backup);
+        remove_intent(home)?;
+        return Err(e);
+    }
     crash_point("after-models");
     finish(home, &intent)?;
     Ok(Applied {
@@ -409,7 +414,7 @@ fn recover(
         if !intent.backup.exists() {
             crate::store::write_atomic(&intent.backup, &current)?;
         }
-        crate::store::write_atomic(&models_path, &edit.bytes)?;
+        write_models(home, &models_path, &current, &edit.bytes)?;
         crash_point("after-models");
     } else if now_fp != intent.after {
         if same && force {
@@ -514,6 +519,40 @@ fn remove_intent(home: &Home) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::io("cannot remove", &path, e)),
     }
+}
+
+/// Replaces models.json with `new`, if it still holds `expected`: the file is
+/// re-read and compared right before the rename (and the rename done
+/// through the symlink's target, so a symlinked models.json stays a symlink
+/// and its target keeps its mode). Refuses with nothing written when another
+/// writer changed it since it was read.
+fn write_models(home: &Home, path: &Path, expected: &[u8], new: &[u8]) -> Result<()> {
+    let target = std::fs::canonicalize(path).map_err(|e| Error::io("cannot resolve", path, e))?;
+    let mut f = atomic_write_file::AtomicWriteFile::options()
+        .open(&target)
+        .map_err(|e| Error::io("cannot create a temporary file beside", &target, e))?;
+    f.write_all(new)
+        .map_err(|e| Error::io("cannot write", &target, e))?;
+    if crate::store::failpoint("apply-before-models-rename") {
+        // Test hook: announce the pause, wait (≤ 10 s) until the test lets go.
+        let marker = home.state_dir().join("apply-paused");
+        let _ = std::fs::write(&marker, b"");
+        let start = std::time::Instant::now();
+        while marker.exists() && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    let now = std::fs::read(&target).map_err(|e| Error::io("cannot read", &target, e))?;
+    if now != expected {
+        drop(f); // the temporary file is removed, models.json untouched
+        return Err(Error::Invalid(format!(
+            "{} changed while `learn apply` was preparing its edit (another program or person \
+             wrote it); nothing was written. Check the file, then run the apply again",
+            path.display()
+        )));
+    }
+    f.commit()
+        .map_err(|e| Error::io("cannot replace", &target, e))
 }
 
 fn read_models(path: &Path) -> Result<Vec<u8>> {
@@ -1060,7 +1099,7 @@ fn detect_unit(buf: &str) -> String {
 /// The exact level change of an analyzer suggestion that names both models
 /// and the level (`downgrade_model`: `complexity`, `current_model`,
 /// `suggested_model`); `None` for one that only gives a direction.
-fn analyzer_change(s: &Value) -> Option<Change> {
+pub(crate) fn analyzer_change(s: &Value) -> Option<Change> {
     let level = s.get("complexity").and_then(Value::as_str).or_else(|| {
         s.get("group_label")
             .and_then(Value::as_str)

@@ -21,7 +21,9 @@ pub mod analyze;
 pub mod apply;
 pub mod decisions;
 pub mod file;
+pub mod impact;
 pub mod label;
+pub mod levels;
 pub mod models;
 pub mod pooled;
 pub mod report;
@@ -29,6 +31,8 @@ mod report_html;
 pub mod scan;
 #[cfg(any(test, feature = "simulate"))]
 pub mod simulate;
+#[cfg(any(test, feature = "simulate"))]
+pub mod simulate_router;
 pub mod sources;
 pub mod stats;
 pub mod suggest;

@@ -219,6 +219,7 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
         &["id", "type", "confidence", "reason", "change", "commands"],
         "None yet: the data does not support a change. A suggestion needs enough rated outcomes in a cell (see \"Evidence still needed\"); rate tasks with `modelfit rate`, then run `modelfit learn`.",
     );
+    let mut impacts = Vec::new();
     for sg in arr(doc, "suggestions")
         .iter()
         .filter(|x| status_of(x) == Status::Open)
@@ -228,6 +229,12 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
             "`{}`",
             sg.get("change").map(Value::to_string).unwrap_or_default()
         );
+        if let Some(i) = sg
+            .get("impact")
+            .and_then(|v| serde_json::from_value::<super::impact::Impact>(v.clone()).ok())
+        {
+            impacts.extend(super::impact::blocks(id, &i));
+        }
         if super::decisions::origin(sg) == super::decisions::ORCHESTRATOR_ANALYZER {
             change.push_str(&format!(
                 " (from the orchestrator's model-learning-analyzer, not modelfit: {})",
@@ -253,6 +260,7 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
         ]);
     }
     b.push(Block::Table(sg_table));
+    b.extend(impacts);
     let evidence: Vec<String> = arr(doc, "evidence_needed")
         .iter()
         .map(|e| s(e, "what").to_string())

@@ -121,6 +121,20 @@ struct Candidate {
     extra: Map<String, Value>,
 }
 
+impl From<super::levels::LevelCandidate> for Candidate {
+    fn from(c: super::levels::LevelCandidate) -> Candidate {
+        Candidate {
+            kind: c.kind,
+            finding: c.finding,
+            change: c.change,
+            reason: c.reason,
+            confidence: c.confidence,
+            cell: c.cell,
+            extra: c.extra,
+        }
+    }
+}
+
 /// Runs suggest on the learning file of `home`. See [`super::suggest`].
 pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
     let path = home.learning();
@@ -567,6 +581,20 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
         }
     }
     kw_cands.truncate(keep);
+    // Under the orchestrator's router only level changes move tasks, judged
+    // on every task they move (levels.rs); rules would change nothing there.
+    let cooling_keys: HashSet<String> = cooling.keys().cloned().collect();
+    if let Some(found) = super::levels::for_router(home, &cooling_keys)? {
+        evidence = found.notes;
+        for c in kw_cands.drain(..) {
+            evidence.push(json!({"cell": c.cell, "router": "orchestrator", "what": format!(
+                "{} — a rule would route this, but the orchestrator's router ignores rules' `use`; \
+                 routing by `modelfit select` (`modelfit config router rules`) would allow it",
+                c.reason
+            )}));
+        }
+        level_cands = found.candidates.into_iter().map(Candidate::from).collect();
+    }
 
     // Merge with the history.
     let blocked = blocked_by_history(&existing);
@@ -624,6 +652,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
             extra,
         });
     }
+    super::impact::attach(home, &mut open)?;
     let mut all = kept;
     for s in &open {
         all.push(serde_json::to_value(s).expect("suggestions serialize"));
