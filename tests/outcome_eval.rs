@@ -5,8 +5,9 @@
 //! failure recall, the false-failure rate, coverage, AUC and ECE per seed and
 //! over all seeds, and asserts the acceptance bars.
 //!
-//! `EVAL_SEEDS=1,2,3` picks the seeds (default: three that were not used for
-//! tuning; seed 11 was).
+//! `EVAL_SEEDS=1,2,3` picks the seeds (default: two that were not used for
+//! tuning, 23 and 41, played side by side, ~650 tasks; seed 11 was the tuning
+//! seed). `EVAL_SEEDS=23,37,41,59` is the sweep of the closing note.
 
 mod evalgen;
 
@@ -375,7 +376,7 @@ fn outcome_evidence_meets_the_acceptance_bars_over_several_seeds() {
     let seeds: Vec<u64> = std::env::var("EVAL_SEEDS")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![23, 37, 41]);
+        .unwrap_or_else(|| vec![23, 41]);
     // Two seeds at a time: each plays its sessions through the binary.
     let mut all = Vec::new();
     for pair in seeds.chunks(2) {

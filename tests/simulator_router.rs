@@ -76,21 +76,38 @@ fn level_changes_judged_by_the_orchestrators_router() {
         let mut passed = 0;
         let mut name = "";
         let mut expect = Expect::Nothing;
-        for seed in 0..SEEDS {
-            let world = RouterWorld::scenarios(seed).remove(w);
-            name = world.name;
-            expect = world.expect;
-            let new = run(&world, seed);
-            let (s0, s1) = (world.success(world.levels), world.success(new));
-            let (best, _) = world.best_levels();
-            let ok = match world.expect {
-                Expect::Gain => s1 - s0 >= 0.08 && s1 - s0 >= 0.5 * (best - s0),
-                Expect::NoLevelDowngrade(l) => new[l] >= world.levels[l] && s1 >= s0 - 0.02,
-                Expect::Nothing => s1 >= s0 - 0.02,
-                // Not required; a downgrade made must cost at most 5 points.
-                Expect::Cheaper(_) => s1 >= s0 - 0.05,
-            };
-            passed += ok as u64;
+        // Seeds run four at a time: each is a `modelfit learn` process.
+        let seeds: Vec<u64> = (0..SEEDS).collect();
+        for chunk in seeds.chunks(4) {
+            let results: Vec<(bool, &'static str, Expect)> = std::thread::scope(|sc| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|&seed| {
+                        sc.spawn(move || {
+                            let world = RouterWorld::scenarios(seed).remove(w);
+                            let new = run(&world, seed);
+                            let (s0, s1) = (world.success(world.levels), world.success(new));
+                            let (best, _) = world.best_levels();
+                            let ok = match world.expect {
+                                Expect::Gain => s1 - s0 >= 0.08 && s1 - s0 >= 0.5 * (best - s0),
+                                Expect::NoLevelDowngrade(l) => {
+                                    new[l] >= world.levels[l] && s1 >= s0 - 0.02
+                                }
+                                Expect::Nothing => s1 >= s0 - 0.02,
+                                // Not required; a downgrade made must cost at most 5 points.
+                                Expect::Cheaper(_) => s1 >= s0 - 0.05,
+                            };
+                            (ok, world.name, world.expect)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for (ok, n, e) in results {
+                name = n;
+                expect = e;
+                passed += ok as u64;
+            }
         }
         let need = match expect {
             // Judged on rates: ≥ 18 of 20 seeds (measured: 40/40 over 40 seeds).
