@@ -257,6 +257,23 @@ fn row12_numbers_javascript_accepts_are_valid_and_kept_as_written() {
         .args(["outcome", "nums", "success"])
         .assert()
         .success();
+    // The edited record keeps its numbers as written; only new fields are serialized.
+    let after = String::from_utf8(h.read_ledger()).unwrap();
+    for kept in [
+        "\"big\": 1e400,",
+        "\"huge\": 123456789012345678901234567890,",
+        "\"e\": 1E5",
+        "\"dup\": 2,",
+    ] {
+        assert!(after.contains(kept), "{kept} lost in:\n{after}");
+    }
+    assert!(!after.contains("100000.0") && !after.contains("1.7976931348623157e308"));
+    cmd(&h)
+        .args(["ledger", "get", "nums"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"outcome\": \"success\""));
+    cmd(&h).args(["ledger", "check"]).assert().success();
 }
 
 #[test]

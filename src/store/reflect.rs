@@ -310,12 +310,13 @@ pub fn reflect(bytes: &[u8], spans: &[(usize, usize)], entries: &[Entry]) -> Ref
     order.sort_unstable();
     for i in order {
         let (s, e) = spans[i];
-        let new = to_js_pretty(&Value::Object(edited[&i].clone()), 1);
         let old: Record = super::parse_record(&bytes[s..e]).unwrap_or_default();
         text.extend_from_slice(&bytes[copied..s]);
         if old == edited[&i] {
             text.extend_from_slice(&bytes[s..e]);
         } else {
+            let new = respliced(&bytes[s..e], &old, &edited[&i])
+                .unwrap_or_else(|| to_js_pretty(&Value::Object(edited[&i].clone()), 1));
             text.extend_from_slice(new.as_bytes());
         }
         copied = e;
@@ -422,4 +423,61 @@ mod tests {
             "[\n  {\n    \"id\": \"y\",\n    \"n\": 1\n  }\n]"
         );
     }
+}
+
+/// The fields of a raw record, in order, each with its value's exact text.
+struct RawFields<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de> Deserialize<'de> for RawFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) =
+                    m.next_entry::<String, &'de serde_json::value::RawValue>()?
+                {
+                    out.push((k, v));
+                }
+                Ok(RawFields(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The edited record `new` (a ledger element, depth 1) written with every
+/// field it shares unchanged with `old` copied from `raw` as written — numbers
+/// such as `1E5` or `1e400` keep their text — and only changed or new fields
+/// serialized. `None` when `raw` cannot be read field by field.
+fn respliced(raw: &[u8], old: &Record, new: &Record) -> Option<String> {
+    if new.is_empty() {
+        return None;
+    }
+    let fields: RawFields = serde_json::from_slice(raw).ok()?;
+    // The last occurrence of a key wins, as in JSON.parse.
+    let raw_of: HashMap<&str, &str> = fields
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.get()))
+        .collect();
+    let mut out = String::from("{");
+    for (n, (k, v)) in new.iter().enumerate() {
+        out.push_str(if n == 0 { "\n    " } else { ",\n    " });
+        out.push_str(&serde_json::to_string(k).ok()?);
+        out.push_str(": ");
+        match raw_of.get(k.as_str()) {
+            Some(text) if old.get(k) == Some(v) => out.push_str(text),
+            _ => out.push_str(&to_js_pretty(v, 2)),
+        }
+    }
+    out.push_str("\n  }");
+    Some(out)
 }
