@@ -381,50 +381,6 @@ pub fn describe(e: &Entry) -> Value {
     json!({"seq": e.seq, "op": e.op, "id": e.id})
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(v: Value) -> Record {
-        v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn undone_writes_come_back_deliberate_changes_stay() {
-        let mut e = Entry::new("update", Some("a"));
-        e.set = Some(rec(json!({"outcome": "success"})));
-        e.before = Some(Record::new());
-        let mut r = rec(json!({"id": "a"}));
-        assert_eq!(apply_entry(&mut r, &e).0, Fate::Applied);
-        assert_eq!(apply_entry(&mut r, &e).0, Fate::Present);
-        let mut r = rec(json!({"id": "a", "outcome": "failure"}));
-        assert_eq!(apply_entry(&mut r, &e).0, Fate::Superseded);
-        assert_eq!(r["outcome"], "failure");
-    }
-
-    #[test]
-    fn appends_land_before_the_bracket_and_trailing_space_stays() {
-        let bytes = b"[\n  {\n    \"id\": \"x\"\n  }\n]\n";
-        let spans = super::super::element_spans(std::path::Path::new("t"), bytes).unwrap();
-        let mut a = Entry::new("append", Some("y"));
-        a.record = Some(rec(json!({"id": "y", "n": 1})));
-        let mut u = Entry::new("update", Some("x"));
-        u.set = Some(rec(json!({"k": true})));
-        u.before = Some(Record::new());
-        let r = reflect(bytes, &spans, &[a.clone(), u]);
-        let text = String::from_utf8(r.out.unwrap()).unwrap();
-        assert_eq!(
-            text,
-            "[\n  {\n    \"id\": \"x\",\n    \"k\": true\n  },\n  {\n    \"id\": \"y\",\n    \"n\": 1\n  }\n]\n"
-        );
-        let r = reflect(b"", &[], &[a]);
-        assert_eq!(
-            String::from_utf8(r.out.unwrap()).unwrap(),
-            "[\n  {\n    \"id\": \"y\",\n    \"n\": 1\n  }\n]"
-        );
-    }
-}
-
 /// The fields of a raw record, in order, each with its value's exact text.
 struct RawFields<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
 
@@ -480,4 +436,48 @@ fn respliced(raw: &[u8], old: &Record, new: &Record) -> Option<String> {
     }
     out.push_str("\n  }");
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(v: Value) -> Record {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn undone_writes_come_back_deliberate_changes_stay() {
+        let mut e = Entry::new("update", Some("a"));
+        e.set = Some(rec(json!({"outcome": "success"})));
+        e.before = Some(Record::new());
+        let mut r = rec(json!({"id": "a"}));
+        assert_eq!(apply_entry(&mut r, &e).0, Fate::Applied);
+        assert_eq!(apply_entry(&mut r, &e).0, Fate::Present);
+        let mut r = rec(json!({"id": "a", "outcome": "failure"}));
+        assert_eq!(apply_entry(&mut r, &e).0, Fate::Superseded);
+        assert_eq!(r["outcome"], "failure");
+    }
+
+    #[test]
+    fn appends_land_before_the_bracket_and_trailing_space_stays() {
+        let bytes = b"[\n  {\n    \"id\": \"x\"\n  }\n]\n";
+        let spans = super::super::element_spans(std::path::Path::new("t"), bytes).unwrap();
+        let mut a = Entry::new("append", Some("y"));
+        a.record = Some(rec(json!({"id": "y", "n": 1})));
+        let mut u = Entry::new("update", Some("x"));
+        u.set = Some(rec(json!({"k": true})));
+        u.before = Some(Record::new());
+        let r = reflect(bytes, &spans, &[a.clone(), u]);
+        let text = String::from_utf8(r.out.unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "[\n  {\n    \"id\": \"x\",\n    \"k\": true\n  },\n  {\n    \"id\": \"y\",\n    \"n\": 1\n  }\n]\n"
+        );
+        let r = reflect(b"", &[], &[a]);
+        assert_eq!(
+            String::from_utf8(r.out.unwrap()).unwrap(),
+            "[\n  {\n    \"id\": \"y\",\n    \"n\": 1\n  }\n]"
+        );
+    }
 }
