@@ -285,7 +285,7 @@ fn lock_held_by_another_process_times_out_with_a_clear_error() {
 }
 
 #[test]
-fn eight_processes_appending_200_records_each_lose_nothing() {
+fn eight_processes_appending_100_records_each_lose_nothing() {
     let h = Home::fixture();
     let bin = common::bin();
     let workers: Vec<_> = (0..8)
@@ -293,7 +293,7 @@ fn eight_processes_appending_200_records_each_lose_nothing() {
             StdCommand::new(&bin)
                 .arg("--home")
                 .arg(h.path())
-                .args(["ledger", "append", "--repeat", "200"])
+                .args(["ledger", "append", "--repeat", "100"])
                 .env("MODELFIT_LOCK_TIMEOUT_MS", "600000")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -318,14 +318,14 @@ fn eight_processes_appending_200_records_each_lose_nothing() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 200);
+        assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 100);
     }
     let v = ledger_values(&h);
-    assert_eq!(v.len(), 29 + 1600);
+    assert_eq!(v.len(), 29 + 800);
     let ids: HashSet<&str> = v[29..].iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 1600, "duplicates among the new records");
+    assert_eq!(ids.len(), 800, "duplicates among the new records");
     for w in 0..8 {
-        for i in 0..200 {
+        for i in 0..100 {
             assert!(ids.contains(format!("w{w}-{i}").as_str()));
         }
     }
