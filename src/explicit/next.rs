@@ -300,7 +300,8 @@ fn candidates(home: &Home, doc: &serde_json::Map<String, Value>) -> Result<Vec<C
                     .and_then(crate::clock::parse)
                     .map_or(i64::MIN, |t| t.timestamp_millis()),
                 id: r.id,
-                level: r.complexity?.to_lowercase(),
+                // Exact, as learn matches levels.
+                level: r.complexity?,
                 family: family.to_string(),
                 p_success: r.p_success,
             })
