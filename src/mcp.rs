@@ -128,11 +128,14 @@ pub fn input_schema(name: &str) -> Option<Value> {
         "rate_task" => json!({
             "type": "object",
             "properties": {
-                "task_id": { "type": "string", "description": "Task ID from dispatch" },
+                "task_id": {
+                    "type": "string",
+                    "description": "Task ID from dispatch. Omit it to learn which unrated task a verdict matters most for (nothing is recorded then; ask the user about it and call again with its id)"
+                },
                 "outcome": {
                     "type": "string",
                     "enum": ["success", "failure", "partial"],
-                    "description": "Did the task do what was asked?"
+                    "description": "Did the task do what was asked? Required with task_id"
                 },
                 "notes": { "type": "string", "description": "Why, in a few words" },
                 "cheaper_would_do": {
@@ -144,7 +147,7 @@ pub fn input_schema(name: &str) -> Option<Value> {
                     "description": "The task's complexity as you see it (simple, medium, complex, or a task_complexity level of models.json); stored with complexity_source \"person\""
                 }
             },
-            "required": ["task_id", "outcome"]
+            "required": []
         }),
         _ => return None,
     })
@@ -257,7 +260,9 @@ fn describe(name: &str) -> (&'static str, &'static str, Hints) {
             "Rate a task",
             "Give a person's verdict on a task (outcome_source \"human\", rated_at), the same \
              as `modelfit rate TASK_ID y|n|p [--cheaper-would-do]`. A person's verdict outranks \
-             CI and the hooks. Call it only with the verdict the user gave.",
+             CI and the hooks. Call it only with the verdict the user gave. Without task_id it \
+             records nothing and names the unrated task whose verdict would move a pending \
+             learn decision most (`modelfit rate --next`).",
             Hints {
                 read_only: false,
                 destructive: false,
@@ -302,6 +307,20 @@ fn update_task_outcome(home: &Home, a: &Map<String, Value>) -> Result<String> {
 
 fn rate_task(home: &Home, a: &Map<String, Value>) -> Result<String> {
     let args = Args::new("rate_task", a)?;
+    if args.get("task_id").is_none() {
+        // No id: say which task to ask the user about; record nothing, since
+        // the verdict must be the user's about a task they know.
+        return Ok(match crate::explicit::next::next(home)? {
+            Some(pick) => format!(
+                "{}\nNothing recorded. Ask the user whether {} did what was asked, then call \
+                 rate_task with task_id \"{}\" and their outcome.",
+                pick.line, pick.id, pick.id
+            ),
+            None => "Nothing to ask about: no unrated task in the learn window bears on a pending \
+                     learn decision. Give task_id to rate a task."
+                .to_string(),
+        });
+    }
     let task_id = args.id("task_id")?;
     let outcome = args.outcome("outcome")?;
     let opts = crate::explicit::rate::RateOptions {

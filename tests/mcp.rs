@@ -319,10 +319,8 @@ fn tools_list_has_the_seed_tools_with_the_seed_schemas_exactly() {
     );
     assert_eq!(select["annotations"]["destructiveHint"], false);
     let rate = tools.iter().find(|t| t["name"] == "rate_task").unwrap();
-    assert_eq!(
-        rate["inputSchema"]["required"],
-        json!(["task_id", "outcome"])
-    );
+    // task_id may be omitted: the tool then names the task to ask about.
+    assert_eq!(rate["inputSchema"]["required"], json!([]));
     let apply = tools
         .iter()
         .find(|t| t["name"] == "apply_model_suggestion")
@@ -999,4 +997,38 @@ fn register_script_adds_the_server_once_at_user_scope() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed modelfit"));
     assert!(!dir.path().join("registered").exists());
+}
+
+#[test]
+fn rate_task_without_an_id_names_the_task_to_ask_about_and_records_nothing() {
+    let home = fixture_home();
+    let before = std::fs::read(home.path().join("logs/dispatches.json")).unwrap();
+    let s = session(home.path(), &[call(1, "rate_task", json!({}))]);
+    assert!(s.ok(1).starts_with("Nothing to ask about"), "{}", s.ok(1));
+    // Every level × family cell at 4 of 5, right at the target: the boundary
+    // decisions of `rate --next` when no suggestion is open.
+    let patterns: Vec<Value> = ["simple", "medium", "complex"]
+        .iter()
+        .flat_map(|l| {
+            ["haiku", "sonnet", "opus"].map(|f| {
+                json!({"complexity": l, "model_family": f, "success_rate": 0.8, "information_size": 5.0})
+            })
+        })
+        .collect();
+    std::fs::write(
+        home.path().join("logs/model-learning.json"),
+        json!({"patterns": patterns, "suggestions": []}).to_string(),
+    )
+    .unwrap();
+    let s = session(home.path(), &[call(1, "rate_task", json!({}))]);
+    let text = s.ok(1);
+    assert!(
+        text.contains(": a verdict here moves the confidence of P("),
+        "{text}"
+    );
+    assert!(text.contains("Nothing recorded"), "{text}");
+    assert_eq!(
+        std::fs::read(home.path().join("logs/dispatches.json")).unwrap(),
+        before
+    );
 }

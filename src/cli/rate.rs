@@ -38,9 +38,33 @@ pub struct RateArgs {
     /// time (ISO 8601, e.g. 2026-03-04T08:00:00Z)
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
+    /// Ask about the unrated task whose verdict would move a pending learn
+    /// decision most (see docs/explicit-signals.md); the first positional, if
+    /// any, is then the verdict
+    #[arg(long, conflicts_with_all = ["since", "complexity"])]
+    next: bool,
 }
 
-pub fn rate(a: RateArgs, home: &Home) -> Result<ExitCode> {
+pub fn rate(mut a: RateArgs, home: &Home) -> Result<ExitCode> {
+    if a.next {
+        if a.verdict.is_some() {
+            return Err(Error::Invalid(
+                "with --next give at most the verdict: modelfit rate --next [y|n|p]".into(),
+            ));
+        }
+        let Some(pick) = crate::explicit::next::next(home)? else {
+            println!(
+                "modelfit: nothing to ask about: no unrated task in the learn window bears on a \
+                 pending decision (run `modelfit learn` first if {} is missing)",
+                home.learning().display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        };
+        println!("{}", crate::tasks::clean(&pick.line, 400));
+        // The rest is `rate ID [VERDICT]`.
+        a.verdict = a.target.take();
+        a.target = Some(pick.id);
+    }
     // `modelfit rate y`: one positional that is a verdict means `last y`.
     let (target, verdict) = match (a.target, a.verdict) {
         (Some(t), None) if rate::parse_verdict(&t).is_some() => ("last".to_string(), Some(t)),

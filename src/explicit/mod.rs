@@ -10,6 +10,7 @@
 //! `outcome_sources`.
 
 pub mod ci;
+pub mod next;
 pub mod prompt;
 pub mod rate;
 pub mod reminder;

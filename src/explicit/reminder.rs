@@ -40,7 +40,16 @@ pub fn stop_reminder(home: &Home, task_id: &str) -> Option<String> {
         return None;
     }
     let command = rate_command(home, task_id);
-    let message = format!("modelfit: rate this task with `{command} y|n|p` (y = it worked)");
+    // The pick of `rate --next` reads the ledger and the learning file: too
+    // slow for the Stop hook on a large ledger, so the line names the command.
+    let next = format!(
+        "{}--next",
+        command.strip_suffix(task_id).unwrap_or(&command)
+    );
+    let message = format!(
+        "modelfit: rate this task with `{command} y|n|p` (y = it worked), \
+         or the one whose verdict matters most with `{next}`"
+    );
     Some(json!({ "systemMessage": message }).to_string())
 }
 
@@ -108,6 +117,7 @@ mod tests {
         assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["systemMessage"]);
         let msg = obj["systemMessage"].as_str().unwrap();
         assert!(msg.contains("rate dispatch-1772452800000-9656bj"), "{msg}");
+        assert!(msg.contains(" rate --next`"), "{msg}");
         assert!(
             msg.contains(&format!("--home {}", dir.path().display())),
             "{msg}"
