@@ -94,10 +94,16 @@ echo "ledger: $(du -h "$W/big/home/logs/dispatches.json" | cut -f1), transcript:
 
 # Each timed run is the Stop of a task that has not been recorded yet: the
 # session state is restored before every run (--prepare), so every run appends.
+# A Stop on a large ledger journals its record and leaves the ledger's rewrite
+# to a detached `modelfit ledger reconcile`. Runs here come back to back, not
+# seconds apart as in a session, so each run first waits for the previous
+# run's reconcile to finish: the figure is the hook's own latency, not that
+# of a background process competing for the same two cores.
+SETTLE="while pgrep -f 'ledger [r]econcile --quiet' >/dev/null; do sleep 0.02; done"
 hyperfine --warmup 3 --runs "$RUNS" --export-json "$W/result.json" \
-  --prepare "cp $W/big/state.saved $W/big/home/logs/modelfit/sessions/bench-session.json" \
+  --prepare "$SETTLE; cp $W/big/state.saved $W/big/home/logs/modelfit/sessions/bench-session.json" \
   -n "hook Stop, 100 MB ledger + 100 MB transcript" "$BIN --home $W/big/home hook < $W/big/stop.json" \
-  --prepare "cp $W/small/state.saved $W/small/home/logs/modelfit/sessions/bench-session.json" \
+  --prepare "$SETTLE; cp $W/small/state.saved $W/small/home/logs/modelfit/sessions/bench-session.json" \
   -n "hook Stop, empty ledger + small transcript" "$BIN --home $W/small/home hook < $W/small/stop.json" \
   --prepare "true" \
   -n "/bin/true" "/bin/true < $W/small/stop.json"
@@ -129,9 +135,9 @@ for case in big small; do
 done
 PRUNS=${PROMPT_RUNS:-20}
 hyperfine --warmup 2 --runs "$PRUNS" --export-json "$W/prompt.json" \
-  --prepare "cp $W/big/state.stopped $W/big/home/logs/modelfit/sessions/bench-session.json" \
+  --prepare "$SETTLE; cp $W/big/state.stopped $W/big/home/logs/modelfit/sessions/bench-session.json" \
   -n "hook prompt (follow-up verdict), 100 MB ledger" "$BIN --home $W/big/home hook < $W/big/next.json" \
-  --prepare "cp $W/small/state.stopped $W/small/home/logs/modelfit/sessions/bench-session.json" \
+  --prepare "$SETTLE; cp $W/small/state.stopped $W/small/home/logs/modelfit/sessions/bench-session.json" \
   -n "hook prompt (follow-up verdict), small ledger" "$BIN --home $W/small/home hook < $W/small/next.json"
 python3 - "$W/prompt.json" "$W" <<'PY'
 import json, sys
