@@ -372,6 +372,11 @@ impl Ledger {
     /// Re-applies every journaled write the ledger lacks, compacts the
     /// journal, and says what it did.
     pub fn reconcile(&self) -> Result<Reconciled> {
+        // Nothing journaled: nothing to reflect, so the ledger is not read
+        // (learn and doctor reconcile first; a large ledger costs its size).
+        if self.journal.pending()?.is_empty() {
+            return Ok(Reconciled::default());
+        }
         let busy = self.journal.path().with_file_name("reconcile.lock");
         let _running = crate::lockfile::acquire(&busy, self.lock_timeout).ok();
         let mut lock = self.lock()?;
