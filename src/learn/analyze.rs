@@ -294,6 +294,31 @@ fn id_hash(id: &str) -> u64 {
     })
 }
 
+/// One pass over the records: on every core when the source is a file laid
+/// out for splitting, else as one stream (which also names the position of
+/// any parse error); a file that changed under the parallel read is an error.
+fn read_pass<T, P, L, F, G>(ledger: &L, threads: usize, prepare: F, apply: &mut G) -> Result<()>
+where
+    T: serde::de::DeserializeOwned,
+    P: Send,
+    L: super::pooled::Records + ?Sized,
+    F: Fn(T) -> P + Sync,
+    G: FnMut(P),
+{
+    match scan::for_each_parallel(ledger.parallel_path(), threads, &prepare, &mut *apply) {
+        Ok(()) => Ok(()),
+        Err(scan::Fallback::Sequential) => ledger.for_each(|r: T| {
+            apply(prepare(r));
+            true
+        }),
+        Err(scan::Fallback::Broken) => {
+            // Surface the record that does not parse, with its position.
+            ledger.for_each(|_: T| true)?;
+            Err(unreadable(ledger))
+        }
+    }
+}
+
 /// The error when a parallel pass stopped half-way without a parse error.
 fn unreadable<L: super::pooled::Records + ?Sized>(ledger: &L) -> crate::error::Error {
     crate::error::Error::Invalid(format!(
@@ -478,17 +503,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    match scan::for_each_parallel(ledger.parallel_path(), threads, prepare1, &mut apply1) {
-        Ok(()) => {}
-        Err(scan::Fallback::Sequential) => ledger.for_each(|r: Lite| {
-            apply1(prepare1(r));
-            true
-        })?,
-        Err(scan::Fallback::Broken) => {
-            ledger.for_each(|_: Lite| true)?;
-            return Err(unreadable(ledger));
-        }
-    }
+    read_pass::<Lite, _, _, _, _>(ledger, threads, prepare1, &mut apply1)?;
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
         .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
@@ -888,20 +903,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             }
         }
     };
-    match scan::for_each_parallel(ledger.parallel_path(), threads, prepare, &mut apply) {
-        Ok(()) => {}
-        // Not laid out for splitting: one stream, which also names the
-        // position of any parse error.
-        Err(scan::Fallback::Sequential) => ledger.for_each(|r: Rec| {
-            apply(prepare(r));
-            true
-        })?,
-        Err(scan::Fallback::Broken) => {
-            // Surface the record that does not parse, with its position.
-            ledger.for_each(|_: Rec| true)?;
-            return Err(unreadable(ledger));
-        }
-    }
+    read_pass::<Rec, _, _, _, _>(ledger, threads, prepare, &mut apply)?;
 
     // Build the document: each cell's soft estimate, its shift shrunk
     // toward the ledger's (levels) or its level's (keywords).
