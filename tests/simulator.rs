@@ -11,6 +11,11 @@ use serde_json::Value;
 const NOW: &str = "2026-06-01T00:00:00Z";
 
 fn run(world: &World, seed: u64) -> Vec<Suggestion> {
+    run_doc(world, seed).0
+}
+
+/// The open suggestions of `learn` on a draw of `world`, and the learning file.
+fn run_doc(world: &World, seed: u64) -> (Vec<Suggestion>, Value) {
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path();
     std::fs::create_dir_all(h.join("logs")).unwrap();
@@ -32,13 +37,14 @@ fn run(world: &World, seed: u64) -> Vec<Suggestion> {
     let doc: Value =
         serde_json::from_slice(&std::fs::read(h.join("logs/model-learning.json")).unwrap())
             .unwrap();
-    doc["suggestions"]
+    let open = doc["suggestions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| serde_json::from_value(s.clone()).unwrap())
         .filter(|s: &Suggestion| s.status == modelfit::learn::Status::Open)
-        .collect()
+        .collect();
+    (open, doc)
 }
 
 fn world(name: &str) -> World {
@@ -78,14 +84,35 @@ fn check(world: &World, open: &[Suggestion]) -> [usize; 3] {
     after
 }
 
-/// Seeds of the rate tests: outside the 0–39 of `bench/learn-sweep.sh`.
-const SEEDS: std::ops::Range<u64> = 100..105;
+/// Seeds of the rate tests: outside the 0–79 of `bench/learn-sweep.sh`.
+const SEEDS: std::ops::Range<u64> = 100..110;
 
-/// Every world, truth-labelled and weak-labelled, over several draws:
-/// no task loses more than 5 points of true success (the silent world,
-/// whose failures only people see, may slip in a draw where no rated task
-/// caught one, once per world at most); worlds whose rules are right or whose sample is tiny stay
-/// put; the gains are found in most draws and in half the draws of each.
+/// The cheaper cell's labels in the learning file of the last `run`: its
+/// own estimate (from its judged tasks only) and its implicit rate.
+fn labels_of(doc: &Value, level: &str, fam: &str) -> (f64, Option<f64>, f64) {
+    let p = doc["patterns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["complexity"] == level && p["model_family"] == fam && p.get("keyword").is_none()
+        })
+        .unwrap_or_else(|| panic!("no {level}/{fam} pattern"));
+    let l = &p["labels"];
+    (
+        l["judged"].as_f64().unwrap(),
+        l["own_rate"].as_f64(),
+        l["implicit_rate"].as_f64().unwrap(),
+    )
+}
+
+/// Every world, truth-labelled and weak-labelled, over ten draws: no task
+/// loses more than 5 points of true success, except in the silent world
+/// and then only in a draw where no rated task on the cheaper model caught
+/// a silent failure (its people agree with its clean stops: nothing in the
+/// data tells it from the honest world); worlds whose rules are right or
+/// whose sample is tiny stay put; the gains are found in at least 75 % of
+/// draws and in half the draws of each world.
 #[test]
 fn every_world_over_several_draws() {
     let mut worlds = World::scenarios();
@@ -94,10 +121,22 @@ fn every_world_over_several_draws() {
     for w in &worlds {
         let (mut safe, mut world_found, mut world_pairs) = (0, 0, 0);
         for seed in SEEDS {
-            let open = run(w, seed);
+            let (open, doc) = run_doc(w, seed);
             let changes: Vec<Change> = open.iter().map(|s| s.change.clone()).collect();
             let o = simulate::judge(w, &changes);
             safe += o.safe() as u32;
+            if !o.safe() && w.name == "silent_failures" {
+                // The harmful change is the complex downgrade to Sonnet, and
+                // the people who rated Sonnet's complex tasks saw nothing wrong.
+                let (judged, own, implicit) = labels_of(&doc, "complex", "sonnet");
+                let own = own.unwrap_or(implicit);
+                assert!(
+                    own >= implicit - 0.03,
+                    "seed {seed}: downgraded although {judged} ratings put Sonnet at {own} vs {implicit} by implicit evidence"
+                );
+            } else {
+                unsafe_draws += !o.safe() as u32;
+            }
             if ["already_optimal", "simpson", "tiny_sample"].contains(&w.name) {
                 assert!(open.is_empty(), "{} seed {seed}: {open:?}", w.name);
             }
@@ -107,16 +146,12 @@ fn every_world_over_several_draws() {
             }
         }
         let draws = SEEDS.count() as u32;
-        // At most one unlucky draw per world, two in the silent world where
-        // about one draw in ten has no rated task catching a silent failure
-        // (bench/learn-sweep.sh gives the rates over 40 draws).
-        let allowed = if w.name == "silent_failures" { 2 } else { 1 };
-        assert!(
-            safe + allowed >= draws,
-            "{}: safe in {safe}/{draws}",
-            w.name
-        );
-        unsafe_draws += draws - safe;
+        if w.name != "silent_failures" {
+            // At most one unlucky draw per world: a cell of ~65 tasks whose
+            // sample rate is 2.5 sd above its truth (bench/learn-sweep.sh:
+            // 3 such draws in 160 of the honest world).
+            assert!(safe + 1 >= draws, "{}: safe in {safe}/{draws}", w.name);
+        }
         if world_pairs > 0 {
             assert!(
                 2 * world_found >= world_pairs,
@@ -129,8 +164,8 @@ fn every_world_over_several_draws() {
     }
     assert!(4 * found >= 3 * pairs, "gains found in {found}/{pairs}");
     assert!(
-        unsafe_draws <= 3,
-        "{unsafe_draws} draws with a task 5+ points worse"
+        unsafe_draws <= 2,
+        "{unsafe_draws} draws with a task 5+ points worse outside the silent world"
     );
 }
 

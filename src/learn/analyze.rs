@@ -333,6 +333,7 @@ struct Pass1 {
     linked: Option<u64>,
     cell: Option<(&'static str, &'static str)>,
     judged: Option<(Option<u64>, label::Evidence)>,
+    unjudged: Option<label::Evidence>,
     tokens: Option<f64>,
     time: Option<f64>,
 }
@@ -452,6 +453,9 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
     let mut judged: Vec<(Option<u64>, label::Key, label::Evidence)> = Vec::new();
+    // The label model's data: judged tasks (added after pass 1, once their
+    // retry links are known) and the evidence patterns of the others.
+    let mut data = LabelData::default();
     let prepare1 = |mut r: Lite| -> Pass1 {
         let mut out = Pass1 {
             linked: r
@@ -480,6 +484,8 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         out.cell = Some((c, fam));
         if ev.explicit.is_some() {
             out.judged = Some((r.id.take().map(|i| id_hash(&i)), ev));
+        } else {
+            out.unjudged = Some(ev);
         }
         out.tokens = r.tokens_used;
         out.time = r.execution_time_seconds;
@@ -494,6 +500,9 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         };
         if let Some((id, ev)) = p.judged {
             judged.push((id, key, ev));
+        }
+        if let Some(ev) = p.unjudged {
+            data.add_unjudged(key, &ev);
         }
         if let Some(t) = p.tokens {
             tok_hist.entry(key).or_default().add(t);
@@ -514,7 +523,6 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         .collect();
     drop(tok_hist);
     drop(time_hist);
-    let mut data = LabelData::default();
     for (id, key, mut ev) in judged {
         let retried = id.is_some_and(|i| linked.contains(&i));
 
@@ -913,12 +921,20 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         if acc.attempts == 0 {
             continue;
         }
-        let est = label::estimate(&acc.soft, shifts.level(&(level, fam)));
+        let est = label::estimate_own(
+            &acc.soft,
+            shifts.level(&(level, fam)),
+            acc.soft.raw_shift(shifts.sigma2),
+        );
         patterns.push(pattern_json(level, None, fam, acc, &est, &cutoffs));
     }
     for ((level, kw), group) in group_keywords(&kw_cells, &kw_names) {
         for (fam, acc) in group {
-            let est = label::estimate(&acc.soft, shifts.keyword(&(level, fam), &acc.soft));
+            let est = label::estimate_own(
+                &acc.soft,
+                shifts.keyword(&(level, fam), &acc.soft),
+                acc.soft.raw_shift(shifts.sigma2),
+            );
             patterns.push(pattern_json(level, Some(&kw), fam, acc, &est, &cutoffs));
         }
     }
@@ -1116,6 +1132,8 @@ fn pattern_json(
             "implicit_rate": ratio(acc.soft.wq, acc.soft.w),
             "shift": round4(est.shift.mean),
             "shift_sd": round4(est.shift.var.sqrt()),
+            "own_rate": est.own.map(|o| round4(o.0)),
+            "own_sd": est.own.map(|o| round4(o.1)),
         }),
     );
     m.insert("wilson_95".into(), json!([round4(lo), round4(hi)]));
@@ -1176,6 +1194,12 @@ fn pattern_json(
 /// it failed; no such attempt is weak evidence of success, counted only when
 /// the record carries some other evidence (a pending dispatch is not a success).
 fn set_retry_link(ev: &mut label::Evidence, retried: bool) {
+    // A person's failure verdict is itself why the task was retried: the
+    // retry is then no evidence beside it, and counting it would explain
+    // away the very failures (silent to every other source) people catch.
+    if retried && ev.explicit == Some(false) {
+        return;
+    }
     if retried {
         ev.set(DERIVED, false);
     } else if ev.has_implicit() || ev.explicit.is_some() {
@@ -1406,5 +1430,34 @@ pub(crate) fn status_of(v: &Value) -> Status {
         Some("applied") => Status::Applied,
         Some("rejected") => Status::Rejected,
         _ => Status::Open,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_that_follows_a_person_s_failure_verdict_is_not_evidence() {
+        let mut hook_ok = label::Evidence::default();
+        hook_ok.set(0, true);
+        // Unjudged and retried: the retry says the attempt failed.
+        let mut e = hook_ok;
+        set_retry_link(&mut e, true);
+        assert_eq!(e.get(DERIVED), Some(false));
+        // A person said it failed, and the retry followed: no second verdict.
+        let mut e = label::Evidence {
+            explicit: Some(false),
+            ..hook_ok
+        };
+        set_retry_link(&mut e, true);
+        assert_eq!(e.get(DERIVED), None);
+        // Not retried: weak evidence of success.
+        let mut e = label::Evidence {
+            explicit: Some(false),
+            ..hook_ok
+        };
+        set_retry_link(&mut e, false);
+        assert_eq!(e.get(DERIVED), Some(true));
     }
 }

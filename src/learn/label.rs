@@ -163,11 +163,14 @@ impl Agreement {
     }
 }
 
-/// Training data: every task with an explicit verdict, by cell.
+/// Training data: every task with an explicit verdict, by cell, and the
+/// evidence patterns of the tasks without one (the unlabelled data of EM).
 #[derive(Debug, Clone, Default)]
 pub struct LabelData {
     global: [Agreement; N_SOURCES],
     cells: HashMap<Key, CellData>,
+    /// Unjudged tasks per cell and evidence pattern `(present, success)`.
+    unjudged: HashMap<Key, HashMap<(u8, u8), f64>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -194,6 +197,20 @@ impl LabelData {
         }
     }
 
+    /// Adds a task of cell `key` that carries no explicit verdict: its
+    /// pattern of implicit verdicts is the label model's unlabelled data.
+    pub fn add_unjudged(&mut self, key: Key, ev: &Evidence) {
+        if ev.explicit.is_some() {
+            return;
+        }
+        *self
+            .unjudged
+            .entry(key)
+            .or_default()
+            .entry((ev.present, ev.success))
+            .or_default() += 1.0;
+    }
+
     /// Agreement of each implicit source over all cells.
     pub fn global(&self) -> &[Agreement; N_SOURCES] {
         &self.global
@@ -216,6 +233,12 @@ impl LabelData {
             e.y += c.y;
             for i in 0..IMPLICIT.len() {
                 add_agreement(&mut e.agree[i], &c.agree[i]);
+            }
+        }
+        for (k, pats) in other.unjudged {
+            let e = self.unjudged.entry(k).or_default();
+            for (p, n) in pats {
+                *e.entry(p).or_default() += n;
             }
         }
     }
@@ -262,24 +285,15 @@ pub struct LabelModel {
 }
 
 impl LabelModel {
-    /// Fits the model: global rates from the priors and all explicit
-    /// verdicts; per-cell rates shrunk toward them.
+    /// Fits the model. The global rates of each source and each cell's
+    /// base rate come from semi-supervised EM (Dawid & Skene): the judged
+    /// tasks count with their verdict, the unjudged ones with their
+    /// posterior under the current rates, so sources that agree with each
+    /// other on thousands of unjudged tasks are trusted for it, not only
+    /// on the few that people judged. Per-cell rates are then shrunk
+    /// toward the global ones with the cells' own judged tasks.
     pub fn fit(data: LabelData) -> LabelModel {
-        let mut global = [Rates {
-            sens: 0.0,
-            spec: 0.0,
-        }; N_SOURCES];
-        for (i, g) in global.iter_mut().enumerate() {
-            let a = &data.global[i];
-            let (ps, pf) = PRIOR_RATES[i];
-            g.sens = (PRIOR_MASS * ps + a.ss) / (PRIOR_MASS + a.ss + a.fs);
-            g.spec = (PRIOR_MASS * pf + a.ff) / (PRIOR_MASS + a.ff + a.sf);
-        }
-        let (ys, ns) = data
-            .cells
-            .values()
-            .fold((0.0, 0.0), |(y, n), c| (y + c.y, n + c.n));
-        let global_prior = (ys + 4.0 * 0.8) / (ns + 4.0);
+        let (global, global_prior, em_prior) = em(&data);
         // Prior mass of each source's per-cell rates from the cells' spread.
         let mut mass = [(200.0, 200.0); N_SOURCES];
         for (i, m) in mass.iter_mut().enumerate() {
@@ -302,21 +316,22 @@ impl LabelModel {
                 stats::eb_mass(global[i].spec, &spec_cells).min(50.0),
             );
         }
-        let cells = data
-            .cells
-            .iter()
-            .map(|(k, c)| {
-                let mut r = global;
-                for i in 0..IMPLICIT.len() {
-                    let a = &c.agree[i];
-                    let (ms, mf) = mass[i];
-                    r[i].sens = (ms * global[i].sens + a.ss) / (ms + a.ss + a.fs);
-                    r[i].spec = (mf * global[i].spec + a.ff) / (mf + a.ff + a.sf);
-                }
-                let prior = (c.y + 4.0 * global_prior) / (c.n + 4.0);
-                (*k, (r, prior))
-            })
-            .collect();
+        let mut cells: HashMap<Key, ([Rates; N_SOURCES], f64)> =
+            em_prior.iter().map(|(k, p)| (*k, (global, *p))).collect();
+        for (k, c) in &data.cells {
+            let mut r = global;
+            for i in 0..IMPLICIT.len() {
+                let a = &c.agree[i];
+                let (ms, mf) = mass[i];
+                r[i].sens = (ms * global[i].sens + a.ss) / (ms + a.ss + a.fs);
+                r[i].spec = (mf * global[i].spec + a.ff) / (mf + a.ff + a.sf);
+            }
+            let prior = em_prior
+                .get(k)
+                .copied()
+                .unwrap_or_else(|| (c.y + 4.0 * global_prior) / (c.n + 4.0));
+            cells.insert(*k, (r, prior));
+        }
         LabelModel {
             global,
             global_prior,
@@ -361,6 +376,99 @@ impl LabelModel {
     pub fn prior(&self, key: Key) -> f64 {
         self.cells.get(&key).map_or(self.global_prior, |c| c.1)
     }
+}
+
+/// Semi-supervised EM over the label data: the global rates of every
+/// source, the ledger's base rate and each cell's. Judged tasks enter with
+/// their verdict (exact counts), unjudged ones with their posterior under
+/// the current estimate; the priors [`PRIOR_RATES`] keep a mass of
+/// [`PRIOR_MASS`]. Without unjudged tasks this is the Beta–binomial
+/// posterior of the judged agreement counts. The starting point is the
+/// priors, which say every source is better than chance: EM stays in that
+/// mode and never swaps success for failure.
+fn em(data: &LabelData) -> ([Rates; N_SOURCES], f64, HashMap<Key, f64>) {
+    const ITERS: usize = 200;
+    let supervised = |i: usize, extra: (f64, f64, f64, f64)| {
+        let a = &data.global[i];
+        let (ps, pf) = PRIOR_RATES[i];
+        Rates {
+            sens: (PRIOR_MASS * ps + a.ss + extra.0) / (PRIOR_MASS + a.ss + a.fs + extra.1),
+            spec: (PRIOR_MASS * pf + a.ff + extra.2) / (PRIOR_MASS + a.ff + a.sf + extra.3),
+        }
+    };
+    let mut rates: [Rates; N_SOURCES] =
+        std::array::from_fn(|i| supervised(i, (0.0, 0.0, 0.0, 0.0)));
+    let judged = |k: &Key| data.cells.get(k).map_or((0.0, 0.0), |c| (c.y, c.n));
+    let (ys, ns) = data
+        .cells
+        .values()
+        .fold((0.0, 0.0), |(y, n), c| (y + c.y, n + c.n));
+    let mut global_prior = (ys + 4.0 * 0.8) / (ns + 4.0);
+    let mut prior: HashMap<Key, f64> = data
+        .unjudged
+        .keys()
+        .chain(data.cells.keys())
+        .map(|k| {
+            let (y, n) = judged(k);
+            (*k, (y + 4.0 * global_prior) / (n + 4.0))
+        })
+        .collect();
+    if data.unjudged.is_empty() {
+        return (rates, global_prior, prior);
+    }
+    for _ in 0..ITERS {
+        // Expected counts per source: (Σr·says S, Σr, Σ(1−r)·says F, Σ(1−r)).
+        let mut counts = [(0.0, 0.0, 0.0, 0.0); N_SOURCES];
+        let mut cell_r: HashMap<Key, (f64, f64)> = HashMap::new();
+        for (k, pats) in &data.unjudged {
+            let pi = prior[k].clamp(0.02, 0.98);
+            let e = cell_r.entry(*k).or_default();
+            for (&(present, success), &n) in pats {
+                let mut odds = pi / (1.0 - pi);
+                for (i, r) in rates.iter().enumerate() {
+                    if present & (1 << i) != 0 {
+                        odds *= r.likelihood_ratio(success & (1 << i) != 0);
+                    }
+                }
+                let r = odds / (1.0 + odds);
+                e.0 += n * r;
+                e.1 += n;
+                for (i, c) in counts.iter_mut().enumerate() {
+                    if present & (1 << i) != 0 {
+                        let s = success & (1 << i) != 0;
+                        c.0 += n * r * s as u8 as f64;
+                        c.1 += n * r;
+                        c.2 += n * (1.0 - r) * (!s) as u8 as f64;
+                        c.3 += n * (1.0 - r);
+                    }
+                }
+            }
+        }
+        let next: [Rates; N_SOURCES] = std::array::from_fn(|i| supervised(i, counts[i]));
+        let (rs, n) = cell_r
+            .values()
+            .fold((ys, ns), |(a, b), c| (a + c.0, b + c.1));
+        let next_global = (rs + 4.0 * 0.8) / (n + 4.0);
+        let mut moved = (next_global - global_prior).abs();
+        for (a, b) in next.iter().zip(&rates) {
+            moved = moved
+                .max((a.sens - b.sens).abs())
+                .max((a.spec - b.spec).abs());
+        }
+        for (k, p) in prior.iter_mut() {
+            let (y, nj) = judged(k);
+            let (r, nu) = cell_r.get(k).copied().unwrap_or_default();
+            let next = (r + y + 4.0 * next_global) / (nu + nj + 4.0);
+            moved = moved.max((next - *p).abs());
+            *p = next;
+        }
+        rates = next;
+        global_prior = next_global;
+        if moved < 1e-7 {
+            break;
+        }
+    }
+    (rates, global_prior, prior)
 }
 
 /// Soft-label sums of one cell (weights are the decay weights).
@@ -501,16 +609,16 @@ pub struct SoftEstimate {
     pub info: f64,
     /// The shift applied.
     pub shift: Shift,
+    /// The same estimate with the cell's own raw shift, borrowing nothing
+    /// from other cells (mean, standard deviation), where any task was
+    /// judged: what the cell's own verdicts say of its implicit evidence.
+    pub own: Option<(f64, f64)>,
 }
 
 impl SoftEstimate {
     /// The Beta posterior with this mean and variance.
     pub fn beta(&self) -> stats::Beta {
-        let m = self.info.max(0.0);
-        stats::Beta {
-            a: 0.5 + self.rate * m,
-            b: 0.5 + (1.0 - self.rate) * m,
-        }
+        stats::Beta::moments(self.rate, self.info)
     }
 }
 
@@ -520,29 +628,45 @@ impl SoftEstimate {
 /// is exactly `mean(q) + mean_judged(y − q)`). Its variance adds the shift's
 /// uncertainty, for the unjudged share, to the sampling variance.
 pub fn estimate(s: &SoftSums, shift: Shift) -> SoftEstimate {
+    estimate_own(s, shift, None)
+}
+
+/// [`estimate`], with the cell's own unshrunk shift `raw` (from
+/// [`SoftSums::raw_shift`]) giving [`SoftEstimate::own`].
+pub fn estimate_own(s: &SoftSums, shift: Shift, raw: Option<(f64, f64)>) -> SoftEstimate {
     if s.w <= 0.0 {
         return SoftEstimate {
             rate: 0.0,
             var: 0.25,
             info: 0.0,
             shift,
+            own: None,
         };
     }
     let n_eff = stats::kish(s.w, s.w2);
     let mean_q = s.wq / s.w;
     let var_q = (s.wq2 / s.w - mean_q * mean_q).max(0.0);
-    let _ = mean_q;
     let unjudged = ((s.w - s.wl) / s.w).clamp(0.0, 1.0);
-    let rate = ((s.wq - s.wql + shift.mean * (s.w - s.wl) + s.wy) / s.w).clamp(0.0, 1.0);
+    let at = |sh: Shift| {
+        let rate = ((s.wq - s.wql + sh.mean * (s.w - s.wl) + s.wy) / s.w).clamp(0.0, 1.0);
+        let r = rate.clamp(0.005, 0.995);
+        // Never more precise than if every task had been judged.
+        let var = (var_q / n_eff + unjudged * unjudged * sh.var).max(r * (1.0 - r) / n_eff);
+        (rate, var)
+    };
+    let (rate, var) = at(shift);
     let r = rate.clamp(0.005, 0.995);
-    // Never more precise than if every task had been judged.
-    let var = (var_q / n_eff + unjudged * unjudged * shift.var).max(r * (1.0 - r) / n_eff);
     let info = (r * (1.0 - r) / var - 1.0).clamp(0.0, n_eff);
+    let own = raw.map(|(mean, var)| {
+        let (rate, var) = at(Shift { mean, var });
+        (rate, var.sqrt())
+    });
     SoftEstimate {
         rate,
         var,
         info,
         shift,
+        own,
     }
 }
 
@@ -595,6 +719,67 @@ mod tests {
         // One cell only: its mass is 50 (capped), so it equals the global.
         let c = m.rates(K, 0);
         assert!((c.sens - (50.0 * g.sens + 30.0) / 80.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn em_trusts_sources_that_agree_on_unjudged_tasks() {
+        // 900 unjudged tasks where the hook and the verification agree
+        // (810 successes, 90 failures): no person judged any of them.
+        let mut d = LabelData::default();
+        for i in 0..900 {
+            let mut e = ev(Some(i % 10 != 0), None);
+            e.set(VERIFICATION, i % 10 != 0);
+            d.add_unjudged(K, &e);
+        }
+        let m = LabelModel::fit(d);
+        let (hook, ver) = (m.global_rates(0), m.global_rates(VERIFICATION));
+        // The priors say a clean stop is weak (specificity 0.5); agreement
+        // on 900 tasks says both sources are nearly always right.
+        assert!(hook.sens > 0.98 && hook.spec > 0.9, "{hook:?}");
+        assert!(ver.sens > 0.98 && ver.spec > 0.9, "{ver:?}");
+        // The cell's base rate is the share of successes, not the 0.8 prior.
+        assert!((m.prior(K) - 0.9).abs() < 0.01, "{}", m.prior(K));
+        let mut both = ev(Some(true), None);
+        both.set(VERIFICATION, true);
+        assert!(m.implicit_posterior(K, &both).unwrap() > 0.99);
+        let mut neither = ev(Some(false), None);
+        neither.set(VERIFICATION, false);
+        assert!(m.implicit_posterior(K, &neither).unwrap() < 0.01);
+    }
+
+    #[test]
+    fn em_without_unjudged_tasks_is_the_supervised_fit() {
+        let mut d = LabelData::default();
+        for i in 0..40 {
+            d.add(K, &ev(Some(true), Some(i < 30)));
+        }
+        let supervised = LabelModel::fit(d.clone()).global_rates(0);
+        // Judged tasks given to add_unjudged are ignored.
+        d.add_unjudged(K, &ev(Some(true), Some(true)));
+        assert_eq!(LabelModel::fit(d).global_rates(0), supervised);
+    }
+
+    #[test]
+    fn own_estimate_keeps_what_the_cell_s_ratings_say() {
+        // 100 tasks the implicit evidence calls successes (q = 0.97); of the
+        // 10 people judged, 3 failed: the shrunk shift hardly moves, the
+        // cell's own estimate falls by the 0.3 its ratings measured.
+        let mut s = SoftSums::default();
+        for i in 0..100 {
+            s.add(1.0, 0.97, (i < 10).then_some(i >= 3));
+        }
+        let raw = s.raw_shift(0.02).unwrap();
+        assert!((raw.0 - (0.7 - 0.97)).abs() < 1e-12);
+        let shrunk = Shift {
+            mean: -0.01,
+            var: 0.0004,
+        };
+        let e = estimate_own(&s, shrunk, Some(raw));
+        let (own, sd) = e.own.unwrap();
+        assert!((e.rate - (0.97 * 90.0 - 0.01 * 90.0 + 7.0) / 100.0).abs() < 1e-9);
+        assert!((own - (0.97 * 90.0 + raw.0 * 90.0 + 7.0) / 100.0).abs() < 1e-9);
+        assert!(sd > 0.1, "{sd}");
+        assert_eq!(estimate(&s, shrunk).own, None);
     }
 
     #[test]

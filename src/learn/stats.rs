@@ -84,6 +84,20 @@ impl Beta {
         }
     }
 
+    /// The Beta with mean `p` whose variance is that of `info` binomial
+    /// draws: a cell's estimate that is already a posterior (the label
+    /// model's soft rate and its information-equivalent size), so no
+    /// pseudo-counts are added that would pull a 98 % rate toward ½.
+    /// Each shape is at least ½, Jeffreys' prior, for cells at 0 or 100 %.
+    pub fn moments(p: f64, info: f64) -> Beta {
+        let p = p.clamp(0.0, 1.0);
+        let m = info.max(0.0);
+        Beta {
+            a: (p * m).max(0.5),
+            b: ((1.0 - p) * m).max(0.5),
+        }
+    }
+
     /// The posterior under a Beta(mean·mass, (1−mean)·mass) prior.
     pub fn with_prior(mean: f64, mass: f64, s: f64, n: f64) -> Beta {
         let mean = mean.clamp(0.01, 0.99);
