@@ -530,6 +530,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         data.add(key, &ev);
     }
     let label_model = LabelModel::fit(data);
+    let rater_flip = label_model.rater_flip;
 
     let selections = load_selections(home);
 
@@ -813,7 +814,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             }
             acc.n += 1;
             acc.s += y;
-            acc.soft.add(w, q, verdict);
+            acc.soft.add_rated(w, q, verdict, rater_flip);
             acc.sum_w += w;
             acc.sum_w2 += w * w;
             acc.sum_ws += w * y;

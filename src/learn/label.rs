@@ -282,6 +282,32 @@ pub struct LabelModel {
     cells: HashMap<Key, ([Rates; N_SOURCES], f64)>,
     /// The counts it was fitted on (for the trust table).
     pub data: LabelData,
+    /// Share of people's verdicts taken to be wrong, from their
+    /// disagreement with CI on tasks that carry both (see [`rater_flip`]).
+    pub rater_flip: f64,
+}
+
+/// The share of people's verdicts that are wrong, as far as their
+/// disagreement with CI shows it: the lower 10 % quantile of its Jeffreys
+/// posterior (CI errs too, and an overestimate would push every corrected
+/// rate away from ½: toward a downgrade), 0 with fewer than 10 tasks
+/// carrying both, at most 0.3.
+pub fn rater_flip(ci: &Agreement) -> f64 {
+    let n = ci.n();
+    if n < 10.0 {
+        return 0.0;
+    }
+    let b = stats::Beta::jeffreys(ci.sf + ci.fs, n);
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..50 {
+        let mid = 0.5 * (lo + hi);
+        if b.cdf(mid) < 0.10 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo.min(0.3)
 }
 
 impl LabelModel {
@@ -332,11 +358,13 @@ impl LabelModel {
                 .unwrap_or_else(|| (c.y + 4.0 * global_prior) / (c.n + 4.0));
             cells.insert(*k, (r, prior));
         }
+        let rater_flip = rater_flip(&data.global[CI]);
         LabelModel {
             global,
             global_prior,
             cells,
             data,
+            rater_flip,
         }
     }
 
@@ -507,6 +535,15 @@ pub struct SoftSums {
 impl SoftSums {
     /// Adds a task with implicit posterior `q` and optional explicit verdict `y`.
     pub fn add(&mut self, w: f64, q: f64, y: Option<bool>) {
+        self.add_rated(w, q, y, 0.0);
+    }
+
+    /// [`SoftSums::add`] where a share `flip` of people's verdicts is wrong:
+    /// the verdict enters the shift as `(y − flip) / (1 − 2 flip)`, whose
+    /// mean is the true success rate under symmetric errors (Rogan–Gladen),
+    /// so noisy raters widen a cell's interval instead of dragging its rate
+    /// toward ½.
+    pub fn add_rated(&mut self, w: f64, q: f64, y: Option<bool>, flip: f64) {
         self.n += 1.0;
         self.w += w;
         self.w2 += w * w;
@@ -517,11 +554,13 @@ impl SoftSums {
                 let y = y as u8 as f64;
                 self.posterior_sum += y;
                 self.nl += 1.0;
+                self.y += y;
+                let flip = flip.clamp(0.0, 0.3);
+                let y = (y - flip) / (1.0 - 2.0 * flip);
                 self.wl += w;
                 self.wl2 += w * w;
                 self.wy += w * y;
                 self.wql += w * q;
-                self.y += y;
                 self.wr += w * (y - q);
                 self.wr2 += w * (y - q) * (y - q);
             }
@@ -780,6 +819,40 @@ mod tests {
         assert!((own - (0.97 * 90.0 + raw.0 * 90.0 + 7.0) / 100.0).abs() < 1e-9);
         assert!(sd > 0.1, "{sd}");
         assert_eq!(estimate(&s, shrunk).own, None);
+    }
+
+    #[test]
+    fn raters_who_disagree_with_ci_are_corrected_for() {
+        let mut d = LabelData::default();
+        let mut ci = |v: bool, y: bool| {
+            let mut e = ev(None, Some(y));
+            e.set(CI, v);
+            d.add(K, &e);
+        };
+        for i in 0..100 {
+            // People contradict CI on 20 of 100 tasks.
+            ci(
+                i % 10 != 0,
+                if i % 5 == 0 { i % 10 == 0 } else { i % 10 != 0 },
+            );
+        }
+        let flip = LabelModel::fit(d).rater_flip;
+        assert!(flip > 0.13 && flip < 0.2, "{flip}");
+        assert_eq!(
+            rater_flip(&Agreement {
+                ss: 9.0,
+                ..Agreement::default()
+            }),
+            0.0
+        );
+        // Corrected verdicts: 80 % said success with a 20 % flip rate is a
+        // true rate of (0.8 − 0.2) / 0.6 = 1.
+        let mut s = SoftSums::default();
+        for i in 0..10 {
+            s.add_rated(1.0, 1.0, Some(i < 8), 0.2);
+        }
+        assert!((s.wy / s.wl - 1.0).abs() < 1e-12);
+        assert_eq!(s.y, 8.0);
     }
 
     #[test]
