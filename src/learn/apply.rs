@@ -36,7 +36,6 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::learn::Change;
-use crate::record::to_js_pretty;
 use crate::rules::{self, Models, Rule};
 
 /// Suggestions below this confidence are never applied (the seed's rule).
@@ -69,60 +68,29 @@ pub struct Rejected {
     pub already: bool,
 }
 
-/// The sidecar lock of `logs/model-learning.json`.
-pub fn learning_lock_path(home: &Home) -> PathBuf {
-    let mut p = home.learning().into_os_string();
-    p.push(".lock");
-    PathBuf::from(p)
-}
-
-fn lock_learning(home: &Home) -> Result<std::fs::File> {
-    crate::lockfile::acquire(
-        &learning_lock_path(home),
-        std::time::Duration::from_secs(10),
-    )
-}
-
-struct LearningFile {
-    path: PathBuf,
-    value: Value,
-    trailing_newline: bool,
-}
+/// The learning file with its suggestions, as apply and reject act on it.
+struct LearningFile(super::file::Learning);
 
 impl LearningFile {
+    /// Reads it; a missing file is an error here: there is nothing to act on.
     fn read(home: &Home) -> Result<LearningFile> {
-        let path = home.learning();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Invalid(format!(
-                    "{} does not exist, so there is no suggestion to act on; run `modelfit learn` first",
-                    path.display()
-                )))
-            }
-            Err(e) => return Err(Error::io("cannot read", &path, e)),
-        };
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::parse(&path, &e))?;
-        let mut value = value;
-        let Some(obj) = value.as_object_mut() else {
-            return Err(Error::Shape {
-                path,
-                message: "the top level is not an object".into(),
-            });
-        };
+        let mut lf = super::file::Learning::read(&home.learning())?;
+        if !lf.existed() {
+            return Err(Error::Invalid(format!(
+                "{} does not exist, so there is no suggestion to act on; run `modelfit learn` first",
+                lf.path.display()
+            )));
+        }
         // modelfit's own decisions win over whatever another tool wrote here.
-        super::decisions::merge(home, obj)?;
-        Ok(LearningFile {
-            path,
-            value,
-            trailing_newline: bytes.ends_with(b"\n"),
-        })
+        super::decisions::merge(home, &mut lf.doc)?;
+        Ok(LearningFile(lf))
     }
 
     fn suggestion(&mut self, id: &str) -> Result<&mut Map<String, Value>> {
-        let path = self.path.clone();
+        let path = self.0.path.clone();
         let list = self
-            .value
+            .0
+            .doc
             .get_mut("suggestions")
             .and_then(Value::as_array_mut)
             .ok_or_else(|| {
@@ -162,11 +130,7 @@ impl LearningFile {
     }
 
     fn write(&self) -> Result<()> {
-        let mut text = to_js_pretty(&self.value, 0);
-        if self.trailing_newline {
-            text.push('\n');
-        }
-        crate::store::write_atomic(&self.path, text.as_bytes())
+        self.0.write()
     }
 }
 
@@ -207,13 +171,13 @@ fn fingerprint(bytes: &[u8]) -> String {
 
 /// Applies suggestion `id` to models.json (backup, change log, status).
 pub fn apply(home: &Home, id: &str, force: bool) -> Result<Applied> {
-    let _lock = lock_learning(home)?;
+    let _lock = super::file::lock(home)?;
     let mut notes = Vec::new();
     if let Some(done) = recover(home, Some(id), force, &mut notes)? {
         return Ok(done);
     }
     let mut lf = LearningFile::read(home)?;
-    let learning_path = lf.path.clone();
+    let learning_path = lf.0.path.clone();
     let sug = lf.suggestion(id)?;
     let status = status_of(sug);
     match status.as_str() {
@@ -466,22 +430,16 @@ fn finish(home: &Home, intent: &Intent) -> Result<()> {
     append_change_line(home, &line, &intent.id, &intent.backup)?;
     crash_point("after-log");
 
-    let mut lf = match LearningFile::read(home) {
-        Ok(lf) => lf,
-        Err(Error::Invalid(_)) => LearningFile {
-            path: home.learning(),
-            value: serde_json::json!({"suggestions": []}),
-            trailing_newline: true,
-        },
-        Err(e) => return Err(e),
-    };
-    let obj = lf.value.as_object_mut().expect("checked on read");
+    let mut learning = super::file::Learning::read(&home.learning())?;
+    super::decisions::merge(home, &mut learning.doc)?;
+    let mut lf = LearningFile(learning);
+    let obj = &mut lf.0.doc;
     if !obj.get("suggestions").is_some_and(Value::is_array) {
         obj.insert("suggestions".into(), Value::Array(Vec::new()));
     }
     if lf.suggestion(&intent.id).is_err() {
         // `learn suggest` dropped it meanwhile: keep the decision on record.
-        if let Some(Value::Array(list)) = lf.value.get_mut("suggestions") {
+        if let Some(Value::Array(list)) = lf.0.doc.get_mut("suggestions") {
             list.push(intent.suggestion.clone());
         }
     }
@@ -615,7 +573,7 @@ fn append_change_line(home: &Home, line: &str, id: &str, backup: &Path) -> Resul
 
 /// Rejects suggestion `id`; it is never suggested again.
 pub fn reject(home: &Home, id: &str, reason: Option<&str>) -> Result<Rejected> {
-    let _lock = lock_learning(home)?;
+    let _lock = super::file::lock(home)?;
     recover(home, None, false, &mut Vec::new())?;
     let mut lf = LearningFile::read(home)?;
     let sug = lf.suggestion(id)?;
