@@ -222,6 +222,50 @@ where
     Ok(())
 }
 
+/// One pass over the records: on every core when the source is a file laid
+/// out for splitting, else as one stream (which also names the position of
+/// any parse error); a file that changed under the parallel read is an error.
+pub(crate) fn read_pass<T, P, L, F, G>(
+    ledger: &L,
+    threads: usize,
+    prepare: F,
+    apply: &mut G,
+) -> crate::error::Result<()>
+where
+    T: serde::de::DeserializeOwned,
+    P: Send,
+    L: super::pooled::Records + ?Sized,
+    F: Fn(T) -> P + Sync,
+    G: FnMut(P),
+{
+    match for_each_parallel(ledger.parallel_path(), threads, &prepare, &mut *apply) {
+        Ok(()) => Ok(()),
+        Err(Fallback::Sequential) => ledger.for_each(|r: T| {
+            apply(prepare(r));
+            true
+        }),
+        Err(Fallback::Broken) => {
+            // Surface the record that does not parse, with its position.
+            ledger.for_each(|_: T| true)?;
+            Err(unreadable(ledger))
+        }
+    }
+}
+
+/// The error when a parallel pass stopped half-way without a parse error.
+fn unreadable<L: super::pooled::Records + ?Sized>(ledger: &L) -> crate::error::Error {
+    crate::error::Error::Invalid(format!(
+        "{} could not be read consistently (was it rewritten by a program that does not lock it?); run `modelfit learn` again",
+        ledger.describe()
+    ))
+}
+
+/// Worker threads for a pass: every core, at most 4 (more would only add
+/// segments in flight, hence memory).
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
