@@ -7,7 +7,7 @@
 //! accumulates decayed counts. Memory depends on the number of cells, weeks
 //! and retried attempts, never on the number of records.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use super::scan::{self, read_pass};
 use super::sources::{self, OutcomeSources, OutcomeView};
 use super::stats::{self, LogHist};
 use super::tasks::{self, TaskTable};
-use super::view::{batch_of, family_of, id_hash, level_of, parse_time, time_of, Rec, StaticName};
+use super::view::{batch_of, family_of, id_hash, level_of, time_of, IdSet, Rec, StaticName};
 use super::{Analysis, AnalyzeOptions, Status, Suggestion};
 use crate::error::Result;
 use crate::home::Home;
@@ -290,7 +290,7 @@ fn run_full<L: super::pooled::Records>(
     // Pass 1: retry links and per-cell norms.
     // Ids as 64-bit hashes: memory stays small on ledgers where every record
     // is judged or retried (a collision would only mislabel one attempt).
-    let mut linked: HashSet<u64> = HashSet::new();
+    let mut linked = IdSet::default();
     let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
@@ -381,10 +381,10 @@ fn run_full<L: super::pooled::Records>(
     let mut health = Health::default();
 
     let prepare_analysis = |mut r: Rec| -> Prep {
-        if r.kind.as_deref() == Some("batch") {
+        if r.batch == Some(true) {
             return Prep::Skip(Skip::Batch);
         }
-        let model = r.model.clone().unwrap_or_default();
+        let model = r.model.take().unwrap_or_default();
         let Some(fam) = models::family(&model) else {
             return Prep::Skip(if model.is_empty() || model == "none" {
                 Skip::NoModel
@@ -394,17 +394,12 @@ fn run_full<L: super::pooled::Records>(
         };
         let Some(level) = r
             .complexity
-            .as_deref()
-            .and_then(|c| models::LEVELS.iter().copied().find(|l| *l == c))
+            .filter(|l| l.exact)
+            .map(|l| models::LEVELS[l.index])
         else {
             return Prep::Skip(Skip::NoComplexity);
         };
-        let Some(at) = r
-            .created_at
-            .as_deref()
-            .or(r.completed_at.as_deref())
-            .and_then(parse_time)
-        else {
+        let Some(at) = r.created_at.or(r.completed_at).flatten() else {
             return Prep::Skip(Skip::Undated);
         };
         if at < since {
@@ -427,7 +422,7 @@ fn run_full<L: super::pooled::Records>(
         };
         let anomalous = tok_anom.is_some() || time_anom.is_some();
 
-        let id = r.id.clone().unwrap_or_default();
+        let id = r.id.take().unwrap_or_default();
         let retried = !id.is_empty() && linked.contains(&id_hash(&id));
         let (mut ev, partial) = sources::evidence(&OutcomeView {
             outcome: r.outcome.take(),
@@ -451,7 +446,7 @@ fn run_full<L: super::pooled::Records>(
         // Attempt kind: retry / escalation, exploration, override, rule.
         let text = r
             .original_task
-            .clone()
+            .take()
             .or_else(|| r.task.as_deref().map(crate::outcome::strip_context))
             .unwrap_or_default();
         let sel = if selections.is_empty() || text.is_empty() {
@@ -464,8 +459,8 @@ fn run_full<L: super::pooled::Records>(
             .as_ref()
             .is_some_and(|s| !s.explored && s.rule_family.is_some() && s.rule_family != Some(fam));
 
-        let keywords: Vec<String> = match &r.task_keywords {
-            Some(k) => k.clone(),
+        let keywords: Vec<String> = match r.task_keywords.take() {
+            Some(k) => k,
             None => crate::signals::keywords(&text),
         };
 

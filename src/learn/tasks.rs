@@ -17,7 +17,7 @@
 //! first attempt, and the per-kind and per-level sums; never the records.
 
 use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -26,7 +26,7 @@ use super::models::{self, FAMILIES, LEVELS};
 use super::pooled::Records;
 use super::scan::{self, read_pass};
 use super::stats::{self, Beta};
-use super::view::{id_hash, parse_time, Links, Rec};
+use super::view::{id_hash, IdSet, Links, Rec};
 use crate::error::Result;
 use crate::home::Home;
 use crate::pricing::Pricing;
@@ -116,27 +116,19 @@ pub(crate) struct Row {
 /// The row of record `r`, or `None` unless it is a first attempt (no
 /// `previous_dispatch_id`) of the window with a level. `linked`: hashes
 /// ([`id_hash`]) of every id a retry links to, over the whole ledger.
-pub(crate) fn row(
-    r: &Rec,
-    window: &Window,
-    linked: &HashSet<u64>,
-    pricing: &Pricing,
-) -> Option<Row> {
+pub(crate) fn row(r: &Rec, window: &Window, linked: &IdSet, pricing: &Pricing) -> Option<Row> {
     if r.previous_dispatch_id
         .as_deref()
         .is_some_and(|p| !p.is_empty())
-        || r.kind.as_deref() == Some("batch")
+        || r.batch == Some(true)
     {
         return None;
     }
-    let t = r.created_at.as_deref().and_then(parse_time)?;
+    let t = r.created_at.flatten()?;
     if t < window.since || t > window.now + Duration::days(1) {
         return None;
     }
-    let level = r
-        .complexity
-        .as_deref()
-        .and_then(|c| LEVELS.iter().position(|l| *l == c.trim().to_lowercase()))?;
+    let level = r.complexity?.index;
     let age = (window.now - t).num_milliseconds().max(0) as f64 / 86_400_000.0;
     let weight = stats::decay_weight(age, HALF_LIFE_DAYS, None);
     let text = r
@@ -372,7 +364,7 @@ pub(crate) fn load_over<L: Records>(
     pricing: &Pricing,
 ) -> Result<TaskTable> {
     let threads = scan::threads();
-    let mut linked: HashSet<u64> = HashSet::new();
+    let mut linked = IdSet::default();
     read_pass(
         ledger,
         threads,
