@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 /// Files below this size are read sequentially (threads would not pay).
 pub const MIN_PARALLEL_BYTES: u64 = 8 << 20;
 /// Target segment size: small enough that two in flight stay a few MiB.
-const SEGMENT_BYTES: u64 = 4 << 20;
+const SEGMENT_BYTES: u64 = 2 << 20;
 
 /// Why the parallel reader gave up.
 #[derive(Debug, PartialEq, Eq)]
@@ -147,7 +147,7 @@ where
     // stops everything (results are applied in order, a failed segment sends
     // `None`).
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Option<Vec<P>>)>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Option<Vec<P>>)>(threads);
     let mut failed = false;
     let mut applied = false;
     std::thread::scope(|s| {
