@@ -188,7 +188,9 @@ pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
             // The batch job writes journaled hook writes into the ledger first (store).
             let _ = crate::store::Ledger::of(home).reconcile();
             check_confidence(a.min_confidence)?;
-            let an = learn::analyze(
+            // The analysis builds the window's task table as it reads, so
+            // suggest does not read the ledger again.
+            let (an, table) = learn::analyze_with_tasks(
                 home,
                 &AnalyzeOptions {
                     min_sample_size: a.min_sample_size,
@@ -196,11 +198,12 @@ pub fn learn(a: LearnArgs, home: &Home) -> Result<ExitCode> {
                 },
             )?;
             print_analysis(&an, home);
-            let s = learn::suggest(
+            let s = learn::suggest_with(
                 home,
                 &SuggestOptions {
                     min_confidence: a.min_confidence,
                 },
+                &learn::TaskSource::ready(home, table),
             )?;
             print_suggestions(&s);
         }

@@ -7,7 +7,7 @@
 //! accumulates decayed counts. Memory depends on the number of cells, weeks
 //! and retried attempts, never on the number of records.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
@@ -15,9 +15,11 @@ use serde_json::{json, Map, Value};
 
 use super::label::{self, LabelData, LabelModel, SoftSums, DERIVED};
 use super::models::{self, Routing};
-use super::scan;
+use super::scan::{self, read_pass};
 use super::sources::{self, OutcomeSources, OutcomeView};
 use super::stats::{self, LogHist};
+use super::tasks::{self, TaskTable};
+use super::view::{batch_of, family_of, id_hash, level_of, time_of, IdSet, Rec, StaticName};
 use super::{Analysis, AnalyzeOptions, Status, Suggestion};
 use crate::error::Result;
 use crate::home::Home;
@@ -41,10 +43,6 @@ const MAX_ANOMALIES: usize = 100;
 /// How close (before / after the record's creation) a `select` log line must be to join.
 const JOIN_BEFORE_MS: i64 = 15 * 60 * 1000;
 const JOIN_AFTER_MS: i64 = 2 * 60 * 1000;
-
-/// A name mapped to one of modelfit's constants (an alias keeps serde's
-/// derive from treating the `'static` borrow as a borrow from the input).
-type StaticName = Option<&'static str>;
 
 /// Pass 1's view of a record. Strings are mapped while borrowed from the
 /// parser, so this pass allocates only for retry links.
@@ -77,141 +75,6 @@ struct Lite {
     status: Option<String>,
     #[serde(deserialize_with = "crate::record::lenient_f64")]
     p_success: Option<f64>,
-}
-
-/// Deserializes any JSON value, keeping `f(text)` of a string and `None` for
-/// anything else, without allocating the string.
-fn map_str<'de, D, T>(d: D, f: fn(&str) -> Option<T>) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    struct V<T>(fn(&str) -> Option<T>);
-    impl<'de, T> serde::de::Visitor<'de> for V<T> {
-        type Value = Option<T>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<T>, E> {
-            Ok((self.0)(v))
-        }
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Option<T>, A::Error> {
-            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Option<T>, A::Error> {
-            while a
-                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                .is_some()
-            {}
-            Ok(None)
-        }
-    }
-    d.deserialize_any(V(f))
-}
-
-fn level_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
-    map_str(d, |s| models::LEVELS.iter().copied().find(|l| *l == s))
-}
-
-fn family_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
-    map_str(d, models::family)
-}
-
-fn batch_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    map_str(d, |s| Some(s == "batch"))
-}
-
-fn time_of<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    map_str(d, parse_time)
-}
-
-/// Pass 2's view of a record: only what analyze uses, so nothing else is allocated.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Rec {
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    id: Option<String>,
-    #[serde(rename = "type", deserialize_with = "crate::record::lenient_string")]
-    kind: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    task: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    original_task: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    complexity: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    model: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    status: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    created_at: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    completed_at: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    outcome: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    outcome_source: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_strings")]
-    task_keywords: Option<Vec<String>>,
-    #[serde(deserialize_with = "crate::record::lenient_f64")]
-    tokens_used: Option<f64>,
-    #[serde(deserialize_with = "crate::record::lenient_f64")]
-    execution_time_seconds: Option<f64>,
-    #[serde(deserialize_with = "crate::record::lenient_f64")]
-    cost_usd: Option<f64>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    previous_dispatch_id: Option<String>,
-    #[serde(deserialize_with = "super::sources::lenient_sources")]
-    outcome_sources: Option<OutcomeSources>,
-    #[serde(deserialize_with = "crate::record::lenient_f64")]
-    p_success: Option<f64>,
-}
-
-/// Parses the orchestrator's `toISOString()` form quickly, else any RFC 3339 / date.
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let b = text.as_bytes();
-    if b.len() == 24
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b'.'
-        && b[23] == b'Z'
-    {
-        let n = |r: std::ops::Range<usize>| -> Option<u32> {
-            let mut v = 0u32;
-            for c in &b[r] {
-                if !c.is_ascii_digit() {
-                    return None;
-                }
-                v = v * 10 + (c - b'0') as u32;
-            }
-            Some(v)
-        };
-        let date = chrono::NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?)?;
-        let t = date.and_hms_milli_opt(n(11..13)?, n(14..16)?, n(17..19)?, n(20..23)?)?;
-        return Some(t.and_utc());
-    }
-    crate::clock::parse(text)
 }
 
 /// Accumulated figures of one cell (complexity × model, or keyword × complexity × model).
@@ -285,46 +148,6 @@ struct Week {
     tasks_succeeded: f64,
     tasks: u64,
     covered: u64,
-}
-
-/// FNV-1a 64 of a record id.
-fn id_hash(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-/// One pass over the records: on every core when the source is a file laid
-/// out for splitting, else as one stream (which also names the position of
-/// any parse error); a file that changed under the parallel read is an error.
-fn read_pass<T, P, L, F, G>(ledger: &L, threads: usize, prepare: F, apply: &mut G) -> Result<()>
-where
-    T: serde::de::DeserializeOwned,
-    P: Send,
-    L: super::pooled::Records + ?Sized,
-    F: Fn(T) -> P + Sync,
-    G: FnMut(P),
-{
-    match scan::for_each_parallel(ledger.parallel_path(), threads, &prepare, &mut *apply) {
-        Ok(()) => Ok(()),
-        Err(scan::Fallback::Sequential) => ledger.for_each(|r: T| {
-            apply(prepare(r));
-            true
-        }),
-        Err(scan::Fallback::Broken) => {
-            // Surface the record that does not parse, with its position.
-            ledger.for_each(|_: T| true)?;
-            Err(unreadable(ledger))
-        }
-    }
-}
-
-/// The error when a parallel pass stopped half-way without a parse error.
-fn unreadable<L: super::pooled::Records + ?Sized>(ledger: &L) -> crate::error::Error {
-    crate::error::Error::Invalid(format!(
-        "{} could not be read consistently (was it rewritten by a program that does not lock it?); run `modelfit learn` again",
-        ledger.describe()
-    ))
 }
 
 /// What pass 1 keeps of a record.
@@ -435,6 +258,26 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     opts: &AnalyzeOptions,
     ledger: &L,
 ) -> Result<Analysis> {
+    run_full(home, opts, ledger, false).map(|(a, _)| a)
+}
+
+/// [`run_over`], also building the window's task table ([`super::tasks`])
+/// from the records pass 2 reads anyway, for the `suggest` that follows.
+pub(crate) fn run_with_tasks<L: super::pooled::Records>(
+    home: &Home,
+    opts: &AnalyzeOptions,
+    ledger: &L,
+) -> Result<(Analysis, TaskTable)> {
+    let (analysis, table) = run_full(home, opts, ledger, true)?;
+    Ok((analysis, table.unwrap_or_default()))
+}
+
+fn run_full<L: super::pooled::Records>(
+    home: &Home,
+    opts: &AnalyzeOptions,
+    ledger: &L,
+    with_tasks: bool,
+) -> Result<(Analysis, Option<TaskTable>)> {
     let now = crate::clock::now();
     let since = opts.since.unwrap_or(now - Duration::days(WINDOW_DAYS));
     let routing = Routing::load(home)?;
@@ -448,7 +291,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     // Pass 1: retry links and per-cell norms.
     // Ids as 64-bit hashes: memory stays small on ledgers where every record
     // is judged or retried (a collision would only mislabel one attempt).
-    let mut linked: HashSet<u64> = HashSet::new();
+    let mut linked = IdSet::default();
     let mut tok_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     let mut time_hist: HashMap<(&'static str, &'static str), LogHist> = HashMap::new();
     // Tasks with a person's or CI's verdict: the label model's training data.
@@ -511,8 +354,8 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             time_hist.entry(key).or_default().add(t);
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    read_pass::<Lite, _, _, _, _>(ledger, threads, prepare1, &mut apply1)?;
+    let threads = scan::threads();
+    read_pass(ledger, threads, prepare1, &mut apply1)?;
     let tok_fence: HashMap<_, _> = tok_hist
         .iter()
         .filter_map(|(k, h)| h.fence().map(|f| (*k, (f, h.median().unwrap_or(0.0)))))
@@ -546,11 +389,11 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     let mut anomalies_total: u64 = 0;
     let mut health = Health::default();
 
-    let prepare = |mut r: Rec| -> Prep {
-        if r.kind.as_deref() == Some("batch") {
+    let prepare_analysis = |mut r: Rec| -> Prep {
+        if r.batch == Some(true) {
             return Prep::Skip(Skip::Batch);
         }
-        let model = r.model.clone().unwrap_or_default();
+        let model = r.model.take().unwrap_or_default();
         let Some(fam) = models::family(&model) else {
             return Prep::Skip(if model.is_empty() || model == "none" {
                 Skip::NoModel
@@ -560,17 +403,12 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         };
         let Some(level) = r
             .complexity
-            .as_deref()
-            .and_then(|c| models::LEVELS.iter().copied().find(|l| *l == c))
+            .filter(|l| l.exact)
+            .map(|l| models::LEVELS[l.index])
         else {
             return Prep::Skip(Skip::NoComplexity);
         };
-        let Some(at) = r
-            .created_at
-            .as_deref()
-            .or(r.completed_at.as_deref())
-            .and_then(parse_time)
-        else {
+        let Some(at) = r.created_at.or(r.completed_at).flatten() else {
             return Prep::Skip(Skip::Undated);
         };
         if at < since {
@@ -593,7 +431,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         };
         let anomalous = tok_anom.is_some() || time_anom.is_some();
 
-        let id = r.id.clone().unwrap_or_default();
+        let id = r.id.take().unwrap_or_default();
         let retried = !id.is_empty() && linked.contains(&id_hash(&id));
         let (mut ev, partial) = sources::evidence(&OutcomeView {
             outcome: r.outcome.take(),
@@ -617,7 +455,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
         // Attempt kind: retry / escalation, exploration, override, rule.
         let text = r
             .original_task
-            .clone()
+            .take()
             .or_else(|| r.task.as_deref().map(crate::outcome::strip_context))
             .unwrap_or_default();
         let sel = if selections.is_empty() || text.is_empty() {
@@ -630,8 +468,8 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             .as_ref()
             .is_some_and(|s| !s.explored && s.rule_family.is_some() && s.rule_family != Some(fam));
 
-        let keywords: Vec<String> = match &r.task_keywords {
-            Some(k) => k.clone(),
+        let keywords: Vec<String> = match r.task_keywords.take() {
+            Some(k) => k,
             None => crate::signals::keywords(&text),
         };
 
@@ -667,7 +505,7 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             execution_time_seconds: r.execution_time_seconds,
         }))
     };
-    let mut apply = |p: Prep| {
+    let mut apply_analysis = |p: Prep| {
         total += 1;
         let it = match p {
             Prep::Skip(why) => {
@@ -912,7 +750,23 @@ pub(crate) fn run_over<L: super::pooled::Records>(
             }
         }
     };
-    read_pass::<Rec, _, _, _, _>(ledger, threads, prepare, &mut apply)?;
+    // The task table's rows come from the same records (its own window and
+    // outcome rules, see `tasks::row`).
+    let window = with_tasks.then(|| tasks::Window::last_days(now));
+    let mut table = window.as_ref().map(tasks::Builder::new);
+    let prepare = |r: Rec| {
+        let row = window
+            .as_ref()
+            .and_then(|w| tasks::row(&r, w, &linked, &pricing));
+        (prepare_analysis(r), row)
+    };
+    let mut apply = |(p, row): (Prep, Option<tasks::Row>)| {
+        if let (Some(t), Some(row)) = (table.as_mut(), row) {
+            t.add(row);
+        }
+        apply_analysis(p);
+    };
+    read_pass(ledger, threads, prepare, &mut apply)?;
 
     // Build the document: each cell's soft estimate, its shift shrunk
     // toward the ledger's (levels) or its level's (keywords).
@@ -985,10 +839,13 @@ pub(crate) fn run_over<L: super::pooled::Records>(
     }
     super::file::save(&learning_path, &doc)?;
     drop(lock);
-    Ok(Analysis {
-        total_dispatches: total,
-        patterns,
-    })
+    Ok((
+        Analysis {
+            total_dispatches: total,
+            patterns,
+        },
+        table.map(tasks::Builder::finish),
+    ))
 }
 
 /// Per-level and per-keyword cutoff times (ms) of the last applied change.

@@ -3,13 +3,13 @@
 //! to which, by kind, with the expected change in first-attempt success and
 //! cost per success.
 //!
-//! The same task table feeds the orchestrator's level suggestions
-//! ([`super::levels`]): every first attempt of the window, its level, its
-//! kind (`level/keyword`, the orchestrator's keyword labeller's first label
-//! by [`KIND_ORDER`], else `other`), the model family it ran on, its outcome
-//! (explicit verdict, else failure when a later retry links to it, else the
-//! orchestrator's status; unknown is left out of the rates), its decay weight
-//! (half-life 30 days) and its cost.
+//! It reads the window's task table ([`super::tasks`]), which also feeds the
+//! orchestrator's level suggestions ([`super::levels`]): every first attempt
+//! of the window, its level, its kind (`level/keyword`, the orchestrator's
+//! keyword labeller's first label by [`KIND_ORDER`], else `other`), the
+//! model family it ran on, its outcome (explicit verdict, else failure when
+//! a later retry links to it, else the orchestrator's status; unknown is left
+//! out of the rates), its decay weight (half-life 30 days) and its cost.
 //!
 //! Expected success of a kind on a model: a Beta posterior of the kind's
 //! decayed counts on that model, with a prior of mass [`PRIOR_MASS`] centred
@@ -18,279 +18,20 @@
 //! per success: the model's mean attempt cost over its success rate
 //! (retries on the same model).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::analyze::{HALF_LIFE_DAYS, WINDOW_DAYS};
+use super::analyze::WINDOW_DAYS;
 use super::models::{self, FAMILIES, LEVELS};
-use super::stats::{self, Beta};
+use super::stats::Beta;
 use super::Change;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::router::Router;
-use crate::store::Ledger;
 
-/// Pseudo-counts of the level prior of a kind's rate.
-pub const PRIOR_MASS: f64 = 4.0;
-
-/// Which keyword names a task's kind when it has several.
-pub const KIND_ORDER: [&str; 11] = [
-    "architecture",
-    "design",
-    "docs",
-    "security",
-    "performance",
-    "database",
-    "refactor",
-    "test",
-    "api",
-    "bug",
-    "fix",
-];
-
-/// One first attempt of the window.
-#[derive(Debug, Clone)]
-pub struct Task {
-    /// Its complexity level (index into [`LEVELS`]).
-    pub level: usize,
-    /// The text the routers read (`original_task`, else `task`).
-    pub text: String,
-    /// `level/keyword`.
-    pub kind: String,
-    /// Family index (haiku, sonnet, opus) it ran on, when known.
-    pub family: Option<usize>,
-    /// Success of the first attempt, when known.
-    pub success: Option<bool>,
-    /// Decay weight.
-    pub weight: f64,
-    /// Cost of the attempt (USD), when known.
-    pub cost: Option<f64>,
-}
-
-/// The kind of a task: `level/keyword`. A task the orchestrator's mappings
-/// move (it names a README, `docs`, `design`, …) counts as `docs` or
-/// `design` even where the labeller's word boundaries miss it (`Redesign`).
-pub fn kind(level: &str, text: &str) -> String {
-    let mut kws = crate::signals::keywords(text);
-    let lower = text.to_lowercase();
-    if ["readme", "documentation", "docs"]
-        .iter()
-        .any(|w| lower.contains(w))
-    {
-        kws.push("docs".into());
-    }
-    if ["architecture", "design"].iter().any(|w| lower.contains(w)) {
-        kws.push("design".into());
-    }
-    let k = KIND_ORDER
-        .iter()
-        .find(|k| kws.iter().any(|x| x == *k))
-        .copied()
-        .unwrap_or("other");
-    format!("{level}/{k}")
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Row {
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    id: Option<String>,
-    #[serde(rename = "type", deserialize_with = "crate::record::lenient_string")]
-    kind: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    task: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    original_task: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    complexity: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    model: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    status: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    created_at: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    outcome: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    previous_dispatch_id: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_f64")]
-    cost_usd: Option<f64>,
-    #[serde(deserialize_with = "crate::record::lenient_f64")]
-    tokens_used: Option<f64>,
-}
-
-/// The window's first attempts and what they say per kind and model.
-#[derive(Debug, Clone, Default)]
-pub struct TaskTable {
-    /// The tasks.
-    pub tasks: Vec<Task>,
-    /// Mean attempt cost per family (USD), when any attempt has one.
-    pub mean_cost: [Option<f64>; 3],
-    /// Start of the window.
-    pub since: String,
-    /// Decayed (Σw, Σw·success, Σw²) per (kind, family).
-    kinds: HashMap<(String, usize), (f64, f64, f64)>,
-    /// The same per (level, family).
-    levels: HashMap<(usize, usize), (f64, f64, f64)>,
-}
-
-impl TaskTable {
-    /// Reads the last 90 days of the ledger of `home`.
-    pub fn load(home: &Home) -> Result<TaskTable> {
-        let now = crate::clock::now();
-        Self::load_since(home, now - Duration::days(WINDOW_DAYS), now)
-    }
-
-    /// Reads the ledger from `since` to `now`.
-    pub fn load_since(home: &Home, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<TaskTable> {
-        let pricing = crate::pricing::Pricing::load(&home.pricing());
-        let mut rows: Vec<(Row, f64)> = Vec::new();
-        let mut linked: HashSet<String> = HashSet::new();
-        Ledger::of(home).for_each(|r: Row| {
-            if let Some(p) = r.previous_dispatch_id.as_deref().filter(|p| !p.is_empty()) {
-                linked.insert(p.to_string());
-                return true;
-            }
-            if r.kind.as_deref() == Some("batch") {
-                return true;
-            }
-            let Some(t) = r.created_at.as_deref().and_then(crate::clock::parse) else {
-                return true;
-            };
-            if t < since || t > now + Duration::days(1) {
-                return true;
-            }
-            let age = (now - t).num_milliseconds().max(0) as f64 / 86_400_000.0;
-            let w = stats::decay_weight(age, HALF_LIFE_DAYS, None);
-            rows.push((r, w));
-            true
-        })?;
-        let mut table = TaskTable {
-            since: crate::clock::iso(since),
-            ..TaskTable::default()
-        };
-        let mut cost_sum = [(0.0f64, 0.0f64); 3];
-        for (r, w) in rows {
-            let Some(level) = r
-                .complexity
-                .as_deref()
-                .and_then(|c| LEVELS.iter().position(|l| *l == c.trim().to_lowercase()))
-            else {
-                continue;
-            };
-            let text = r
-                .original_task
-                .clone()
-                .or_else(|| r.task.clone())
-                .unwrap_or_default();
-            let family = r
-                .model
-                .as_deref()
-                .and_then(models::family)
-                .and_then(|f| FAMILIES.iter().position(|x| *x == f));
-            let explicit = r.outcome.as_deref().map(|o| o.trim().to_ascii_lowercase());
-            let success = match explicit.as_deref() {
-                Some("success") => Some(true),
-                Some("failure") | Some("partial") => Some(false),
-                _ if r.id.as_ref().is_some_and(|id| linked.contains(id)) => Some(false),
-                _ => match r.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    Some("complete") | Some("completed") => Some(true),
-                    Some("failed") | Some("error") | Some("timeout") => Some(false),
-                    _ => None,
-                },
-            };
-            let cost = r.cost_usd.or_else(|| {
-                let (price, _) = pricing.price(r.model.as_deref()?);
-                let tokens = r.tokens_used?;
-                price.map(|p| {
-                    (tokens * 0.9 * p.input_per_mtok + tokens * 0.1 * p.output_per_mtok) / 1e6
-                })
-            });
-            if let (Some(f), Some(c)) = (family, cost) {
-                cost_sum[f].0 += c;
-                cost_sum[f].1 += 1.0;
-            }
-            let kind = kind(LEVELS[level], &text);
-            if let (Some(f), Some(ok)) = (family, success) {
-                let s = if ok { w } else { 0.0 };
-                for e in [
-                    table.kinds.entry((kind.clone(), f)).or_default(),
-                    table.levels.entry((level, f)).or_default(),
-                ] {
-                    e.0 += w;
-                    e.1 += s;
-                    e.2 += w * w;
-                }
-            }
-            table.tasks.push(Task {
-                level,
-                text,
-                kind,
-                family,
-                success,
-                weight: w,
-                cost,
-            });
-        }
-        for (f, (sum, n)) in cost_sum.iter().enumerate() {
-            if *n > 0.0 {
-                table.mean_cost[f] = Some(sum / n);
-            }
-        }
-        Ok(table)
-    }
-
-    /// Posterior of the level's rate on family `f` (Jeffreys).
-    pub fn level_posterior(&self, level: usize, f: usize) -> Beta {
-        let (w, s, w2) = self.levels.get(&(level, f)).copied().unwrap_or_default();
-        let n = stats::kish(w, w2);
-        let scale = if w > 0.0 { n / w } else { 0.0 };
-        Beta::jeffreys(s * scale, n)
-    }
-
-    /// Posterior of kind `kind`'s rate on family `f`, shrunk toward its level.
-    pub fn kind_posterior(&self, kind: &str, f: usize) -> Beta {
-        let level = kind
-            .split('/')
-            .next()
-            .and_then(|l| LEVELS.iter().position(|x| *x == l))
-            .unwrap_or(1);
-        let prior = self.level_posterior(level, f).mean();
-        let (w, s, w2) = self
-            .kinds
-            .get(&(kind.to_string(), f))
-            .copied()
-            .unwrap_or_default();
-        let n = stats::kish(w, w2);
-        let scale = if w > 0.0 { n / w } else { 0.0 };
-        Beta::with_prior(prior, PRIOR_MASS, s * scale, n)
-    }
-
-    /// Effective number of outcomes of kind `kind` on family `f`.
-    pub fn kind_n(&self, kind: &str, f: usize) -> f64 {
-        let (w, _, w2) = self
-            .kinds
-            .get(&(kind.to_string(), f))
-            .copied()
-            .unwrap_or_default();
-        stats::kish(w, w2)
-    }
-
-    /// Mean cost of one attempt on family `f`: measured, else list-price
-    /// ratios scaled to a measured family, else the relative price alone.
-    pub fn attempt_cost(&self, f: usize) -> f64 {
-        if let Some(c) = self.mean_cost[f] {
-            return c;
-        }
-        let rel = |i: usize| models::relative_price(FAMILIES[i]);
-        (0..3)
-            .find_map(|g| self.mean_cost[g].map(|c| c * rel(f) / rel(g)))
-            .unwrap_or(rel(f))
-    }
-}
+pub use super::tasks::{kind, Task, TaskSource, TaskTable, KIND_ORDER, PRIOR_MASS};
 
 /// Posterior mean and variance of a Beta.
 pub fn mean_var(b: &Beta) -> (f64, f64) {
@@ -417,10 +158,20 @@ fn route(
     }
 }
 
-/// A task's model before and after a change.
-type Routes = (Option<String>, Option<String>);
 /// Tasks, Σ success before, after, Σ cost before, after.
 type Sums = (u64, f64, f64, f64, f64);
+
+/// What a change does to the tasks of one (level, text): the row they
+/// move to (`None`: they stay), and each one's expected success and
+/// attempt cost before and after.
+#[derive(Debug, Clone, Default)]
+struct Moved {
+    row: Option<usize>,
+    pb: f64,
+    pa: f64,
+    cb: f64,
+    ca: f64,
+}
 
 /// The impact of `change` on the tasks of `table` under `router`, with
 /// models.json as `models` (`None`: missing).
@@ -433,47 +184,61 @@ pub fn impact(
 ) -> Impact {
     let after = models_after(models.unwrap_or(&Value::Null), change);
     let fam = |id: &str| models::family(id).and_then(|f| FAMILIES.iter().position(|x| *x == f));
-    // Parse once per distinct (level, text): texts repeat a lot.
-    let mut seen: HashMap<(usize, &str), Routes> = HashMap::new();
-    let mut rows: BTreeMap<(String, String, String), Sums> = BTreeMap::new();
+    // Route once per distinct (level, text): texts repeat a lot. Per task in
+    // ledger order, only the sums of its row move.
+    let mut per_text: Vec<Option<Moved>> = vec![None; table.distinct().len()];
+    let mut keys: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    let mut sums: Vec<Sums> = Vec::new();
     let mut moved = 0u64;
-    for t in &table.tasks {
-        let (before, aft) = seen
-            .entry((t.level, t.text.as_str()))
-            .or_insert_with(|| {
-                (
-                    route(router, models, pricing, LEVELS[t.level], &t.text),
-                    route(router, Some(&after), pricing, LEVELS[t.level], &t.text),
-                )
-            })
-            .clone();
-        let (Some(b), Some(a)) = (before, aft) else {
+    for &i in table.task_indices() {
+        let m = per_text[i as usize].get_or_insert_with(|| {
+            let t = &table.distinct()[i as usize];
+            let before = route(router, models, pricing, LEVELS[t.level], &t.text);
+            let aft = route(router, Some(&after), pricing, LEVELS[t.level], &t.text);
+            let (Some(b), Some(a)) = (before, aft) else {
+                return Moved::default();
+            };
+            if a == b {
+                return Moved::default();
+            }
+            let (pb, pa) = match (fam(&b), fam(&a)) {
+                (Some(fb), Some(fa)) => (
+                    table.kind_posterior(&t.kind, fb).mean(),
+                    table.kind_posterior(&t.kind, fa).mean(),
+                ),
+                _ => (f64::NAN, f64::NAN),
+            };
+            let cb = fam(&b).map_or(f64::NAN, |f| table.attempt_cost(f));
+            let ca = fam(&a).map_or(f64::NAN, |f| table.attempt_cost(f));
+            let n = keys.len();
+            let row = *keys.entry((t.kind.clone(), b, a)).or_insert(n);
+            if row == sums.len() {
+                sums.push(Sums::default());
+            }
+            Moved {
+                row: Some(row),
+                pb,
+                pa,
+                cb,
+                ca,
+            }
+        });
+        let Some(row) = m.row else {
             continue;
         };
-        if a == b {
-            continue;
-        }
         moved += 1;
-        let e = rows
-            .entry((t.kind.clone(), b.clone(), a.clone()))
-            .or_default();
+        let e = &mut sums[row];
         e.0 += 1;
-        let (pb, pa) = match (fam(&b), fam(&a)) {
-            (Some(fb), Some(fa)) => (
-                table.kind_posterior(&t.kind, fb).mean(),
-                table.kind_posterior(&t.kind, fa).mean(),
-            ),
-            _ => (f64::NAN, f64::NAN),
-        };
-        e.1 += pb;
-        e.2 += pa;
-        e.3 += fam(&b).map_or(f64::NAN, |f| table.attempt_cost(f));
-        e.4 += fam(&a).map_or(f64::NAN, |f| table.attempt_cost(f));
+        e.1 += m.pb;
+        e.2 += m.pa;
+        e.3 += m.cb;
+        e.4 += m.ca;
     }
     let (mut sb, mut sa, mut cb, mut ca) = (0.0, 0.0, 0.0, 0.0);
-    let rows: Vec<ImpactRow> = rows
+    let rows: Vec<ImpactRow> = keys
         .into_iter()
-        .map(|((kind, from, to), (n, pb, pa, cost_b, cost_a))| {
+        .map(|((kind, from, to), row)| {
+            let (n, pb, pa, cost_b, cost_a) = sums[row];
             sb += pb;
             sa += pa;
             cb += cost_b;
@@ -508,7 +273,7 @@ pub fn impact(
     Impact {
         router: router.name().into(),
         since: table.since.clone(),
-        tasks_in_window: table.tasks.len() as u64,
+        tasks_in_window: table.len() as u64,
         tasks_moved: moved,
         rows,
         success_before: round3(sb / m),
@@ -576,14 +341,14 @@ pub fn of_change(home: &Home, table: &TaskTable, change: &Change) -> Result<Impa
     Ok(impact(table, models.as_ref(), &pricing, router, change))
 }
 
-/// Adds `impact` to each open suggestion (one ledger pass for all).
-pub fn attach(home: &Home, open: &mut [super::Suggestion]) -> Result<()> {
+/// Adds `impact` to each open suggestion (one task table for all).
+pub fn attach(home: &Home, tasks: &TaskSource, open: &mut [super::Suggestion]) -> Result<()> {
     if open.is_empty() {
         return Ok(());
     }
-    let table = TaskTable::load(home)?;
+    let table = tasks.get()?;
     for s in open.iter_mut() {
-        let i = of_change(home, &table, &s.change)?;
+        let i = of_change(home, table, &s.change)?;
         s.extra.insert(
             "impact".into(),
             serde_json::to_value(&i).expect("an impact serializes"),

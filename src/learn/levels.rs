@@ -30,13 +30,14 @@
 //! Probabilities use a normal approximation of the mixture of the kinds'
 //! Beta posteriors.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
 use super::analyze::{DELTA, TARGET};
-use super::impact::{mean_var, TaskTable};
+use super::impact::mean_var;
 use super::models::{self, FAMILIES, LEVELS};
+use super::tasks::{TaskSource, TaskTable};
 use super::Change;
 
 /// Kinds that would lose more than [`HARM`] veto a change when together they
@@ -143,30 +144,34 @@ impl Group {
 /// Groups the table's tasks by the level whose model the orchestrator's
 /// router reads for them, under `models`.
 fn groups(table: &TaskTable, models: Option<&Value>) -> BTreeMap<String, Group> {
-    let mut cache: HashMap<(usize, &str), Option<String>> = HashMap::new();
+    // Tasks of the same (level, text) go the same way: count them, then route each once.
+    let mut per_text = vec![0u64; table.distinct().len()];
+    for &i in table.task_indices() {
+        per_text[i as usize] += 1;
+    }
     let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut mapped: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for t in &table.tasks {
-        let lever = cache
-            .entry((t.level, t.text.as_str()))
-            .or_insert_with(|| {
-                crate::router::orchestrator_route(models, LEVELS[t.level], &t.text)
-                    .level()
-                    .map(str::to_string)
-            })
-            .clone();
-        let Some(lever) = lever else { continue };
+    for (t, n) in table.distinct().iter().zip(per_text) {
+        if n == 0 {
+            continue;
+        }
+        let Some(lever) = crate::router::orchestrator_route(models, LEVELS[t.level], &t.text)
+            .level()
+            .map(str::to_string)
+        else {
+            continue;
+        };
         *counts
             .entry(lever.clone())
             .or_default()
             .entry(t.kind.clone())
-            .or_default() += 1;
+            .or_default() += n;
         if lever != LEVELS[t.level] {
             *mapped
                 .entry(lever)
                 .or_default()
                 .entry(t.kind.clone())
-                .or_default() += 1;
+                .or_default() += n;
         }
     }
     counts
@@ -499,14 +504,15 @@ pub fn find(table: &TaskTable, models: Option<&Value>, skip: &HashSet<String>) -
 /// rules router (suggest's own level and keyword findings stand).
 pub fn for_router(
     home: &crate::home::Home,
+    tasks: &TaskSource,
     cooling: &HashSet<String>,
 ) -> crate::error::Result<Option<LevelFindings>> {
     if crate::router::current(home).router != crate::router::Router::Orchestrator {
         return Ok(None);
     }
-    let table = TaskTable::load(home)?;
+    let table = tasks.get()?;
     let models = crate::router::load_models(home)?;
-    Ok(Some(find(&table, models.as_ref(), cooling)))
+    Ok(Some(find(table, models.as_ref(), cooling)))
 }
 
 #[cfg(test)]

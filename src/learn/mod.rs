@@ -37,7 +37,9 @@ pub mod sources;
 pub mod stats;
 pub mod suggest;
 pub mod table;
+pub mod tasks;
 pub mod trust;
+mod view;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,7 @@ use crate::home::Home;
 use crate::rules::Rule;
 
 pub use apply::{apply, reject, Applied, Rejected};
+pub use tasks::{TaskSource, TaskTable};
 
 /// Options of `learn analyze`.
 #[derive(Debug, Clone)]
@@ -172,6 +175,22 @@ pub enum ReportFormat {
 /// `logs/model-learning.json` (locked, atomic; earlier suggestions kept).
 pub fn analyze(home: &Home, opts: &AnalyzeOptions) -> Result<Analysis> {
     analyze::run(home, opts)
+}
+
+/// [`analyze`], also returning the window's task table for
+/// [`suggest_with`]: `modelfit learn` reads the ledger twice in all, not
+/// four times.
+pub fn analyze_with_tasks(home: &Home, opts: &AnalyzeOptions) -> Result<(Analysis, TaskTable)> {
+    analyze::run_with_tasks(home, opts, &crate::store::Ledger::of(home))
+}
+
+/// [`suggest`] over the task table `tasks` (see [`analyze_with_tasks`]).
+pub fn suggest_with(
+    home: &Home,
+    opts: &SuggestOptions,
+    tasks: &TaskSource,
+) -> Result<Vec<Suggestion>> {
+    suggest::run_with(home, opts, tasks)
 }
 
 /// Turns the latest analysis into suggestions (never re-suggesting a

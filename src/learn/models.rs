@@ -17,7 +17,10 @@ pub const FAMILIES: [&str; 3] = ["haiku", "sonnet", "opus"];
 /// The family of a model id or alias (`claude-haiku-4-5-20251001`, `haiku`,
 /// `Claude Opus 4.6`), or `None` for `none`, an empty id or an unknown model.
 pub fn family(model: &str) -> Option<&'static str> {
-    if let Some(f) = FAMILIES.iter().copied().find(|f| model.contains(f)) {
+    // Every pass asks this of every record: a plain window compare of these
+    // short ids beats `str::contains`, which builds a searcher each time.
+    let has = |f: &str| model.as_bytes().windows(f.len()).any(|w| w == f.as_bytes());
+    if let Some(f) = FAMILIES.iter().copied().find(|f| has(f)) {
         return Some(f);
     }
     let m = model.to_ascii_lowercase();

@@ -4,10 +4,11 @@
 //!
 //! Boundaries are found where the orchestrator's pretty-printed array starts
 //! a top-level element (`"\n  {"`: a raw newline never occurs inside a JSON
-//! string, and nested elements are indented further). Each worker checks
-//! that its segment ends between two top-level elements; when a file is not
-//! laid out that way (compact JSON, other indentation) the caller falls back
-//! to the sequential [`crate::store::Ledger::for_each`].
+//! string, and nested elements are indented further). Each worker parses its
+//! segment as an array of whole elements (see `parse_segment`), which also
+//! checks that it starts and ends between two top-level elements; when a
+//! file is not laid out that way (compact JSON, other indentation) the
+//! caller falls back to the sequential [`crate::store::Ledger::for_each`].
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -20,7 +21,7 @@ use serde::de::DeserializeOwned;
 /// Files below this size are read sequentially (threads would not pay).
 pub const MIN_PARALLEL_BYTES: u64 = 8 << 20;
 /// Target segment size: small enough that two in flight stay a few MiB.
-const SEGMENT_BYTES: u64 = 4 << 20;
+const SEGMENT_BYTES: u64 = 2 << 20;
 
 /// Why the parallel reader gave up.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,67 +66,58 @@ fn boundaries(file: &File, len: u64) -> Option<Vec<u64>> {
     Some(out)
 }
 
-/// Spans `(start, end)` of the top-level elements in `buf`, which starts at
-/// an element; `None` unless the segment ends between elements (or, for the
-/// last one, with the array's `]`).
-fn elements(buf: &[u8], last: bool) -> Option<Vec<(usize, usize)>> {
-    let mut out = Vec::new();
-    let (mut depth, mut in_str, mut esc) = (1usize, false, false);
-    let mut start = 0;
-    let mut closed = false;
-    let mut i = 0;
-    while i < buf.len() {
-        let c = buf[i];
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            } else if let Some(j) = memchr::memchr2(b'"', b'\\', &buf[i..]) {
-                // Skip to the next quote or backslash in one step.
-                i += j;
-                continue;
-            } else {
-                return None;
-            }
-            i += 1;
-            continue;
+/// Parses `buf`, a segment behind a `[` (its first byte), as an array of
+/// `T` mapped by `prepare`. A segment other than the last ends with the
+/// comma before the next element, which becomes the closing `]`; the last
+/// one ends with the file's `]`. `None` unless the segment is exactly a run
+/// of whole elements: one that starts or ends inside a record leaves its
+/// brackets unbalanced or a stray value, which serde rejects (so the layout
+/// is checked by the one parse of the records, not a scan of its own).
+fn parse_segment<T, P, F>(buf: &mut Vec<u8>, last: bool, prepare: &F) -> Option<Vec<P>>
+where
+    T: DeserializeOwned,
+    F: Fn(T) -> P,
+{
+    if !last {
+        let end = buf.iter().rposition(|c| !c.is_ascii_whitespace())?;
+        if end == 0 || buf[end] != b',' {
+            return None;
         }
-        match c {
-            b'"' => {
-                if depth == 1 {
-                    return None;
-                }
-                in_str = true;
-            }
-            b'{' | b'[' => {
-                if depth == 1 {
-                    start = i;
-                }
-                depth += 1;
-            }
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 1 {
-                    out.push((start, i + 1));
-                } else if depth == 0 {
-                    closed = true;
-                    if !last || buf[i + 1..].iter().any(|b| !b.is_ascii_whitespace()) {
-                        return None;
-                    }
-                    break;
-                }
-            }
-            b',' | b' ' | b'\n' | b'\r' | b'\t' => {}
-            _ if depth == 1 => return None,
-            _ => {}
-        }
-        i += 1;
+        buf[end] = b']';
+        buf.truncate(end + 1);
     }
-    let ok = !in_str && if last { closed } else { depth == 1 };
-    ok.then_some(out)
+    struct Elements<'a, T, F> {
+        prepare: &'a F,
+        _t: std::marker::PhantomData<fn() -> T>,
+    }
+    impl<'de, T, P, F> serde::de::Visitor<'de> for Elements<'_, T, F>
+    where
+        T: DeserializeOwned,
+        F: Fn(T) -> P,
+    {
+        type Value = Vec<P>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("records")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<P>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(t) = seq.next_element::<T>()? {
+                out.push((self.prepare)(t));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(buf);
+    let out = serde::Deserializer::deserialize_seq(
+        &mut de,
+        Elements {
+            prepare,
+            _t: std::marker::PhantomData,
+        },
+    )
+    .ok()?;
+    de.end().ok()?;
+    Some(out)
 }
 
 /// Parses every record of the ledger at `path` as `T` on `threads` workers,
@@ -155,7 +147,7 @@ where
     // stops everything (results are applied in order, a failed segment sends
     // `None`).
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Option<Vec<P>>)>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Option<Vec<P>>)>(threads);
     let mut failed = false;
     let mut applied = false;
     std::thread::scope(|s| {
@@ -170,15 +162,12 @@ where
                         return;
                     }
                     let (a, b) = (bounds[k], bounds[k + 1]);
-                    buf.resize((b - a) as usize, 0);
-                    let res = file.read_exact_at(&mut buf, a).ok().and_then(|_| {
-                        let spans = elements(&buf, k + 1 == segments)?;
-                        let mut out = Vec::with_capacity(spans.len());
-                        for (x, y) in spans {
-                            out.push(prepare(serde_json::from_slice::<T>(&buf[x..y]).ok()?));
-                        }
-                        Some(out)
-                    });
+                    buf.resize((b - a) as usize + 1, 0);
+                    buf[0] = b'[';
+                    let res = file
+                        .read_exact_at(&mut buf[1..], a)
+                        .ok()
+                        .and_then(|_| parse_segment(&mut buf, k + 1 == segments, prepare));
                     let stop = res.is_none();
                     if tx.send((k, res)).is_err() || stop {
                         return;
@@ -222,22 +211,92 @@ where
     Ok(())
 }
 
+/// One pass over the records: on every core when the source is a file laid
+/// out for splitting, else as one stream (which also names the position of
+/// any parse error); a file that changed under the parallel read is an error.
+pub(crate) fn read_pass<T, P, L, F, G>(
+    ledger: &L,
+    threads: usize,
+    prepare: F,
+    apply: &mut G,
+) -> crate::error::Result<()>
+where
+    T: serde::de::DeserializeOwned,
+    P: Send,
+    L: super::pooled::Records + ?Sized,
+    F: Fn(T) -> P + Sync,
+    G: FnMut(P),
+{
+    match for_each_parallel(ledger.parallel_path(), threads, &prepare, &mut *apply) {
+        Ok(()) => Ok(()),
+        Err(Fallback::Sequential) => ledger.for_each(|r: T| {
+            apply(prepare(r));
+            true
+        }),
+        Err(Fallback::Broken) => {
+            // Surface the record that does not parse, with its position.
+            ledger.for_each(|_: T| true)?;
+            Err(unreadable(ledger))
+        }
+    }
+}
+
+/// The error when a parallel pass stopped half-way without a parse error.
+fn unreadable<L: super::pooled::Records + ?Sized>(ledger: &L) -> crate::error::Error {
+    crate::error::Error::Invalid(format!(
+        "{} could not be read consistently (was it rewritten by a program that does not lock it?); run `modelfit learn` again",
+        ledger.describe()
+    ))
+}
+
+/// Worker threads for a pass: every core, at most 4 (more would only add
+/// segments in flight, hence memory).
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn elements_of_a_segment() {
-        let text = br#"{"a": "x}\"", "b": [{"c": 1}]},
-  {"d": "\n"}"#;
-        let spans = elements(text, false).unwrap();
-        assert_eq!(spans.len(), 2);
-        assert_eq!(&text[spans[1].0..spans[1].1], br#"{"d": "\n"}"#);
-        // Ends inside a record: not a boundary.
-        assert!(elements(br#"{"a": 1}, {"b": "#, false).is_none());
-        let last = b"{\"a\": 1}\n]\n";
-        assert_eq!(elements(last, true).unwrap().len(), 1);
-        assert!(elements(b"{\"a\": 1}\n", true).is_none());
+    fn a_segment_is_whole_elements() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct R {
+            #[serde(default)]
+            a: Option<String>,
+            #[serde(default)]
+            d: Option<String>,
+        }
+        let seg = |text: &str| {
+            let mut v = b"[".to_vec();
+            v.extend_from_slice(text.as_bytes());
+            v
+        };
+        let text = "{\"a\": \"x}\\\"\", \"b\": [{\"c\": 1}]},\n  {\"d\": \"\\n\"},\n  ";
+        let got = parse_segment(&mut seg(text), false, &|r: R| r).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].a.as_deref(), Some("x}\""));
+        assert_eq!(got[1].d.as_deref(), Some("\n"));
+        // Ends inside a record, or starts inside one: not a boundary.
+        assert!(parse_segment(&mut seg("{\"a\": \"1\"}, {\"d\": "), false, &|r: R| r).is_none());
+        assert!(parse_segment(
+            &mut seg("{\"a\": \"1\"}]}, {\"d\": \"2\"},"),
+            false,
+            &|r: R| r
+        )
+        .is_none());
+        assert!(parse_segment(&mut seg("{\"a\": \"1\"}\n  "), false, &|r: R| r).is_none());
+        assert!(parse_segment(&mut seg("{\"a\": \"1\", "), false, &|r: R| r).is_none());
+        // The last segment ends with the array.
+        assert_eq!(
+            parse_segment(&mut seg("{\"a\": \"1\"}\n]\n"), true, &|r: R| r)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(parse_segment(&mut seg("{\"a\": \"1\"}\n"), true, &|r: R| r).is_none());
+        assert!(parse_segment(&mut seg("{\"a\": \"1\"}\n] x"), true, &|r: R| r).is_none());
     }
 
     #[test]

@@ -150,6 +150,15 @@ impl From<super::levels::LevelCandidate> for Candidate {
 
 /// Runs suggest on the learning file of `home`. See [`super::suggest`].
 pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
+    run_with(home, opts, &super::tasks::TaskSource::lazy(home))
+}
+
+/// [`run`] reading the window's tasks (level findings, impact) from `tasks`.
+pub fn run_with(
+    home: &Home,
+    opts: &SuggestOptions,
+    tasks: &super::tasks::TaskSource,
+) -> Result<Vec<Suggestion>> {
     let path = home.learning();
     let routing = Routing::load(home)?;
     let now = crate::clock::now();
@@ -597,7 +606,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
     // Under the orchestrator's router only level changes move tasks, judged
     // on every task they move (levels.rs); rules would change nothing there.
     let cooling_keys: HashSet<String> = cooling.keys().cloned().collect();
-    if let Some(found) = super::levels::for_router(home, &cooling_keys)? {
+    if let Some(found) = super::levels::for_router(home, tasks, &cooling_keys)? {
         evidence = found.notes;
         for c in kw_cands.drain(..) {
             evidence.push(json!({"cell": c.cell, "router": "orchestrator", "what": format!(
@@ -665,7 +674,7 @@ pub fn run(home: &Home, opts: &SuggestOptions) -> Result<Vec<Suggestion>> {
             extra,
         });
     }
-    super::impact::attach(home, &mut open)?;
+    super::impact::attach(home, tasks, &mut open)?;
     let mut all = kept;
     for s in &open {
         all.push(serde_json::to_value(s).expect("suggestions serialize"));
