@@ -41,6 +41,8 @@ pub struct Filter {
     pub session: Option<String>,
     /// At most this many rows (newest first); `None` for all.
     pub limit: Option<usize>,
+    /// Fill [`TaskRow::keywords`] (`rate --next` matches keyword cells).
+    pub keywords: bool,
 }
 
 /// One task as `modelfit tasks` shows it. Text fields are as recorded; the
@@ -81,6 +83,10 @@ pub struct TaskRow {
     pub session_id: Option<String>,
     /// True when the task is unrated (see the module documentation).
     pub unrated: bool,
+    /// The task's keywords (`task_keywords`, else those of its text), only
+    /// when [`Filter::keywords`] asks for them.
+    #[serde(skip)]
+    pub keywords: Vec<String>,
 }
 
 /// The fields of a record `tasks` reads, and nothing else: the long task
@@ -127,6 +133,10 @@ pub struct TaskView {
     previous_dispatch_id: Option<String>,
     #[serde(deserialize_with = "lenient_string")]
     session_id: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_strings")]
+    task_keywords: Option<Vec<String>>,
+    #[serde(deserialize_with = "lenient_string")]
+    original_task: Option<String>,
 }
 
 /// Any non-null value (an outcome of an odd type still counts as present).
@@ -216,6 +226,7 @@ fn row(r: &TaskView) -> TaskRow {
         retried_by: None,
         session_id: nonempty(&r.session_id),
         unrated: r.is_unrated(),
+        keywords: Vec::new(),
     }
 }
 
@@ -263,11 +274,21 @@ pub fn list(home: &Home, filter: &Filter) -> Result<Vec<TaskRow>> {
         if !r.is_task() {
             return true;
         }
-        let row = row(&r);
+        let mut row = row(&r);
         if let Some(prev) = &row.retry_of {
             retried_by.insert(prev.clone(), row.id.clone());
         }
         if keep(filter, &r, &row) {
+            if filter.keywords {
+                row.keywords = match &r.task_keywords {
+                    Some(k) => k.clone(),
+                    None => r
+                        .original_task
+                        .as_deref()
+                        .map(crate::signals::keywords)
+                        .unwrap_or_default(),
+                };
+            }
             let at = row
                 .when
                 .as_deref()

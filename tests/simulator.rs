@@ -315,3 +315,61 @@ fn keyword_interaction_gets_a_scoped_rule() {
         "scoped rule in {with_rule} draws"
     );
 }
+
+/// The people's veto, through the binary: Haiku fails nine in ten of one
+/// kind of medium task and only people see it (a person rates three tasks
+/// in ten). The downgrade that the honest twin of this world gets is held
+/// back, and the cell's own estimate says why.
+#[test]
+fn ratings_that_contradict_a_cell_s_clean_stops_veto_its_downgrade() {
+    let honest = World::weak_scenarios()
+        .into_iter()
+        .find(|w| w.name == "honest_evidence")
+        .unwrap();
+    let mut silent = honest.clone();
+    silent.hard_task = Some((1, 0, [0.1, 0.93, 0.94]));
+    let simulate::Labels::Weak(wk) = &honest.labels else {
+        panic!("weak world")
+    };
+    let rated = simulate::Weak {
+        rated: 0.3,
+        ..wk.clone()
+    };
+    silent.labels = simulate::Labels::Weak(simulate::Weak {
+        silent: Some((1, 0, 0)),
+        ..rated.clone()
+    });
+    let mut twin = honest.clone();
+    twin.labels = simulate::Labels::Weak(rated);
+    let downgrades_medium = |open: &[Suggestion]| {
+        open.iter().any(|s| {
+            matches!(&s.change, Change::TaskComplexity { level, to, .. }
+                if level == "medium" && to.contains("haiku"))
+        })
+    };
+    let mut twin_found = 0;
+    for seed in 200..204 {
+        let (open, doc) = run_doc(&silent, seed);
+        assert!(!downgrades_medium(&open), "seed {seed}: {open:?}");
+        // The cell's own estimate (its ratings, nothing borrowed) is far
+        // below its clean stops.
+        let p = doc["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                p["complexity"] == "medium"
+                    && p["model_family"] == "haiku"
+                    && p.get("keyword").is_none()
+            })
+            .unwrap();
+        let own = p["labels"]["own_rate"].as_f64().unwrap();
+        let implicit = p["labels"]["implicit_rate"].as_f64().unwrap();
+        assert!(own < implicit - 0.1, "seed {seed}: {own} vs {implicit}");
+        twin_found += downgrades_medium(&run(&twin, seed)) as u32;
+    }
+    assert!(
+        twin_found >= 3,
+        "the honest twin's downgrade in {twin_found}/4"
+    );
+}

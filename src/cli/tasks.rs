@@ -47,6 +47,7 @@ pub fn tasks(a: TasksArgs, home: &Home) -> Result<ExitCode> {
         workspace: a.workspace,
         session: a.session,
         limit: (a.limit > 0).then_some(a.limit),
+        keywords: false,
     };
     let rows = tasks::list(home, &filter)?;
     if a.json {

@@ -11,8 +11,10 @@
 //! (the cell's posterior mean when the task has none). [`pick`] is pure;
 //! [`next`] reads the files.
 //!
-//! Keyword-cell suggestions are not matched: the ledger rows read here do not
-//! carry task keywords, so only level cells (complexity × model family) count.
+//! Keyword rules (`new_rule` / `modify_rule` scoped to a level) are decisions
+//! too: their cells are the keyword's tasks of that level, and a task counts
+//! for them when its keywords (`task_keywords`, else those of its text)
+//! contain the rule's keyword.
 
 use serde_json::Value;
 
@@ -62,6 +64,8 @@ pub struct Decision {
     pub label: String,
     /// The complexity level.
     pub level: String,
+    /// The keyword of a keyword rule: only tasks with it count.
+    pub keyword: Option<String>,
     /// What it claims.
     pub claim: Claim,
     /// The rule's model family and its cell.
@@ -79,6 +83,8 @@ pub struct Candidate {
     pub level: String,
     /// Model family.
     pub family: String,
+    /// The task's keywords.
+    pub keywords: Vec<String>,
     /// The task's probability of success, when recorded.
     pub p_success: Option<f64>,
     /// When it ran (ms since the epoch), for ties.
@@ -130,7 +136,7 @@ pub fn pick(decisions: &[Decision], candidates: &[Candidate]) -> Option<Pick> {
     let mut best: Option<(f64, i64, Pick)> = None;
     for c in candidates {
         for d in decisions {
-            if d.level != c.level {
+            if d.level != c.level || d.keyword.as_ref().is_some_and(|k| !c.keywords.contains(k)) {
                 continue;
             }
             let (on_rule, cell) = if d.rule.0 == c.family {
@@ -195,10 +201,10 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
         .get("patterns")
         .and_then(Value::as_array)
         .unwrap_or(&empty);
-    let cell = |level: &str, fam: &str| -> CellCounts {
+    let cell = |level: &str, keyword: Option<&str>, fam: &str| -> CellCounts {
         patterns
             .iter()
-            .filter(|p| p.get("keyword").is_none_or(Value::is_null))
+            .filter(|p| p.get("keyword").and_then(Value::as_str) == keyword)
             .find(|p| {
                 p.get("complexity").and_then(Value::as_str) == Some(level)
                     && p.get("model_family")
@@ -221,12 +227,17 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
         if s.get("status").and_then(Value::as_str) != Some("open") {
             continue;
         }
+        let Some(ch) = s.get("change") else { continue };
+        let id = s.get("id").and_then(Value::as_str).unwrap_or("?");
+        if let Some(d) = keyword_decision(id, s, ch, &cell) {
+            out.push(d);
+            continue;
+        }
         let claim = match s.get("type").and_then(Value::as_str) {
             Some("upgrade_complexity") => Claim::Upgrade,
             Some("downgrade_complexity") => Claim::Downgrade,
             _ => continue,
         };
-        let Some(ch) = s.get("change") else { continue };
         let text = |k: &str| ch.get(k).and_then(Value::as_str);
         let (Some(level), Some(from), Some(to)) = (text("level"), text("from"), text("to")) else {
             continue;
@@ -234,13 +245,13 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
         let (Some(rf), Some(mf)) = (models::family(from), models::family(to)) else {
             continue;
         };
-        let id = s.get("id").and_then(Value::as_str).unwrap_or("?");
         out.push(Decision {
             label: format!("suggestion {id} ({mf} for {level} tasks)"),
             level: level.to_string(),
+            keyword: None,
             claim,
-            rule: (rf.to_string(), cell(level, rf)),
-            proposed: Some((mf.to_string(), cell(level, mf))),
+            rule: (rf.to_string(), cell(level, None, rf)),
+            proposed: Some((mf.to_string(), cell(level, None, mf))),
         });
     }
     if out.is_empty() {
@@ -264,6 +275,7 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
                     TARGET * 100.0
                 ),
                 level: level.to_string(),
+                keyword: None,
                 claim: Claim::Boundary,
                 rule: (fam.to_string(), c),
                 proposed: None,
@@ -271,6 +283,55 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
         }
     }
     out
+}
+
+/// A keyword rule's decision: the rule `task contains 'kw' and complexity
+/// == 'level'` sends the keyword's tasks to its model instead of the one
+/// they get now (the `rule_model` the suggestion's evidence names, else the
+/// level's); upgrade or downgrade by the models' tiers.
+fn keyword_decision(
+    id: &str,
+    s: &Value,
+    ch: &Value,
+    cell: &dyn Fn(&str, Option<&str>, &str) -> CellCounts,
+) -> Option<Decision> {
+    let rule = ch.get("rule")?;
+    let condition = rule.get("condition")?.as_str()?;
+    let to = models::family(rule.get("model")?.as_str()?)?;
+    let quoted: Vec<&str> = condition.split('\'').skip(1).step_by(2).collect();
+    let (kw, level) = (*quoted.first()?, *quoted.get(1)?);
+    if !models::LEVELS.contains(&level) {
+        return None;
+    }
+    // The family the keyword's tasks get today: named in the evidence's
+    // reason ("… with X (p%); the level as a whole routes to Y"), else the
+    // old rule's model, else the level's (the most tasks of the cell).
+    let from = ch
+        .get("old")
+        .and_then(|o| o.get("model"))
+        .and_then(Value::as_str)
+        .and_then(models::family)
+        .or_else(|| {
+            let reason = s.get("reason").and_then(Value::as_str)?;
+            let tail = reason.rsplit("routes to ").next()?;
+            models::family(tail.trim().to_ascii_lowercase().as_str())
+        })?;
+    if from == to {
+        return None;
+    }
+    let claim = if models::tier(to) > models::tier(from) {
+        Claim::Upgrade
+    } else {
+        Claim::Downgrade
+    };
+    Some(Decision {
+        label: format!("suggestion {id} ({to} for {level} tasks about {kw})"),
+        level: level.to_string(),
+        keyword: Some(kw.to_string()),
+        claim,
+        rule: (from.to_string(), cell(level, Some(kw), from)),
+        proposed: Some((to.to_string(), cell(level, Some(kw), to))),
+    })
 }
 
 /// The unrated tasks of the learn window (since the learning file's
@@ -286,6 +347,7 @@ fn candidates(home: &Home, doc: &serde_json::Map<String, Value>) -> Result<Vec<C
         &crate::tasks::Filter {
             unrated: true,
             since,
+            keywords: true,
             ..crate::tasks::Filter::default()
         },
     )?;
@@ -303,6 +365,7 @@ fn candidates(home: &Home, doc: &serde_json::Map<String, Value>) -> Result<Vec<C
                 // Exact, as learn matches levels.
                 level: r.complexity?,
                 family: family.to_string(),
+                keywords: r.keywords,
                 p_success: r.p_success,
             })
         })
@@ -341,6 +404,7 @@ mod tests {
             id: id.into(),
             level: level.into(),
             family: fam.into(),
+            keywords: Vec::new(),
             p_success: p,
             at_ms: at,
         }
@@ -350,6 +414,7 @@ mod tests {
         Decision {
             label: format!("{level}/{fam}"),
             level: level.into(),
+            keyword: None,
             claim: Claim::Boundary,
             rule: (fam.into(), c),
             proposed: None,
@@ -401,6 +466,7 @@ mod tests {
         let d = Decision {
             label: "suggestion S-1 (haiku for simple tasks)".into(),
             level: "simple".into(),
+            keyword: None,
             claim: Claim::Downgrade,
             rule: ("sonnet".into(), cc(38.0, 40.0)),
             proposed: Some(("haiku".into(), cc(9.0, 10.0))),
@@ -451,5 +517,44 @@ mod tests {
         assert_eq!(ds[0].proposed.as_ref().unwrap().0, "haiku");
         let m = ds[0].proposed.as_ref().unwrap().1;
         assert!((m.successes - 10.2).abs() < 1e-9 && (m.attempts - 12.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_keyword_rule_is_a_decision_on_its_keyword_s_tasks() {
+        let doc: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "patterns": [
+                {"complexity": "medium", "model_family": "sonnet", "success_rate": 0.9, "information_size": 300.0},
+                {"complexity": "medium", "model_family": "sonnet", "keyword": "database", "success_rate": 0.55, "information_size": 60.0},
+                {"complexity": "medium", "model_family": "opus", "keyword": "database", "success_rate": 0.9, "information_size": 8.0}
+            ],
+            "suggestions": [
+                {"id": "S-2", "type": "new_rule", "status": "open",
+                 "reason": "8/9 recent medium tasks about database succeeded with Opus (90%), 33/60 with Sonnet (55%); the medium level as a whole routes to Sonnet",
+                 "change": {"target": "rules", "action": "add", "rule": {"condition": "task contains 'database' and complexity == 'medium'", "model": "opus"}}}
+            ]
+        }))
+        .unwrap();
+        let ds = decisions(&doc);
+        assert_eq!(ds.len(), 1, "{ds:?}");
+        let d = &ds[0];
+        assert_eq!(
+            (d.claim, d.keyword.as_deref()),
+            (Claim::Upgrade, Some("database"))
+        );
+        assert_eq!(d.rule.0, "sonnet");
+        assert!((d.rule.1.attempts - 60.0).abs() < 1e-9);
+        assert!((d.proposed.as_ref().unwrap().1.attempts - 8.0).abs() < 1e-9);
+        // Only a medium task about databases bears on it: on opus (the small
+        // cell) rather than on sonnet, and never a medium task about docs.
+        let mut on_opus = cand("db-opus", "medium", "opus", Some(0.5), 1);
+        on_opus.keywords = vec!["database".into(), "refactor".into()];
+        let mut on_sonnet = cand("db-sonnet", "medium", "sonnet", Some(0.5), 2);
+        on_sonnet.keywords = vec!["database".into()];
+        let mut docs = cand("docs-opus", "medium", "opus", Some(0.5), 3);
+        docs.keywords = vec!["docs".into()];
+        let got = pick(&ds, &[on_opus, on_sonnet, docs.clone()]).unwrap();
+        assert_eq!(got.id, "db-opus");
+        assert!(got.line.contains("tasks about database"), "{}", got.line);
+        assert_eq!(pick(&ds, &[docs]), None);
     }
 }

@@ -377,8 +377,11 @@ pub fn run_with(
                     evidence.push(json!({
                         "cell": level,
                         "what": format!(
-                            "{} looks enough for {level} tasks by implicit evidence ({:.0}%), but people and CI judged {:.0} of {:.0} of them successful: no downgrade until more verdicts agree; rate some with `modelfit rate --next`",
-                            cap(m), mc.p * 100.0, mc.judged_s, mc.judged
+                            "{} looks enough for {level} tasks by implicit evidence ({:.0}%), but the {:.0} people judged ({:.0} successful) put it at {:.0}% ± {:.0}, short of the {:.0}% needed: no downgrade until more verdicts agree; rate some with `modelfit rate --next`",
+                            cap(m), mc.p * 100.0, mc.judged, mc.judged_s,
+                            mc.own.map_or(0.0, |o| o.0) * 100.0,
+                            mc.own.map_or(0.0, |o| o.1) * 100.0,
+                            bar * 100.0
                         ),
                         "model": m,
                     }));
@@ -852,5 +855,26 @@ fn cap(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_s_own_ratings_veto_a_downgrade_its_clean_stops_support() {
+        let cell = |own: Option<(f64, f64)>| Cell {
+            p: 0.97,
+            info: 60.0,
+            own,
+            ..Cell::default()
+        };
+        // Its ratings put it at 80 % ± 8: P(≥ 88 %) ≈ 0.16 < 0.8.
+        assert!(cell(Some((0.80, 0.08))).people_veto(0.88));
+        // They agree with the clean stops: P(≥ 88 %) ≈ 0.98.
+        assert!(!cell(Some((0.96, 0.04))).people_veto(0.88));
+        // Nobody judged it: nothing to veto with.
+        assert!(!cell(None).people_veto(0.88));
     }
 }
