@@ -109,7 +109,7 @@ impl Cell {
         }
     }
 
-    /// Do the people's and CI's verdicts on this cell alone make a
+    /// Does the estimate from this cell's own judged tasks make a
     /// downgrade to it (rate at least `bar`) unlikely?
     fn people_veto(&self, bar: f64) -> bool {
         self.own
@@ -117,7 +117,7 @@ impl Cell {
     }
 
     /// The posterior of the cell's rate: mean `p`, on the information-equivalent size.
-    fn jeffreys(&self) -> Beta {
+    fn posterior(&self) -> Beta {
         Beta::moments(self.p, self.info)
     }
 }
@@ -264,7 +264,7 @@ pub fn run_with(
             }));
             continue;
         };
-        let fr = rc.jeffreys();
+        let fr = rc.posterior();
         let p_under = fr.cdf(TARGET);
         let label = |c: &Cell, fam: &str| {
             format!(
@@ -291,13 +291,13 @@ pub fn run_with(
                 .find(|f| {
                     cells
                         .get(**f)
-                        .is_some_and(|c| c.n_eff >= 5.0 && c.jeffreys().p_at_least(TARGET) >= 0.5)
+                        .is_some_and(|c| c.n_eff >= 5.0 && c.posterior().p_at_least(TARGET) >= 0.5)
                 })
                 .copied();
             let exploratory = chosen.is_none();
             if let Some(m) = chosen.or(above.first().copied()) {
                 let mc = cells.get(m).cloned().unwrap_or_default();
-                let conf = stats::upgrade_confidence(&fr, &mc.jeffreys(), TARGET);
+                let conf = stats::upgrade_confidence(&fr, &mc.posterior(), TARGET);
                 let reason = format!(
                     "{}; {}. Target {:.0}% first-attempt success: P({} below target) = {:.2}",
                     label(rc, r),
@@ -370,7 +370,7 @@ pub fn run_with(
                 let Some(mc) = cells.get(*m) else {
                     continue;
                 };
-                let conf = stats::downgrade_confidence(&fr, &mc.jeffreys(), TARGET, DELTA);
+                let conf = stats::downgrade_confidence(&fr, &mc.posterior(), TARGET, DELTA);
                 let cheaper = cheaper(mc, rc, m, r);
                 let bar = TARGET.max(rc.p - DELTA);
                 if mc.people_veto(bar) && conf >= GAMMA_DOWN && cheaper {
@@ -392,7 +392,7 @@ pub fn run_with(
                     chosen = Some((*m, mc.clone(), conf));
                     break;
                 }
-                let pm = mc.jeffreys().p_at_least(TARGET);
+                let pm = mc.posterior().p_at_least(TARGET);
                 if pm >= 0.5 && cheaper {
                     let need =
                         stats::n_needed(mc.p.max(TARGET + 0.02), TARGET, stats::Z95_ONE_SIDED)
@@ -515,7 +515,7 @@ pub fn run_with(
                     let level_ok = levels
                         .get(level)
                         .and_then(|l| l.get(*m))
-                        .is_none_or(|lc| lc.jeffreys().p_at_least(TARGET) >= 0.5);
+                        .is_none_or(|lc| lc.posterior().p_at_least(TARGET) >= 0.5);
                     if mc.n_eff >= N_DOWN.max(min_n)
                         && level_ok
                         && cheaper(mc, rc, m, rk)
@@ -728,8 +728,8 @@ fn cheaper(m: &Cell, r: &Cell, fm: &str, fr: &str) -> bool {
     match (m.cps, r.cps) {
         (Some(a), Some(b)) => a < b,
         _ => {
-            let pm = m.jeffreys().mean().max(0.01);
-            let pr = r.jeffreys().mean().max(0.01);
+            let pm = m.posterior().mean().max(0.01);
+            let pr = r.posterior().mean().max(0.01);
             let cm = m.mean_cost.unwrap_or(models::relative_price(fm));
             let cr = r.mean_cost.unwrap_or(models::relative_price(fr));
             if m.mean_cost.is_some() && r.mean_cost.is_some() {
