@@ -23,7 +23,7 @@
 //! of at least [`TAU_FLOOR`]: implicit evidence nobody has checked in a
 //! cell is never trusted to better than a few points.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -169,8 +169,9 @@ impl Agreement {
 pub struct LabelData {
     global: [Agreement; N_SOURCES],
     cells: HashMap<Key, CellData>,
-    /// Unjudged tasks per cell and evidence pattern `(present, success)`.
-    unjudged: HashMap<Key, HashMap<(u8, u8), f64>>,
+    /// Unjudged tasks per cell and evidence pattern `(present, success)`,
+    /// ordered so that EM sums in the same order on every run.
+    unjudged: BTreeMap<Key, BTreeMap<(u8, u8), f64>>,
 }
 
 #[derive(Debug, Clone, Default)]
