@@ -287,8 +287,7 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
 
 /// A keyword rule's decision: the rule `task contains 'kw' and complexity
 /// == 'level'` sends the keyword's tasks to its model instead of the one
-/// they get now (the `rule_model` the suggestion's evidence names, else the
-/// level's); upgrade or downgrade by the models' tiers.
+/// they get now; upgrade or downgrade by the models' tiers.
 fn keyword_decision(
     id: &str,
     s: &Value,
@@ -298,24 +297,23 @@ fn keyword_decision(
     let rule = ch.get("rule")?;
     let condition = rule.get("condition")?.as_str()?;
     let to = models::family(rule.get("model")?.as_str()?)?;
-    let quoted: Vec<&str> = condition.split('\'').skip(1).step_by(2).collect();
-    let (kw, level) = (*quoted.first()?, *quoted.get(1)?);
-    if !models::LEVELS.contains(&level) {
-        return None;
-    }
-    // The family the keyword's tasks get today: named in the evidence's
-    // reason ("… with X (p%); the level as a whole routes to Y"), else the
-    // old rule's model, else the level's (the most tasks of the cell).
-    let from = ch
-        .get("old")
-        .and_then(|o| o.get("model"))
+    // The rules' own parser: the rule's one keyword and its level.
+    let expr = crate::rules::parse(condition).ok()?;
+    let kw = match expr.needles().as_slice() {
+        [kw] => kw.clone(),
+        _ => return None,
+    };
+    let level = *models::LEVELS
+        .iter()
+        .find(|l| Some(**l) == expr.required_complexity())?;
+    let kw = kw.as_str();
+    // The family the keyword's tasks get today: the suggestion's
+    // `routed_to` (written by suggest), else the old rule's model.
+    let from = s
+        .get("routed_to")
         .and_then(Value::as_str)
-        .and_then(models::family)
-        .or_else(|| {
-            let reason = s.get("reason").and_then(Value::as_str)?;
-            let tail = reason.rsplit("routes to ").next()?;
-            models::family(tail.trim().to_ascii_lowercase().as_str())
-        })?;
+        .or_else(|| ch.get("old")?.get("model")?.as_str())
+        .and_then(models::family)?;
     if from == to {
         return None;
     }
@@ -528,7 +526,7 @@ mod tests {
                 {"complexity": "medium", "model_family": "opus", "keyword": "database", "success_rate": 0.9, "information_size": 8.0}
             ],
             "suggestions": [
-                {"id": "S-2", "type": "new_rule", "status": "open",
+                {"id": "S-2", "type": "new_rule", "status": "open", "routed_to": "sonnet",
                  "reason": "8/9 recent medium tasks about database succeeded with Opus (90%), 33/60 with Sonnet (55%); the medium level as a whole routes to Sonnet",
                  "change": {"target": "rules", "action": "add", "rule": {"condition": "task contains 'database' and complexity == 'medium'", "model": "opus"}}}
             ]

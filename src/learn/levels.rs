@@ -37,6 +37,7 @@ use serde_json::{json, Map, Value};
 use super::analyze::{DELTA, TARGET};
 use super::impact::mean_var;
 use super::models::{self, FAMILIES, LEVELS};
+use super::stats::phi;
 use super::tasks::{TaskSource, TaskTable};
 use super::Change;
 
@@ -94,22 +95,6 @@ pub struct LevelFindings {
     pub candidates: Vec<LevelCandidate>,
     /// Why other changes are not made (for `evidence_needed` and the report).
     pub notes: Vec<Value>,
-}
-
-/// Standard normal CDF (Abramowitz–Stegun 7.1.26, error < 1.5e-7).
-pub fn phi(x: f64) -> f64 {
-    let z = x.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.327_591_1 * z);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let erf = 1.0 - poly * (-z * z).exp();
-    if x >= 0.0 {
-        0.5 * (1.0 + erf)
-    } else {
-        0.5 * (1.0 - erf)
-    }
 }
 
 fn cap(s: &str) -> String {

@@ -66,6 +66,22 @@ pub fn n_needed(p: f64, t: f64, z: f64) -> f64 {
     z * z * (p * (1.0 - p)).max(0.01) / (gap * gap)
 }
 
+/// Standard normal CDF (Abramowitz–Stegun 7.1.26, error < 1.5e-7).
+pub fn phi(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
 /// A Beta(a, b) distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Beta {

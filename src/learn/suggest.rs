@@ -113,7 +113,7 @@ impl Cell {
     /// downgrade to it (rate at least `bar`) unlikely?
     fn people_veto(&self, bar: f64) -> bool {
         self.own
-            .is_some_and(|(m, sd)| 1.0 - super::levels::phi((bar - m) / sd.max(1e-6)) < PEOPLE_VETO)
+            .is_some_and(|(m, sd)| 1.0 - stats::phi((bar - m) / sd.max(1e-6)) < PEOPLE_VETO)
     }
 
     /// The posterior of the cell's rate: mean `p`, on the information-equivalent size.
@@ -592,7 +592,9 @@ pub fn run_with(
             reason,
             confidence: round4(conf),
             cell: cell_key,
-            extra: extra(&[("evidence", evidence_json(cells))]),
+            // The family the keyword's tasks get today (`rate --next` weighs
+            // the rule against it).
+            extra: extra(&[("evidence", evidence_json(cells)), ("routed_to", json!(rk))]),
         });
     }
     // Bayesian FDR gate over keyword candidates.
