@@ -590,27 +590,19 @@ fn bin(home: &Path) -> assert_cmd::Command {
 }
 
 fn simulated_home(world: &str) -> TempDir {
-    use modelfit::learn::simulate::{self, World};
+    use modelfit::learn::simulate::World;
     let w = World::scenarios()
         .into_iter()
         .find(|w| w.name == world)
         .unwrap();
     let dir = TempDir::new().unwrap();
     let h = dir.path();
-    std::fs::create_dir_all(h.join("logs")).unwrap();
-    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
-    std::fs::write(
-        h.join("config/orchestrator/models.json"),
-        simulate::models_json(w.rules),
-    )
-    .unwrap();
+    common::simulated_draw(h, &w, 1, NOW);
     std::fs::write(
         h.join("config/orchestrator/pricing.json"),
         fixture("pricing.json"),
     )
     .unwrap();
-    let now = modelfit::clock::parse(NOW).unwrap();
-    simulate::write_ledger(&w, 1, now, &h.join("logs/dispatches.json")).unwrap();
     dir
 }
 

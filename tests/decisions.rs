@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
+mod common;
+
 use assert_cmd::Command;
-use modelfit::learn::simulate::{self, World};
+use modelfit::learn::simulate::World;
 use serde_json::{json, Value};
 
 const NOW: &str = "2026-06-01T00:00:00Z";
@@ -80,15 +82,7 @@ fn a_rejected_change_never_comes_back_after_the_analyzer_rewrites_the_file() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path();
-    std::fs::create_dir_all(h.join("logs")).unwrap();
-    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
-    std::fs::write(
-        h.join("config/orchestrator/models.json"),
-        simulate::models_json(world.rules),
-    )
-    .unwrap();
-    let now = modelfit::clock::parse(NOW).unwrap();
-    simulate::write_ledger(&world, 7, now, &h.join("logs/dispatches.json")).unwrap();
+    common::simulated_draw(h, &world, 7, NOW);
     assert!(modelfit(h, &["learn"]).status.success());
     let doc = learning(h);
     let sug = doc["suggestions"]
@@ -166,13 +160,7 @@ fn a_rejected_change_never_comes_back_after_the_analyzer_rewrites_the_file() {
 fn an_analyzer_suggestion_is_shown_as_such_and_apply_says_where_it_came_from() {
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path();
-    std::fs::create_dir_all(h.join("logs")).unwrap();
-    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
-    std::fs::write(
-        h.join("config/orchestrator/models.json"),
-        simulate::models_json([0, 1, 2]),
-    )
-    .unwrap();
+    common::simulated_home(h, [0, 1, 2]);
     std::fs::write(
         h.join("logs/model-learning.json"),
         serde_json::to_string_pretty(&json!({"patterns": [], "suggestions": []})).unwrap(),

@@ -5,7 +5,7 @@
 mod common;
 
 use assert_cmd::Command;
-use modelfit::learn::simulate::{self, World};
+use modelfit::learn::simulate::World;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -35,20 +35,7 @@ fn world_home(name: &str) -> TempDir {
         .find(|w| w.name == name)
         .unwrap();
     let dir = TempDir::new().unwrap();
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-    std::fs::create_dir_all(dir.path().join("config/orchestrator")).unwrap();
-    std::fs::write(
-        dir.path().join("config/orchestrator/models.json"),
-        simulate::models_json(w.rules),
-    )
-    .unwrap();
-    simulate::write_ledger(
-        &w,
-        7,
-        modelfit::clock::parse(NOW).unwrap(),
-        &dir.path().join("logs/dispatches.json"),
-    )
-    .unwrap();
+    common::simulated_draw(dir.path(), &w, 7, NOW);
     dir
 }
 

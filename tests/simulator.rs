@@ -18,15 +18,7 @@ fn run(world: &World, seed: u64) -> Vec<Suggestion> {
 fn run_doc(world: &World, seed: u64) -> (Vec<Suggestion>, Value) {
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path();
-    std::fs::create_dir_all(h.join("logs")).unwrap();
-    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
-    std::fs::write(
-        h.join("config/orchestrator/models.json"),
-        simulate::models_json(world.rules),
-    )
-    .unwrap();
-    let now = modelfit::clock::parse(NOW).unwrap();
-    simulate::write_ledger(world, seed, now, &h.join("logs/dispatches.json")).unwrap();
+    common::simulated_draw(h, world, seed, NOW);
     common::modelfit()
         .env("MODELFIT_NOW", NOW)
         .arg("--home")
@@ -223,19 +215,11 @@ fn apply_then_learn_again_does_not_flip_flop() {
     let w = world("underperforming");
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path();
-    std::fs::create_dir_all(h.join("logs")).unwrap();
-    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
-    std::fs::write(
-        h.join("config/orchestrator/models.json"),
-        simulate::models_json(w.rules),
-    )
-    .unwrap();
-    let now = modelfit::clock::parse(NOW).unwrap();
     // A draw where learn finds the upgrade (most do).
     let seed = (11..20)
         .find(|seed| run(&w, *seed).len() == 1)
         .expect("the upgrade in none of 9 draws");
-    simulate::write_ledger(&w, seed, now, &h.join("logs/dispatches.json")).unwrap();
+    common::simulated_draw(h, &w, seed, NOW);
     let mf = || {
         let mut c = common::modelfit();
         c.env("MODELFIT_NOW", NOW).arg("--home").arg(h);

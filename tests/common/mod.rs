@@ -173,3 +173,24 @@ pub fn assert_js_formatted(path: &Path) {
         path.display()
     );
 }
+
+/// Makes `h` a home for a simulated world: `logs/`, and a `models.json`
+/// routing each level to the family `rules` names
+/// (`modelfit::learn::simulate::models_json`).
+pub fn simulated_home(h: &Path, rules: [usize; 3]) {
+    std::fs::create_dir_all(h.join("logs")).unwrap();
+    std::fs::create_dir_all(h.join("config/orchestrator")).unwrap();
+    std::fs::write(
+        h.join("config/orchestrator/models.json"),
+        modelfit::learn::simulate::models_json(rules),
+    )
+    .unwrap();
+}
+
+/// [`simulated_home`] with the ledger of draw `seed` of `world`, ending at `now`.
+pub fn simulated_draw(h: &Path, world: &modelfit::learn::simulate::World, seed: u64, now: &str) {
+    simulated_home(h, world.rules);
+    let now = modelfit::clock::parse(now).unwrap();
+    modelfit::learn::simulate::write_ledger(world, seed, now, &h.join("logs/dispatches.json"))
+        .unwrap();
+}
