@@ -1024,75 +1024,94 @@ pub struct CellStats {
     pub arms: [Option<(f64, f64)>; 3],
 }
 
+/// The part of the learning file exploration reads: modelfit's patterns,
+/// or the JS analyzer's per-level counts. An entry of another shape is
+/// passed over, so one odd entry costs only itself.
+#[derive(Deserialize)]
+struct LearningCells {
+    #[serde(default)]
+    patterns: Vec<Lenient<crate::learn::pattern::Pattern>>,
+    #[serde(default)]
+    by_complexity: Vec<Lenient<JsLevelCell>>,
+}
+
+/// An entry read if it has the expected shape, passed over otherwise.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lenient<T> {
+    Read(T),
+    Other(serde::de::IgnoredAny),
+}
+
+impl<T> Lenient<T> {
+    fn read(&self) -> Option<&T> {
+        match self {
+            Lenient::Read(t) => Some(t),
+            Lenient::Other(_) => None,
+        }
+    }
+}
+
+/// One `by_complexity[]` entry of the JS analyzer (jarvis-interop §11).
+#[derive(Deserialize)]
+struct JsLevelCell {
+    complexity: String,
+    model: String,
+    successes: f64,
+    total: f64,
+}
+
 impl CellStats {
     /// Reads the complexity-level patterns of `complexity` from the learning
-    /// file: modelfit's `patterns[]` (entries without a keyword; the
-    /// effective sample size when given) or the JS analyzer's
-    /// `by_complexity[]`. Anything unreadable gives no data.
+    /// file: modelfit's `patterns[]` (level cells; the label model's
+    /// information-equivalent size, so a cell known only from weak evidence
+    /// counts as lightly sampled) or, when it has none for the level, the JS
+    /// analyzer's `by_complexity[]`. Anything unreadable gives no data:
+    /// routing never fails on the learning file.
     pub fn load(path: &Path, complexity: &str) -> CellStats {
         let mut s = CellStats::default();
-        let Some(v) = std::fs::read(path)
+        let Some(file) = std::fs::read(path)
             .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|b| serde_json::from_slice::<LearningCells>(&b).ok())
         else {
             return s;
         };
-        let c = complexity.trim().to_lowercase();
-        let lists = ["patterns", "by_complexity"];
-        for list in lists {
-            let Some(items) = v.get(list).and_then(Value::as_array) else {
+        let level = complexity.trim().to_lowercase();
+        for p in file.patterns.iter().filter_map(Lenient::read) {
+            if p.keyword.is_some() || p.complexity.to_lowercase() != level {
                 continue;
-            };
-            for p in items {
-                if p.get("complexity")
-                    .and_then(Value::as_str)
-                    .map(str::to_lowercase)
-                    != Some(c.clone())
-                {
-                    continue;
-                }
-                let keyword = p.get("keyword").is_some_and(|k| !k.is_null());
-                let trigger_kw = p
-                    .get("trigger")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.to_lowercase().contains("keyword"));
-                if keyword || trigger_kw {
-                    continue;
-                }
-                let Some(t) = p
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .and_then(family)
-                    .and_then(tier)
-                else {
-                    continue;
-                };
-                let n = [
-                    "effective_n",
-                    "effective_sample_size",
-                    "sample_size",
-                    "total",
-                ]
-                .iter()
-                .find_map(|k| p.get(*k).and_then(Value::as_f64));
-                let Some(n) = n.filter(|n| *n > 0.0) else {
-                    continue;
-                };
-                // Prefer the rate times the (effective) size: decayed counts stay honest.
-                let succ = p
-                    .get("success_rate")
-                    .and_then(Value::as_f64)
-                    .map(|r| r * n)
-                    .or_else(|| p.get("successes").and_then(Value::as_f64));
-                let Some(succ) = succ else { continue };
-                let prev = s.arms[t].unwrap_or((0.0, 0.0));
-                s.arms[t] = Some((prev.0 + succ.clamp(0.0, n), prev.1 + n));
             }
-            if s.arms.iter().any(Option::is_some) {
-                break;
+            let info = p.info();
+            // Files from before decayed sizes carry only the raw count.
+            let n = if info > 0.0 {
+                info
+            } else {
+                p.sample_size as f64
+            };
+            // The rate times the size: decayed and soft counts stay honest.
+            s.add(&p.model_family, p.success_rate * n, n);
+        }
+        if s.arms.iter().any(Option::is_some) {
+            return s;
+        }
+        for c in file.by_complexity.iter().filter_map(Lenient::read) {
+            if c.complexity.to_lowercase() == level {
+                s.add(&c.model, c.successes, c.total);
             }
         }
         s
+    }
+
+    /// Adds `succ` of `n` to the tier of `model`, if it names one.
+    fn add(&mut self, model: &str, succ: f64, n: f64) {
+        let Some(t) = family(model).and_then(tier) else {
+            return;
+        };
+        if !(n > 0.0 && succ.is_finite()) {
+            return;
+        }
+        let prev = self.arms[t].unwrap_or((0.0, 0.0));
+        self.arms[t] = Some((prev.0 + succ.clamp(0.0, n), prev.1 + n));
     }
 }
 

@@ -1011,7 +1011,7 @@ fn rate_task_without_an_id_names_the_task_to_ask_about_and_records_nothing() {
         .iter()
         .flat_map(|l| {
             ["haiku", "sonnet", "opus"].map(|f| {
-                json!({"complexity": l, "model_family": f, "success_rate": 0.8, "information_size": 5.0})
+                json!({"complexity": l, "model_family": f, "success_rate": 0.8, "sample_size": 5, "information_size": 5.0})
             })
         })
         .collect();

@@ -260,7 +260,12 @@ fn broken_rules_are_warned_about_never_fatal() {
 fn learning(dir: &Path, arms: &[(&str, f64, f64)]) {
     let patterns: Vec<Value> = arms
         .iter()
-        .map(|(m, s, n)| json!({"pattern_id": format!("medium:{m}"), "trigger": "complexity", "complexity": "medium", "model": m, "success_rate": s / n, "sample_size": n, "successes": s}))
+        .map(|(m, s, n)| {
+            let fam = modelfit::rules::family(m).unwrap();
+            json!({"pattern_id": format!("complexity=medium/model={fam}"), "trigger": "complexity == 'medium'",
+                   "complexity": "medium", "model": m, "model_family": fam, "success_rate": s / n,
+                   "sample_size": *n as u64, "successes": s, "effective_sample_size": n})
+        })
         .collect();
     std::fs::write(
         dir.join("logs/model-learning.json"),
@@ -529,9 +534,10 @@ fn exploration_reads_both_learning_file_shapes() {
         &p,
         json!({"patterns": [
             {"pattern_id": "complexity=medium/model=sonnet", "trigger": "complexity == 'medium'", "complexity": "medium",
-             "model": SONNET, "success_rate": 0.95, "sample_size": 60, "successes": 57, "effective_sample_size": 40.0},
+             "model": SONNET, "model_family": "sonnet", "success_rate": 0.95, "sample_size": 60, "successes": 57, "effective_sample_size": 40.0},
             {"pattern_id": "keyword=api/complexity=medium/model=haiku", "trigger": "task contains 'api' and complexity == 'medium'",
-             "complexity": "medium", "keyword": "api", "model": HAIKU, "success_rate": 0.2, "sample_size": 50}
+             "complexity": "medium", "keyword": "api", "model": HAIKU, "model_family": "haiku", "success_rate": 0.2, "sample_size": 50},
+            {"pattern_id": "complexity=medium/model=opus", "complexity": "medium", "model": OPUS}
         ]})
         .to_string(),
     )
@@ -543,8 +549,25 @@ fn exploration_reads_both_learning_file_shapes() {
         "{succ} {n}"
     );
     assert_eq!(s.arms[0], None, "keyword patterns are not the level's cell");
+    assert_eq!(s.arms[2], None, "an entry without figures is passed over");
     // Sonnet comfortably above target, both neighbours unexplored: down first.
     assert_eq!(neighbour_probabilities(1, &s), vec![(0, 1.0)]);
+    // The label model's information size, when written, is the size: a
+    // cell known mostly from weak evidence counts as lightly sampled.
+    std::fs::write(
+        &p,
+        json!({"patterns": [
+            {"complexity": "medium", "model": SONNET, "model_family": "sonnet", "success_rate": 0.9,
+             "sample_size": 60, "effective_sample_size": 40.0, "information_size": 6.0}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let (succ, n) = CellStats::load(&p, "medium").arms[1].unwrap();
+    assert!(
+        (n - 6.0).abs() < 1e-9 && (succ - 5.4).abs() < 1e-9,
+        "{succ} {n}"
+    );
     // A corrupt file gives no data, never an error.
     std::fs::write(&p, "{").unwrap();
     assert!(CellStats::load(&p, "medium")

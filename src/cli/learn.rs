@@ -107,11 +107,7 @@ fn check_confidence(c: f64) -> Result<()> {
 }
 
 fn print_analysis(a: &learn::Analysis, home: &Home) {
-    let cells = a
-        .patterns
-        .iter()
-        .filter(|p| p.get("keyword").is_none())
-        .count();
+    let cells = a.patterns.iter().filter(|p| p.keyword.is_none()).count();
     println!(
         "analysed {} records: {} complexity × model cells, {} keyword cells → {}",
         a.total_dispatches,

@@ -22,6 +22,7 @@ use crate::error::Result;
 use crate::home::Home;
 use crate::learn::analyze::{DELTA, TARGET};
 use crate::learn::models;
+use crate::learn::pattern::{self, Pattern};
 use crate::learn::stats::{self, Beta};
 
 /// What a decision claims about its cells.
@@ -178,41 +179,28 @@ pub fn pick(decisions: &[Decision], candidates: &[Candidate]) -> Option<Pick> {
 }
 
 /// A pattern's cell counts: `success_rate × information_size` of
-/// `information_size` (what suggest judges on), else successes/attempts.
-fn counts(p: &Value) -> Option<CellCounts> {
-    let f = |k: &str| p.get(k).and_then(Value::as_f64);
-    let info = f("information_size").or_else(|| f("effective_sample_size"));
-    match (f("success_rate"), info) {
-        (Some(rate), Some(n)) if n.is_finite() && rate.is_finite() => Some(CellCounts {
-            successes: rate * n,
-            attempts: n,
-        }),
-        _ => Some(CellCounts {
-            successes: f("successes")?,
-            attempts: f("attempts").or_else(|| f("sample_size"))?,
-        }),
+/// `information_size`, what suggest judges on.
+fn counts(p: &Pattern) -> CellCounts {
+    CellCounts {
+        successes: p.success_rate * p.info(),
+        attempts: p.info(),
     }
 }
 
-/// The pending decisions of a learning file.
-pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
+/// The pending decisions of a learning file; an error when its patterns
+/// are unreadable.
+pub fn decisions(doc: &serde_json::Map<String, Value>) -> Result<Vec<Decision>> {
     let empty = Vec::new();
-    let patterns = doc
-        .get("patterns")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    let patterns = pattern::read(doc)?.unwrap_or_default();
     let cell = |level: &str, keyword: Option<&str>, fam: &str| -> CellCounts {
         patterns
             .iter()
-            .filter(|p| p.get("keyword").and_then(Value::as_str) == keyword)
             .find(|p| {
-                p.get("complexity").and_then(Value::as_str) == Some(level)
-                    && p.get("model_family")
-                        .and_then(Value::as_str)
-                        .and_then(models::family)
-                        == Some(models::family(fam).unwrap_or(""))
+                p.keyword.as_deref() == keyword
+                    && p.complexity == level
+                    && p.family() == models::family(fam)
             })
-            .and_then(counts)
+            .map(counts)
             .unwrap_or(CellCounts {
                 successes: 0.0,
                 attempts: 0.0,
@@ -256,19 +244,12 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
     }
     if out.is_empty() {
         // No open suggestion: the cells nearest the target decide next.
-        for p in patterns {
-            if p.get("keyword").is_some_and(|k| !k.is_null()) {
-                continue;
-            }
-            let (Some(level), Some(fam)) = (
-                p.get("complexity").and_then(Value::as_str),
-                p.get("model_family")
-                    .and_then(Value::as_str)
-                    .and_then(models::family),
-            ) else {
+        for p in patterns.iter().filter(|p| p.keyword.is_none()) {
+            let Some(fam) = p.family() else {
                 continue;
             };
-            let Some(c) = counts(p) else { continue };
+            let level = p.complexity.as_str();
+            let c = counts(p);
             out.push(Decision {
                 label: format!(
                     "P({fam} meets the {:.0}% target on {level} tasks)",
@@ -282,7 +263,7 @@ pub fn decisions(doc: &serde_json::Map<String, Value>) -> Vec<Decision> {
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// A keyword rule's decision: the rule `task contains 'kw' and complexity
@@ -379,7 +360,7 @@ pub fn next(home: &Home) -> Result<Option<Pick>> {
         return Ok(None);
     }
     let doc = crate::learn::file::load(&path)?;
-    let ds = decisions(&doc);
+    let ds = decisions(&doc)?;
     if ds.is_empty() {
         return Ok(None);
     }
@@ -497,9 +478,9 @@ mod tests {
     fn decisions_read_open_level_suggestions_only() {
         let doc: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
             "patterns": [
-                {"complexity": "simple", "model_family": "sonnet", "success_rate": 0.9, "information_size": 40.0},
-                {"complexity": "simple", "model_family": "haiku", "success_rate": 0.85, "information_size": 12.0},
-                {"complexity": "simple", "model_family": "haiku", "keyword": "docs", "success_rate": 0.1, "information_size": 3.0}
+                {"complexity": "simple", "model_family": "sonnet", "success_rate": 0.9, "sample_size": 10, "information_size": 40.0},
+                {"complexity": "simple", "model_family": "haiku", "success_rate": 0.85, "sample_size": 10, "information_size": 12.0},
+                {"complexity": "simple", "model_family": "haiku", "keyword": "docs", "success_rate": 0.1, "sample_size": 10, "information_size": 3.0}
             ],
             "suggestions": [
                 {"id": "S-1", "type": "downgrade_complexity", "status": "open",
@@ -509,7 +490,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let ds = decisions(&doc);
+        let ds = decisions(&doc).unwrap();
         assert_eq!(ds.len(), 1);
         assert_eq!(ds[0].claim, Claim::Downgrade);
         assert_eq!(ds[0].proposed.as_ref().unwrap().0, "haiku");
@@ -521,9 +502,9 @@ mod tests {
     fn a_keyword_rule_is_a_decision_on_its_keyword_s_tasks() {
         let doc: serde_json::Map<String, Value> = serde_json::from_value(serde_json::json!({
             "patterns": [
-                {"complexity": "medium", "model_family": "sonnet", "success_rate": 0.9, "information_size": 300.0},
-                {"complexity": "medium", "model_family": "sonnet", "keyword": "database", "success_rate": 0.55, "information_size": 60.0},
-                {"complexity": "medium", "model_family": "opus", "keyword": "database", "success_rate": 0.9, "information_size": 8.0}
+                {"complexity": "medium", "model_family": "sonnet", "success_rate": 0.9, "sample_size": 10, "information_size": 300.0},
+                {"complexity": "medium", "model_family": "sonnet", "keyword": "database", "success_rate": 0.55, "sample_size": 10, "information_size": 60.0},
+                {"complexity": "medium", "model_family": "opus", "keyword": "database", "success_rate": 0.9, "sample_size": 10, "information_size": 8.0}
             ],
             "suggestions": [
                 {"id": "S-2", "type": "new_rule", "status": "open", "routed_to": "sonnet",
@@ -532,7 +513,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let ds = decisions(&doc);
+        let ds = decisions(&doc).unwrap();
         assert_eq!(ds.len(), 1, "{ds:?}");
         let d = &ds[0];
         assert_eq!(

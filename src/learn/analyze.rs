@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::label::{self, LabelData, LabelModel, SoftSums, DERIVED};
 use super::models::{self, Routing};
+use super::pattern::{Pattern, PatternCost, PatternLabels};
 use super::scan::{self, read_pass};
 use super::sources::{self, OutcomeSources, OutcomeView};
 use super::stats::{self, LogHist};
@@ -781,7 +782,7 @@ fn run_full<L: super::pooled::Records>(
             shifts.level(&(level, fam)),
             acc.soft.raw_shift(shifts.sigma2),
         );
-        patterns.push(pattern_json(level, None, fam, acc, &est, &cutoffs));
+        patterns.push(pattern(level, None, fam, acc, &est, &cutoffs));
     }
     for ((level, kw), group) in group_keywords(&kw_cells, &kw_names) {
         for (fam, acc) in group {
@@ -790,7 +791,7 @@ fn run_full<L: super::pooled::Records>(
                 shifts.keyword(&(level, fam), &acc.soft),
                 acc.soft.raw_shift(shifts.sigma2),
             );
-            patterns.push(pattern_json(level, Some(&kw), fam, acc, &est, &cutoffs));
+            patterns.push(pattern(level, Some(&kw), fam, acc, &est, &cutoffs));
         }
     }
     let weekly: Vec<Value> = weeks
@@ -826,7 +827,7 @@ fn run_full<L: super::pooled::Records>(
             "min_sample_size": opts.min_sample_size,
         }),
     );
-    doc.insert("patterns".into(), Value::Array(patterns.clone()));
+    super::pattern::write(&mut doc, &patterns);
     doc.insert("weekly".into(), Value::Array(weekly));
     doc.insert(
         "anomalies".into(),
@@ -918,17 +919,16 @@ fn group_keywords<'a>(
     out
 }
 
-fn pattern_json(
+fn pattern(
     level: &str,
     keyword: Option<&str>,
     fam: &str,
     acc: &Acc,
     est: &label::SoftEstimate,
     cutoffs: &HashMap<String, i64>,
-) -> Value {
+) -> Pattern {
     let n_eff = stats::kish(acc.sum_w, acc.sum_w2);
     let p = est.rate;
-    let s_eff = p * n_eff;
     // The interval on the information-equivalent size: the uncertainty of
     // the source weights widens it.
     let (lo, hi) = stats::wilson(p * est.info, est.info, stats::Z95);
@@ -938,114 +938,80 @@ fn pattern_json(
     } else {
         (post.cdf((p + 0.10).min(1.0)) - post.cdf((p - 0.10).max(0.0))).clamp(0.0, 1.0)
     };
-    let (pattern_id, trigger) = match keyword {
+    let (pattern_id, trigger, cell) = match keyword {
         Some(k) => (
             format!("keyword={k}/complexity={level}/model={fam}"),
             format!("task contains '{k}' and complexity == '{level}'"),
+            format!("{level}/{k}"),
         ),
         None => (
             format!("complexity={level}/model={fam}"),
             format!("complexity == '{level}'"),
+            level.to_string(),
         ),
     };
-    let cell = match keyword {
-        Some(k) => format!("{level}/{k}"),
-        None => level.to_string(),
-    };
-    let mut m = Map::new();
-    m.insert("pattern_id".into(), json!(pattern_id));
-    m.insert("trigger".into(), json!(trigger));
-    m.insert("complexity".into(), json!(level));
-    if let Some(k) = keyword {
-        m.insert("keyword".into(), json!(k));
+    let mean = |sum: f64, n: u64| if n > 0 { sum / n as f64 } else { 0.0 };
+    // Task and cost figures on level cells: a task counts once, on its first attempt's cell.
+    let cost = keyword.is_none().then(|| PatternCost {
+        tasks: acc.tasks,
+        tasks_succeeded: round4(acc.tasks_succeeded),
+        cost_usd: round6(acc.cost_sum),
+        cost_coverage: round4(ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0)),
+        // Attempts without a cost are charged the cell's mean attempt cost.
+        cost_per_success_usd: (acc.costed * 2 >= acc.attempts
+            && acc.costed > 0
+            && acc.tasks_succeeded > 0.0)
+            .then(|| {
+                round6(acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded)
+            }),
+        mean_attempt_cost_usd: (acc.costed > 0).then(|| round6(acc.cost_sum / acc.costed as f64)),
+    });
+    Pattern {
+        pattern_id,
+        trigger,
+        complexity: level.to_string(),
+        keyword: keyword.map(str::to_string),
+        model: acc.latest_model.clone(),
+        success_rate: round4(p),
+        sample_size: acc.n,
+        avg_tokens: mean(acc.tokens_sum, acc.tokens_n).round(),
+        confidence: round4(confidence),
+        model_family: fam.to_string(),
+        model_versions: acc.versions.clone(),
+        cell: cell.clone(),
+        successes: round4(acc.s),
+        failures: round4(acc.n as f64 - acc.s),
+        partial: acc.partial,
+        unknown: acc.unknown,
+        questioned: acc.questioned,
+        effective_sample_size: round4(n_eff),
+        weighted_successes: round4(p * n_eff),
+        information_size: Some(round4(est.info)),
+        labels: PatternLabels {
+            judged: acc.soft.nl,
+            judged_successes: acc.soft.y,
+            implicit_rate: ratio(acc.soft.wq, acc.soft.w),
+            shift: round4(est.shift.mean),
+            shift_sd: round4(est.shift.var.sqrt()),
+            own_rate: est.own.map(|o| round4(o.0)),
+            own_sd: est.own.map(|o| round4(o.1)),
+        },
+        wilson_95: [round4(lo), round4(hi)],
+        avg_execution_time_seconds: (mean(acc.time_sum, acc.time_n) * 10.0).round() / 10.0,
+        attempts: acc.attempts,
+        retries: acc.retries,
+        escalations: acc.escalations,
+        explored: acc.explored,
+        explored_successes: round4(acc.explored_s),
+        overrides: acc.overrides,
+        without_tokens: acc.without_tokens,
+        anomalies: acc.anomalies,
+        cost,
+        effective_n_since_change: cutoffs
+            .contains_key(&cell)
+            .then(|| round4(stats::kish(acc.after_w, acc.after_w2))),
+        suggestion: None,
     }
-    m.insert("model".into(), json!(acc.latest_model));
-    m.insert("success_rate".into(), json!(round4(p)));
-    m.insert("sample_size".into(), json!(acc.n));
-    m.insert(
-        "avg_tokens".into(),
-        json!(if acc.tokens_n > 0 {
-            (acc.tokens_sum / acc.tokens_n as f64).round()
-        } else {
-            0.0
-        }),
-    );
-    m.insert("confidence".into(), json!(round4(confidence)));
-    m.insert("model_family".into(), json!(fam));
-    m.insert("model_versions".into(), json!(acc.versions));
-    m.insert("cell".into(), json!(cell));
-    m.insert("successes".into(), json!(round4(acc.s)));
-    m.insert("failures".into(), json!(round4(acc.n as f64 - acc.s)));
-    m.insert("partial".into(), json!(acc.partial));
-    m.insert("unknown".into(), json!(acc.unknown));
-    m.insert("questioned".into(), json!(acc.questioned));
-    m.insert("effective_sample_size".into(), json!(round4(n_eff)));
-    m.insert("weighted_successes".into(), json!(round4(s_eff)));
-    m.insert("information_size".into(), json!(round4(est.info)));
-    m.insert(
-        "labels".into(),
-        json!({
-            "judged": acc.soft.nl,
-            "judged_successes": acc.soft.y,
-            "implicit_rate": ratio(acc.soft.wq, acc.soft.w),
-            "shift": round4(est.shift.mean),
-            "shift_sd": round4(est.shift.var.sqrt()),
-            "own_rate": est.own.map(|o| round4(o.0)),
-            "own_sd": est.own.map(|o| round4(o.1)),
-        }),
-    );
-    m.insert("wilson_95".into(), json!([round4(lo), round4(hi)]));
-    m.insert(
-        "avg_execution_time_seconds".into(),
-        json!(if acc.time_n > 0 {
-            (acc.time_sum / acc.time_n as f64 * 10.0).round() / 10.0
-        } else {
-            0.0
-        }),
-    );
-    m.insert("attempts".into(), json!(acc.attempts));
-    m.insert("retries".into(), json!(acc.retries));
-    m.insert("escalations".into(), json!(acc.escalations));
-    m.insert("explored".into(), json!(acc.explored));
-    m.insert("explored_successes".into(), json!(round4(acc.explored_s)));
-    m.insert("overrides".into(), json!(acc.overrides));
-    m.insert("without_tokens".into(), json!(acc.without_tokens));
-    m.insert("anomalies".into(), json!(acc.anomalies));
-    if keyword.is_none() {
-        m.insert("tasks".into(), json!(acc.tasks));
-        m.insert("tasks_succeeded".into(), json!(round4(acc.tasks_succeeded)));
-        m.insert("cost_usd".into(), json!(round6(acc.cost_sum)));
-        m.insert(
-            "cost_coverage".into(),
-            json!(round4(
-                ratio(acc.costed as f64, acc.attempts as f64).unwrap_or(0.0)
-            )),
-        );
-        let cps = if acc.costed * 2 >= acc.attempts && acc.costed > 0 && acc.tasks_succeeded > 0.0 {
-            // Attempts without a cost are charged the cell's mean attempt cost.
-            json!(round6(
-                acc.cost_sum * acc.attempts as f64 / acc.costed as f64 / acc.tasks_succeeded
-            ))
-        } else {
-            Value::Null
-        };
-        m.insert("cost_per_success_usd".into(), cps);
-        m.insert(
-            "mean_attempt_cost_usd".into(),
-            if acc.costed > 0 {
-                json!(round6(acc.cost_sum / acc.costed as f64))
-            } else {
-                Value::Null
-            },
-        );
-    }
-    if cutoffs.contains_key(&cell) {
-        m.insert(
-            "effective_n_since_change".into(),
-            json!(round4(stats::kish(acc.after_w, acc.after_w2))),
-        );
-    }
-    Value::Object(m)
 }
 
 /// The retry link as a source: a later attempt that links to this one says

@@ -5,17 +5,24 @@
 //! The types below are the contract shared by the CLI, the MCP server,
 //! `apply` and `select`.
 //!
-//! Outcome of an attempt, by precedence: an explicit verdict of a person or
-//! CI; else, if a later retry links to it (`previous_dispatch_id`), failure;
-//! else the hook's verdict or the orchestrator status (complete → success,
-//! failed → failure); else unknown (never imputed, counted). `partial` counts
-//! as not a success. An implicit success whose tokens or time are far above
-//! the cell's norm counts as unknown ("questioned").
+//! Outcome of an attempt: a posterior P(success), not a verdict. A person's
+//! or CI's verdict is taken as given; otherwise the label model (`label`)
+//! weighs the implicit sources (the hook, the orchestrator's verification,
+//! a retry linking back, tests, the assistant's own words) by how often each
+//! agrees with people and CI (`trust`). A cell's successes are the sum of
+//! its tasks' posteriors, and every interval carries the uncertainty of
+//! those weights (an information-equivalent size). An implicit success whose
+//! tokens or time are far above the cell's norm counts as unknown
+//! ("questioned").
 //!
-//! Confidence of a pattern: the posterior probability (Jeffreys prior, decayed
-//! effective counts) that the true first-attempt success rate lies within ±10
-//! points of the estimate. Confidence of a suggestion: the posterior
-//! probability of its claim (learning-statistics §5).
+//! The cells live in one typed [`pattern::Pattern`], written by `analyze`
+//! and read by `suggest`, `report`, `rate --next` and `select`'s
+//! exploration. Confidence of a pattern: the posterior probability that the
+//! true first-attempt rate lies within ±10 points of the estimate.
+//! Confidence of a suggestion: the posterior probability of its claim
+//! (learning-statistics §5). `suggest::find` and `suggest::merge_history`
+//! are pure functions over the typed patterns and history; `suggest::run`
+//! only locks, reads and writes around them.
 
 pub mod analyze;
 pub mod apply;
@@ -25,6 +32,7 @@ pub mod impact;
 pub mod label;
 pub mod levels;
 pub mod models;
+pub mod pattern;
 pub mod pooled;
 pub mod report;
 mod report_html;
@@ -157,7 +165,7 @@ pub struct Analysis {
     /// Records read.
     pub total_dispatches: u64,
     /// The patterns, as written (seed schema plus additions).
-    pub patterns: Vec<serde_json::Value>,
+    pub patterns: Vec<pattern::Pattern>,
 }
 
 /// Report formats.

@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::analyze::status_of;
+use super::pattern::Pattern;
 use super::table::{self, Block, Table};
 use super::{ReportFormat, Status};
 use crate::error::{Error, Result};
@@ -14,12 +15,12 @@ pub fn render(home: &Home, format: ReportFormat) -> Result<String> {
     let path = home.learning();
     let mut doc = super::file::load(&path)?;
     super::decisions::merge(home, &mut doc)?;
-    if !doc.contains_key("patterns") {
+    let Some(patterns) = super::pattern::read(&doc)? else {
         return Err(Error::Invalid(format!(
             "{} has no analysis yet: run `modelfit learn` first",
             path.display()
         )));
-    }
+    };
     let doc = with_metrics(doc);
     Ok(match format {
         ReportFormat::Json => {
@@ -27,8 +28,8 @@ pub fn render(home: &Home, format: ReportFormat) -> Result<String> {
             s.push('\n');
             s
         }
-        ReportFormat::Markdown => markdown(&doc),
-        ReportFormat::Html => super::report_html::html(&doc),
+        ReportFormat::Markdown => markdown(&doc, &patterns),
+        ReportFormat::Html => super::report_html::html(&doc, &patterns),
     })
 }
 
@@ -109,17 +110,10 @@ fn usd(v: Option<&Value>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-pub(super) fn level_patterns(doc: &Map<String, Value>) -> Vec<&Value> {
-    let mut v: Vec<&Value> = arr(doc, "patterns")
-        .iter()
-        .filter(|p| p.get("keyword").is_none())
-        .collect();
-    v.sort_by_key(|p| {
-        (
-            level_rank(s(p, "complexity")),
-            fam_rank(s(p, "model_family")),
-        )
-    });
+/// The level cells, by level then model tier.
+pub(super) fn level_patterns(patterns: &[Pattern]) -> Vec<&Pattern> {
+    let mut v: Vec<&Pattern> = patterns.iter().filter(|p| p.keyword.is_none()).collect();
+    v.sort_by_key(|p| (level_rank(&p.complexity), fam_rank(&p.model_family)));
     v
 }
 
@@ -178,19 +172,9 @@ pub fn window_note(doc: &Map<String, Value>) -> Option<String> {
     })
 }
 
-pub(super) fn wilson(p: &Value) -> (Option<f64>, Option<f64>) {
-    let w = p.get("wilson_95").and_then(Value::as_array);
-    (
-        w.and_then(|a| a.first()).and_then(Value::as_f64),
-        w.and_then(|a| a.get(1)).and_then(Value::as_f64),
-    )
-}
-
-pub(super) fn interval(p: &Value) -> String {
-    match wilson(p) {
-        (Some(lo), Some(hi)) => format!("{}–{}", pct(lo), pct(hi)),
-        _ => "–".into(),
-    }
+pub(super) fn interval(p: &Pattern) -> String {
+    let [lo, hi] = p.wilson_95;
+    format!("{}–{}", pct(lo), pct(hi))
 }
 
 /// What fills an empty table of per-cell statistics.
@@ -199,7 +183,7 @@ const NO_OUTCOMES: &str = "No data yet: a cell appears once tasks of that comple
 /// Every section of the report, in reading order, as data: the Markdown and
 /// the HTML renderers both draw from this list, so a table added here shows
 /// up in both.
-pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
+pub fn blocks(doc: &Map<String, Value>, patterns: &[Pattern]) -> Vec<Block> {
     let mut b = Vec::new();
     let win = doc.get("window").cloned().unwrap_or(Value::Null);
     b.push(Block::Para(format!(
@@ -289,43 +273,39 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
         ],
         NO_OUTCOMES,
     );
-    for p in level_patterns(doc) {
-        let cost = p
-            .get("cost_usd")
-            .and_then(Value::as_f64)
-            .filter(|c| *c > 0.0);
+    for p in level_patterns(patterns) {
+        let cost = p.cost.as_ref().map(|c| c.cost_usd).filter(|c| *c > 0.0);
         cells.row_keyed(vec![
-            (
-                s(p, "complexity").to_string(),
-                Some(level_rank(s(p, "complexity")) as f64),
-            ),
-            (s(p, "model").to_string(), None),
+            (p.complexity.clone(), Some(level_rank(&p.complexity) as f64)),
+            (p.model.clone(), None),
             (
                 format!(
                     "{} ({}/{})",
-                    pct(f(p, "success_rate")),
-                    f(p, "successes"),
-                    f(p, "sample_size")
+                    pct(p.success_rate),
+                    p.successes,
+                    p.sample_size
                 ),
-                Some(f(p, "success_rate")),
+                Some(p.success_rate),
             ),
-            (interval(p), wilson(p).0),
-            (f(p, "sample_size").to_string(), None),
-            (format!("{:.1}", f(p, "effective_sample_size")), None),
-            (f(p, "unknown").to_string(), None),
-            (format!("{:.0}", f(p, "avg_tokens")), None),
-            (format!("{:.0}", f(p, "avg_execution_time_seconds")), None),
-            (f(p, "retries").to_string(), None),
+            (interval(p), Some(p.wilson_95[0])),
+            (p.sample_size.to_string(), None),
+            (format!("{:.1}", p.effective_sample_size), None),
+            (p.unknown.to_string(), None),
+            (format!("{:.0}", p.avg_tokens), None),
+            (format!("{:.0}", p.avg_execution_time_seconds), None),
+            (p.retries.to_string(), None),
             (
-                usd(p.get("cost_per_success_usd")),
-                p.get("cost_per_success_usd").and_then(Value::as_f64),
+                p.cost_per_success()
+                    .map(|x| format!("${x:.4}"))
+                    .unwrap_or_else(|| "–".into()),
+                p.cost_per_success(),
             ),
             (
                 cost.map(|c| format!("${c:.4}"))
                     .unwrap_or_else(|| "–".into()),
                 cost,
             ),
-            (format!("{:.2}", f(p, "confidence")), None),
+            (format!("{:.2}", p.confidence), None),
         ]);
     }
     b.push(Block::Table(cells));
@@ -335,47 +315,43 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
         &["complexity", "keyword", "model", "success", "95% interval", "n", "n*"],
         "No data yet: keyword cells appear once tasks carry `task_keywords` (the orchestrator writes them; the hook draws them from the prompt) and have known outcomes.",
     );
-    for p in keyword_patterns(doc) {
+    for p in keyword_patterns(patterns) {
         kw_table.row_keyed(vec![
+            (p.complexity.clone(), Some(level_rank(&p.complexity) as f64)),
+            (p.keyword.clone().unwrap_or_default(), None),
             (
-                s(p, "complexity").to_string(),
-                Some(level_rank(s(p, "complexity")) as f64),
-            ),
-            (s(p, "keyword").to_string(), None),
-            (
-                s(p, "model_family").to_string(),
-                Some(fam_rank(s(p, "model_family")) as f64),
+                p.model_family.clone(),
+                Some(fam_rank(&p.model_family) as f64),
             ),
             (
                 format!(
                     "{} ({}/{})",
-                    pct(f(p, "success_rate")),
-                    f(p, "successes"),
-                    f(p, "sample_size")
+                    pct(p.success_rate),
+                    p.successes,
+                    p.sample_size
                 ),
-                Some(f(p, "success_rate")),
+                Some(p.success_rate),
             ),
-            (interval(p), wilson(p).0),
-            (f(p, "sample_size").to_string(), None),
-            (format!("{:.1}", f(p, "effective_sample_size")), None),
+            (interval(p), Some(p.wilson_95[0])),
+            (p.sample_size.to_string(), None),
+            (format!("{:.1}", p.effective_sample_size), None),
         ]);
     }
     b.push(Block::Table(kw_table));
 
     b.push(Block::Heading("Frequent retries".into()));
-    let retries: Vec<String> = level_patterns(doc)
+    let retries: Vec<String> = level_patterns(patterns)
         .into_iter()
-        .filter(|p| f(p, "attempts") > 0.0 && f(p, "retries") / f(p, "attempts") >= 0.10)
+        .filter(|p| p.attempts > 0 && p.retries as f64 / p.attempts as f64 >= 0.10)
         .map(|p| {
-            let (r, att) = (f(p, "retries"), f(p, "attempts"));
             format!(
                 "{} on {}: {} of {} attempts were retries ({}), {} escalated to a stronger model",
-                s(p, "complexity"),
-                s(p, "model_family"),
-                r,
-                att,
-                pct(r / att),
-                f(p, "escalations")
+                p.complexity,
+                p.model_family,
+                p.retries,
+                p.attempts,
+                pct(p.retries as f64 / p.attempts as f64),
+                p.escalations
             )
         })
         .collect();
@@ -508,21 +484,24 @@ pub fn blocks(doc: &Map<String, Value>) -> Vec<Block> {
     b
 }
 
-pub(super) fn keyword_patterns(doc: &Map<String, Value>) -> Vec<&Value> {
-    let mut kws: Vec<&Value> = arr(doc, "patterns")
-        .iter()
-        .filter(|p| p.get("keyword").is_some())
-        .collect();
-    kws.sort_by_key(|p| {
+/// The keyword cells, by level, keyword, then model tier.
+pub(super) fn keyword_patterns(patterns: &[Pattern]) -> Vec<&Pattern> {
+    let mut kws: Vec<&Pattern> = patterns.iter().filter(|p| p.keyword.is_some()).collect();
+    kws.sort_by(|a, b| {
         (
-            level_rank(s(p, "complexity")),
-            s(p, "keyword").to_string(),
-            fam_rank(s(p, "model_family")),
+            level_rank(&a.complexity),
+            &a.keyword,
+            fam_rank(&a.model_family),
         )
+            .cmp(&(
+                level_rank(&b.complexity),
+                &b.keyword,
+                fam_rank(&b.model_family),
+            ))
     });
     kws
 }
 
-fn markdown(doc: &Map<String, Value>) -> String {
-    table::markdown("modelfit learning report", &blocks(doc))
+fn markdown(doc: &Map<String, Value>, patterns: &[Pattern]) -> String {
+    table::markdown("modelfit learning report", &blocks(doc, patterns))
 }

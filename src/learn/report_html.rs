@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use super::report::{
-    arr, blocks, f, fam_rank, interval, keyword_patterns, level_patterns, pct, s, wilson,
-};
+use super::pattern::Pattern;
+use super::report::{arr, blocks, f, fam_rank, interval, keyword_patterns, level_patterns, pct, s};
 use super::table::{self, html_escape as hesc, Block};
 
 const COLORS: [(&str, &str); 3] = [
@@ -28,7 +27,7 @@ fn color(fam: &str) -> &'static str {
 
 /// The report as one self-contained page: the charts, then every block of
 /// [`blocks`] (tables as sortable `<table>`s).
-pub(super) fn html(doc: &Map<String, Value>) -> String {
+pub(super) fn html(doc: &Map<String, Value>, patterns: &[Pattern]) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
@@ -45,22 +44,22 @@ table.data th{{background:#f3f3f3;cursor:pointer;user-select:none}}table.data tb
     let mut charts = vec![
         Block::Chart {
             title: "First-attempt success rate with 95% interval, per complexity and model".into(),
-            html: success_chart(doc, f(&win, "target_success_rate")),
+            html: success_chart(patterns, f(&win, "target_success_rate")),
         },
         Block::Chart {
             title: "First-attempt success rate per keyword and model".into(),
-            html: keyword_chart(doc),
+            html: keyword_chart(patterns),
         },
         Block::Chart {
             title: "Cost per successful task (retries included)".into(),
-            html: cost_chart(doc),
+            html: cost_chart(patterns),
         },
         Block::Chart {
             title: "Weekly trend: first-attempt success rate".into(),
             html: trend_chart(doc),
         },
     ];
-    let mut all = blocks(doc);
+    let mut all = blocks(doc, patterns);
     // The summary (and the window note) first, then the charts, then the rest.
     let lead = all
         .iter()
@@ -208,8 +207,8 @@ fn grouped_chart(bars: &[Bar<'_>], target: Option<f64>, css: &str) -> String {
     o
 }
 
-fn success_chart(doc: &Map<String, Value>, target: f64) -> String {
-    let ps = level_patterns(doc);
+fn success_chart(patterns: &[Pattern], target: f64) -> String {
+    let ps = level_patterns(patterns);
     if ps.is_empty() {
         return no_data(
             "a bar per complexity and model appears once tasks have known outcomes in the window \
@@ -218,27 +217,21 @@ fn success_chart(doc: &Map<String, Value>, target: f64) -> String {
     }
     let bars: Vec<Bar<'_>> = ps
         .iter()
-        .map(|p| {
-            let rate = f(p, "success_rate");
-            Bar {
-                group: s(p, "complexity"),
-                fam: s(p, "model_family"),
-                value: rate,
-                n: f(p, "sample_size"),
-                interval: match wilson(p) {
-                    (Some(lo), Some(hi)) => Some((lo, hi)),
-                    _ => None,
-                },
-                tip: format!(
-                    "{} {}: {} of {} ({}), 95% interval {}",
-                    s(p, "complexity"),
-                    s(p, "model_family"),
-                    f(p, "successes"),
-                    f(p, "sample_size"),
-                    pct(rate),
-                    interval(p)
-                ),
-            }
+        .map(|p| Bar {
+            group: &p.complexity,
+            fam: &p.model_family,
+            value: p.success_rate,
+            n: p.sample_size as f64,
+            interval: Some((p.wilson_95[0], p.wilson_95[1])),
+            tip: format!(
+                "{} {}: {} of {} ({}), 95% interval {}",
+                p.complexity,
+                p.model_family,
+                p.successes,
+                p.sample_size,
+                pct(p.success_rate),
+                interval(p)
+            ),
         })
         .collect();
     grouped_chart(&bars, Some(target), "chart success")
@@ -246,47 +239,40 @@ fn success_chart(doc: &Map<String, Value>, target: f64) -> String {
 
 /// Keyword × model: the keywords with the most outcomes (up to 12), a bar
 /// per model family for each.
-fn keyword_chart(doc: &Map<String, Value>) -> String {
-    let kws = keyword_patterns(doc);
+fn keyword_chart(patterns: &[Pattern]) -> String {
+    let kws = keyword_patterns(patterns);
     if kws.is_empty() {
         return no_data(
             "keyword bars appear once tasks carry <code>task_keywords</code> and have known outcomes.",
         );
     }
+    let name = |p: &Pattern| format!("{} · {}", p.keyword.as_deref().unwrap_or(""), p.complexity);
     let mut totals: Vec<(String, f64)> = Vec::new();
     for p in &kws {
-        let k = format!("{} · {}", s(p, "keyword"), s(p, "complexity"));
+        let k = name(p);
         match totals.iter_mut().find(|(x, _)| *x == k) {
-            Some((_, n)) => *n += f(p, "sample_size"),
-            None => totals.push((k, f(p, "sample_size"))),
+            Some((_, n)) => *n += p.sample_size as f64,
+            None => totals.push((k, p.sample_size as f64)),
         }
     }
     totals.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     totals.truncate(12);
     let keep: Vec<String> = totals.into_iter().map(|(k, _)| k).collect();
-    let names: Vec<String> = kws
-        .iter()
-        .map(|p| format!("{} · {}", s(p, "keyword"), s(p, "complexity")))
-        .collect();
+    let names: Vec<String> = kws.iter().map(|p| name(p)).collect();
     let mut bars: Vec<Bar<'_>> = kws
         .iter()
         .zip(&names)
         .filter(|(_, k)| keep.contains(k))
-        .map(|(p, k)| {
-            let rate = f(p, "success_rate");
-            Bar {
-                group: k.as_str(),
-                fam: s(p, "model_family"),
-                value: rate,
-                n: f(p, "sample_size"),
-                interval: None,
-                tip: format!(
-                    "{k} on {}: {} of {}",
-                    s(p, "model_family"),
-                    f(p, "successes"),
-                    f(p, "sample_size")
-                ),
-            }
+        .map(|(p, k)| Bar {
+            group: k.as_str(),
+            fam: &p.model_family,
+            value: p.success_rate,
+            n: p.sample_size as f64,
+            interval: None,
+            tip: format!(
+                "{k} on {}: {} of {}",
+                p.model_family, p.successes, p.sample_size
+            ),
         })
         .collect();
     bars.sort_by_key(|b| {
@@ -298,25 +284,22 @@ fn keyword_chart(doc: &Map<String, Value>) -> String {
     grouped_chart(&bars, None, "chart keywords")
 }
 
-fn cost_chart(doc: &Map<String, Value>) -> String {
+fn cost_chart(patterns: &[Pattern]) -> String {
     // Cost per success where enough attempts carry a cost; else the mean
     // cost of an attempt, so recorded `cost_usd` always shows.
-    let ps: Vec<(&Value, f64, &str)> = level_patterns(doc)
+    let ps: Vec<(&Pattern, f64, &str)> = level_patterns(patterns)
         .into_iter()
         .filter_map(|p| {
-            if let Some(c) = p.get("cost_per_success_usd").and_then(Value::as_f64) {
+            if let Some(c) = p.cost_per_success() {
                 Some((p, c, "per success"))
             } else {
-                p.get("mean_attempt_cost_usd")
-                    .and_then(Value::as_f64)
-                    .filter(|c| *c > 0.0)
-                    .map(|c| {
-                        (
-                            p,
-                            c,
-                            "per attempt (too few costed attempts for per success)",
-                        )
-                    })
+                p.mean_attempt_cost().filter(|c| *c > 0.0).map(|c| {
+                    (
+                        p,
+                        c,
+                        "per attempt (too few costed attempts for per success)",
+                    )
+                })
             }
         })
         .collect();
@@ -334,8 +317,8 @@ fn cost_chart(doc: &Map<String, Value>) -> String {
     for (i, (p, v, what)) in ps.iter().enumerate() {
         let y = 10.0 + i as f64 * row;
         let bw = (w - left - 320.0) * v / max;
-        let fam = s(p, "model_family");
-        let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{} / {}</text><rect class=\"bar\" data-model=\"{fam}\" data-value=\"{v}\" x=\"{left}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\"/><text class=\"value\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">${v:.4} {}</text>", left - 8.0, y + 14.0, hesc(s(p, "complexity")), fam, row - 8.0, color(fam), left + bw + 6.0, y + 14.0, what);
+        let fam = &p.model_family;
+        let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{} / {}</text><rect class=\"bar\" data-model=\"{fam}\" data-value=\"{v}\" x=\"{left}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"{}\"/><text class=\"value\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">${v:.4} {}</text>", left - 8.0, y + 14.0, hesc(&p.complexity), hesc(fam), row - 8.0, color(fam), left + bw + 6.0, y + 14.0, what);
     }
     o.push_str("</svg>\n");
     o

@@ -10,6 +10,7 @@ use super::analyze::{
     round4, status_of, suggestion_cell, COOLDOWN_DAYS, COOLDOWN_N, DELTA, TARGET,
 };
 use super::models::{self, Routing, FAMILIES, LEVELS};
+use super::pattern::Pattern;
 use super::stats::{self, Beta};
 use super::{Change, Status, SuggestOptions, Suggestion};
 use crate::error::{Error, Result};
@@ -43,83 +44,10 @@ const GAMMA_KEYWORD_DOWN: f64 = 0.99;
 /// Least prior mass pulling a keyword cell toward its level.
 const KEYWORD_MIN_MASS: f64 = 20.0;
 
-/// One cell's figures as read back from a pattern.
-#[derive(Debug, Clone, Default)]
-struct Cell {
-    s: u64,
-    n: u64,
-    n_eff: f64,
-    /// Information-equivalent sample size (the label model's uncertainty included).
-    info: f64,
-    p: f64,
-    lo: f64,
-    hi: f64,
-    cps: Option<f64>,
-    mean_cost: Option<f64>,
-    model: String,
-    n_since_change: Option<f64>,
-    /// Tasks with a person's or CI's verdict, and the successes among them.
-    judged: f64,
-    judged_s: f64,
-    /// The estimate from the cell's own judged tasks (mean, sd), if any.
-    own: Option<(f64, f64)>,
-}
-
-impl Cell {
-    fn from_pattern(p: &Value) -> Cell {
-        let f = |k: &str| p.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        let w = p.get("wilson_95").and_then(Value::as_array);
-        Cell {
-            s: f("successes").round() as u64,
-            n: f("sample_size") as u64,
-            n_eff: f("effective_sample_size"),
-            info: p
-                .get("information_size")
-                .and_then(Value::as_f64)
-                .unwrap_or_else(|| f("effective_sample_size")),
-            p: f("success_rate"),
-            lo: w
-                .and_then(|a| a.first())
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-            hi: w
-                .and_then(|a| a.get(1))
-                .and_then(Value::as_f64)
-                .unwrap_or(1.0),
-            cps: p.get("cost_per_success_usd").and_then(Value::as_f64),
-            mean_cost: p.get("mean_attempt_cost_usd").and_then(Value::as_f64),
-            model: p
-                .get("model")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            n_since_change: p.get("effective_n_since_change").and_then(Value::as_f64),
-            judged: p
-                .pointer("/labels/judged")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-            judged_s: p
-                .pointer("/labels/judged_successes")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-            own: p
-                .pointer("/labels/own_rate")
-                .and_then(Value::as_f64)
-                .zip(p.pointer("/labels/own_sd").and_then(Value::as_f64)),
-        }
-    }
-
-    /// Does the estimate from this cell's own judged tasks make a
-    /// downgrade to it (rate at least `bar`) unlikely?
-    fn people_veto(&self, bar: f64) -> bool {
-        self.own
-            .is_some_and(|(m, sd)| 1.0 - stats::phi((bar - m) / sd.max(1e-6)) < PEOPLE_VETO)
-    }
-
-    /// The posterior of the cell's rate: mean `p`, on the information-equivalent size.
-    fn posterior(&self) -> Beta {
-        Beta::moments(self.p, self.info)
-    }
+/// Does the estimate from this cell's own judged tasks make a downgrade to
+/// it (rate at least `bar`) unlikely?
+fn people_veto(c: &Pattern, bar: f64) -> bool {
+    c.own_p_at_least(bar).is_some_and(|p| p < PEOPLE_VETO)
 }
 
 /// A candidate before merging with the history.
@@ -162,12 +90,13 @@ pub fn run_with(
     let path = home.learning();
     let routing = Routing::load(home)?;
     let now = crate::clock::now();
+    let now_iso = crate::clock::iso(now);
     let lock = super::file::lock(home)?;
     let mut doc = super::file::load(&path)?;
     // Decisions live in modelfit's own file too: another tool's rewrite of
     // the learning file must not bring a rejected change back.
     super::decisions::merge(home, &mut doc)?;
-    let Some(patterns) = doc.get("patterns").and_then(Value::as_array).cloned() else {
+    let Some(mut patterns) = super::pattern::read(&doc)? else {
         return Err(Error::Invalid(format!(
             "{} has no analysis yet: run `modelfit learn analyze` (or `modelfit learn`) first",
             path.display()
@@ -178,31 +107,92 @@ pub fn run_with(
         .and_then(|w| w.get("min_sample_size"))
         .and_then(Value::as_f64)
         .unwrap_or(5.0);
+    let existing: Vec<Value> = doc
+        .get("suggestions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let cooling = cooling_cells(&existing, now);
 
+    let mut found = find(&patterns, &routing, &cooling, min_n, opts.min_confidence);
+    // Under the orchestrator's router only level changes move tasks, judged
+    // on every task they move (levels.rs); rules would change nothing there.
+    let cooling_keys: HashSet<String> = cooling.keys().cloned().collect();
+    if let Some(by_levels) = super::levels::for_router(home, tasks, &cooling_keys)? {
+        found.evidence = by_levels.notes;
+        for c in found.keyword.drain(..) {
+            found.evidence.push(json!({"cell": c.cell, "router": "orchestrator", "what": format!(
+                "{} — a rule would route this, but the orchestrator's router ignores rules' `use`; \
+                 routing by `modelfit select` (`modelfit config router rules`) would allow it",
+                c.reason
+            )}));
+        }
+        found.level = by_levels
+            .candidates
+            .into_iter()
+            .map(Candidate::from)
+            .collect();
+    }
+    let (kept, mut open) = merge_history(
+        &existing,
+        found.level.into_iter().chain(found.keyword),
+        opts.min_confidence,
+        &now_iso,
+    );
+    super::impact::attach(home, tasks, &mut open)?;
+    mark_patterns(&mut patterns, &open);
+
+    let mut all = kept;
+    all.extend(
+        open.iter()
+            .map(|s| serde_json::to_value(s).expect("suggestions serialize")),
+    );
+    super::pattern::write(&mut doc, &patterns);
+    doc.insert("suggestions".into(), Value::Array(all));
+    doc.insert("suggestions_generated_at".into(), json!(now_iso));
+    doc.insert("evidence_needed".into(), Value::Array(found.evidence));
+    super::file::save(&path, &doc)?;
+    drop(lock);
+    Ok(open)
+}
+
+/// What the analysis supports before the history is consulted: level
+/// changes, keyword rules (past the FDR gate), and the evidence still needed.
+#[derive(Debug, Default)]
+struct Found {
+    level: Vec<Candidate>,
+    keyword: Vec<Candidate>,
+    evidence: Vec<Value>,
+}
+
+/// The decision rules of learning-statistics §5 over the typed patterns: a
+/// pure function of the analysis, the rules and the cells cooling down.
+fn find(
+    patterns: &[Pattern],
+    routing: &Routing,
+    cooling: &BTreeMap<String, (String, bool)>,
+    min_n: f64,
+    min_confidence: f64,
+) -> Found {
     // Cells by level and by (level, keyword).
-    let mut levels: BTreeMap<String, BTreeMap<&'static str, Cell>> = BTreeMap::new();
-    let mut kws: BTreeMap<(String, String), BTreeMap<&'static str, Cell>> = BTreeMap::new();
-    for p in &patterns {
-        let (Some(level), Some(fam)) = (
-            p.get("complexity").and_then(Value::as_str),
-            p.get("model_family")
-                .and_then(Value::as_str)
-                .and_then(models::family),
-        ) else {
+    type Cells<'a> = BTreeMap<&'static str, &'a Pattern>;
+    let mut levels: BTreeMap<&str, Cells> = BTreeMap::new();
+    let mut kws: BTreeMap<(&str, &str), Cells> = BTreeMap::new();
+    for p in patterns {
+        let Some(fam) = p.family() else {
             continue;
         };
-        let cell = Cell::from_pattern(p);
-        match p.get("keyword").and_then(Value::as_str) {
+        let level = p.complexity.as_str();
+        match &p.keyword {
             Some(k) => {
-                kws.entry((level.into(), k.into()))
-                    .or_default()
-                    .insert(fam, cell);
+                kws.entry((level, k)).or_default().insert(fam, p);
             }
             None => {
-                levels.entry(level.into()).or_default().insert(fam, cell);
+                levels.entry(level).or_default().insert(fam, p);
             }
         }
     }
+    let empty = Pattern::default();
     let full_id = |fam: &str| -> String {
         if let Some((_, m)) = routing
             .level_models
@@ -218,13 +208,6 @@ pub fn run_with(
             .find(|m| !m.is_empty() && m.contains('-'))
             .unwrap_or_else(|| fam.to_string())
     };
-
-    let existing: Vec<Value> = doc
-        .get("suggestions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let cooling = cooling_cells(&existing, now);
 
     let mut level_cands = Vec::new();
     let mut kw_cands = Vec::new();
@@ -247,7 +230,10 @@ pub fn run_with(
         post_change.insert(level.into(), r);
         let cells = levels.get(level).cloned().unwrap_or_default();
         if let Some(why) = cooling.get(level) {
-            let since = cells.get(r).and_then(|c| c.n_since_change).unwrap_or(0.0);
+            let since = cells
+                .get(r)
+                .and_then(|c| c.effective_n_since_change)
+                .unwrap_or(0.0);
             if why.1 || since < COOLDOWN_N {
                 level_cooling.insert(level.to_string());
                 evidence.push(json!({
@@ -266,19 +252,19 @@ pub fn run_with(
         };
         let fr = rc.posterior();
         let p_under = fr.cdf(TARGET);
-        let label = |c: &Cell, fam: &str| {
+        let label = |c: &Pattern, fam: &str| {
             format!(
                 "{}/{} recent {level} tasks succeeded with {} ({:.0}%, 95% {:.0}–{:.0}%, n*={:.1})",
-                c.s,
-                c.n,
+                c.successes_rounded(),
+                c.sample_size,
                 cap(fam),
-                c.p * 100.0,
-                c.lo * 100.0,
-                c.hi * 100.0,
-                c.n_eff
+                c.success_rate * 100.0,
+                c.wilson_95[0] * 100.0,
+                c.wilson_95[1] * 100.0,
+                c.effective_sample_size
             )
         };
-        if rc.n_eff >= N_UNDER.max(min_n) && p_under >= 0.80 {
+        if rc.effective_sample_size >= N_UNDER.max(min_n) && p_under >= 0.80 {
             level_under.insert(level.into(), r);
             // Underperforming: the cheapest stronger tier likely to meet T.
             let above: Vec<&str> = FAMILIES
@@ -289,20 +275,20 @@ pub fn run_with(
             let chosen = above
                 .iter()
                 .find(|f| {
-                    cells
-                        .get(**f)
-                        .is_some_and(|c| c.n_eff >= 5.0 && c.posterior().p_at_least(TARGET) >= 0.5)
+                    cells.get(**f).is_some_and(|c| {
+                        c.effective_sample_size >= 5.0 && c.posterior().p_at_least(TARGET) >= 0.5
+                    })
                 })
                 .copied();
             let exploratory = chosen.is_none();
             if let Some(m) = chosen.or(above.first().copied()) {
-                let mc = cells.get(m).cloned().unwrap_or_default();
+                let mc = cells.get(m).copied().unwrap_or(&empty);
                 let conf = stats::upgrade_confidence(&fr, &mc.posterior(), TARGET);
                 let reason = format!(
                     "{}; {}. Target {:.0}% first-attempt success: P({} below target) = {:.2}",
                     label(rc, r),
-                    if mc.n > 0 {
-                        label(&mc, m)
+                    if mc.sample_size > 0 {
+                        label(mc, m)
                     } else {
                         format!("{} has not been tried on {level} tasks yet", cap(m))
                     },
@@ -311,7 +297,8 @@ pub fn run_with(
                     p_under
                 );
                 let strong =
-                    stats::wilson(rc.p * rc.info, rc.info, stats::Z95_ONE_SIDED).1 < TARGET;
+                    stats::wilson(rc.success_rate * rc.info(), rc.info(), stats::Z95_ONE_SIDED).1
+                        < TARGET;
                 let cand = Candidate {
                     kind: "upgrade_complexity",
                     finding: "underperforming",
@@ -329,12 +316,16 @@ pub fn run_with(
                         ("evidence", evidence_json(&cells)),
                     ]),
                 };
-                if !exploratory && conf >= opts.min_confidence.max(GAMMA_UP) {
+                if !exploratory && conf >= min_confidence.max(GAMMA_UP) {
                     post_change.insert(level.into(), m);
                     level_cands.push(cand);
                 } else {
                     let need = stats::n_needed(
-                        if mc.n > 0 { mc.p } else { 0.9 },
+                        if mc.sample_size > 0 {
+                            mc.success_rate
+                        } else {
+                            0.9
+                        },
                         TARGET,
                         stats::Z95_ONE_SIDED,
                     )
@@ -343,19 +334,19 @@ pub fn run_with(
                         "cell": level,
                         "what": format!(
                             "{} underperforms on {level} tasks (P below target {:.2}), but the evidence for {} is thin (n*={:.1}, confidence {:.2}): about {:.0} more {level} tasks on {} would settle it; explore with `modelfit select --explore`",
-                            cap(r), p_under, cap(m), mc.n_eff, conf, (need - mc.n_eff).max(1.0).ceil(), cap(m)
+                            cap(r), p_under, cap(m), mc.effective_sample_size, conf, (need - mc.effective_sample_size).max(1.0).ceil(), cap(m)
                         ),
                         "model": m,
-                        "more_tasks": (need - mc.n_eff).max(1.0).ceil(),
+                        "more_tasks": (need - mc.effective_sample_size).max(1.0).ceil(),
                     }));
                 }
             }
-        } else if rc.n_eff < N_UNDER.max(min_n) {
+        } else if rc.effective_sample_size < N_UNDER.max(min_n) {
             evidence.push(json!({
                 "cell": level,
-                "what": format!("{level} tasks on {}: n*={:.1} is under the minimum {N_UNDER} to judge the rule's model", cap(r), rc.n_eff),
+                "what": format!("{level} tasks on {}: n*={:.1} is under the minimum {N_UNDER} to judge the rule's model", cap(r), rc.effective_sample_size),
                 "model": r,
-                "more_tasks": (N_UNDER.max(min_n) - rc.n_eff).ceil(),
+                "more_tasks": (N_UNDER.max(min_n) - rc.effective_sample_size).ceil(),
             }));
         }
         if post_change.get(level) == Some(&r) {
@@ -372,50 +363,53 @@ pub fn run_with(
                 };
                 let conf = stats::downgrade_confidence(&fr, &mc.posterior(), TARGET, DELTA);
                 let cheaper = cheaper(mc, rc, m, r);
-                let bar = TARGET.max(rc.p - DELTA);
-                if mc.people_veto(bar) && conf >= GAMMA_DOWN && cheaper {
+                let bar = TARGET.max(rc.success_rate - DELTA);
+                if people_veto(mc, bar) && conf >= GAMMA_DOWN && cheaper {
                     evidence.push(json!({
                         "cell": level,
                         "what": format!(
                             "{} looks enough for {level} tasks by implicit evidence ({:.0}%), but the {:.0} people judged ({:.0} successful) put it at {:.0}% ± {:.0}, short of the {:.0}% needed: no downgrade until more verdicts agree; rate some with `modelfit rate --next`",
-                            cap(m), mc.p * 100.0, mc.judged, mc.judged_s,
-                            mc.own.map_or(0.0, |o| o.0) * 100.0,
-                            mc.own.map_or(0.0, |o| o.1) * 100.0,
+                            cap(m), mc.success_rate * 100.0, mc.labels.judged, mc.labels.judged_successes,
+                            mc.own().map_or(0.0, |o| o.0) * 100.0,
+                            mc.own().map_or(0.0, |o| o.1) * 100.0,
                             bar * 100.0
                         ),
                         "model": m,
                     }));
                     continue;
                 }
-                if mc.n_eff >= N_DOWN.max(min_n) && conf >= GAMMA_DOWN && cheaper {
+                if mc.effective_sample_size >= N_DOWN.max(min_n) && conf >= GAMMA_DOWN && cheaper {
                     level_down.insert(level.into(), (r, m));
-                    chosen = Some((*m, mc.clone(), conf));
+                    chosen = Some((*m, *mc, conf));
                     break;
                 }
                 let pm = mc.posterior().p_at_least(TARGET);
                 if pm >= 0.5 && cheaper {
-                    let need =
-                        stats::n_needed(mc.p.max(TARGET + 0.02), TARGET, stats::Z95_ONE_SIDED)
-                            .max(N_DOWN);
+                    let need = stats::n_needed(
+                        mc.success_rate.max(TARGET + 0.02),
+                        TARGET,
+                        stats::Z95_ONE_SIDED,
+                    )
+                    .max(N_DOWN);
                     evidence.push(json!({
                         "cell": level,
                         "what": format!(
                             "{} may be enough for {level} tasks ({}/{} succeeded, n*={:.1} of the {N_DOWN} needed{}): about {:.0} more explored {level} tasks on {} would settle it; explore with `modelfit select --explore`",
-                            cap(m), mc.s, mc.n, mc.n_eff,
+                            cap(m), mc.successes_rounded(), mc.sample_size, mc.effective_sample_size,
                             if conf < GAMMA_DOWN { format!(", confidence {conf:.2} of the {GAMMA_DOWN} needed") } else { String::new() },
-                            (need - mc.n_eff).max(1.0).ceil(), cap(m)
+                            (need - mc.effective_sample_size).max(1.0).ceil(), cap(m)
                         ),
                         "model": m,
-                        "more_tasks": (need - mc.n_eff).max(1.0).ceil(),
+                        "more_tasks": (need - mc.effective_sample_size).max(1.0).ceil(),
                     }));
                 }
             }
             if let Some((m, mc, conf)) = chosen {
                 let (nl, _) = stats::newcombe(
-                    mc.p * mc.info,
-                    mc.info,
-                    rc.p * rc.info,
-                    rc.info,
+                    mc.success_rate * mc.info(),
+                    mc.info(),
+                    rc.success_rate * rc.info(),
+                    rc.info(),
                     stats::Z95_ONE_SIDED,
                 );
                 post_change.insert(level.into(), m);
@@ -429,7 +423,7 @@ pub fn run_with(
                     },
                     reason: format!(
                         "{}; {}. {} meets the {:.0}% target at lower cost per success",
-                        label(&mc, m),
+                        label(mc, m),
                         label(rc, r),
                         cap(m),
                         TARGET * 100.0
@@ -447,7 +441,7 @@ pub fn run_with(
 
     // Keyword cells: EB-shrunk toward their level, judged against the model
     // the keyword gets after the level's change.
-    for ((level, kw), cells) in &kws {
+    for (&(level, kw), cells) in &kws {
         let Some(&level_model) = post_change.get(level) else {
             continue;
         };
@@ -466,33 +460,33 @@ pub fn run_with(
             },
             None => level_model,
         };
-        let post = |fam: &str, c: &Cell| -> Beta {
+        let post = |fam: &str, c: &Pattern| -> Beta {
             let parent = levels.get(level).and_then(|l| l.get(fam));
-            let parent_p = parent.map_or(0.5, |p| p.p);
+            let parent_p = parent.map_or(0.5, |p| p.success_rate);
             let siblings: Vec<(f64, f64)> = kws
                 .iter()
-                .filter(|((l, _), _)| l == level)
+                .filter(|((l, _), _)| *l == level)
                 .filter_map(|(_, m)| m.get(fam))
-                .map(|c| (c.p, c.info))
+                .map(|c| (c.success_rate, c.info()))
                 .collect();
             // At least KEYWORD_MIN_MASS: a keyword that deviates from its
             // level has to show it on more tasks than its noise explains.
             let mass = stats::eb_mass(parent_p, &siblings).max(KEYWORD_MIN_MASS);
-            Beta::with_prior(parent_p, mass, c.p * c.info, c.info)
+            Beta::with_prior(parent_p, mass, c.success_rate * c.info(), c.info())
         };
         let Some(rc) = cells.get(rk) else {
             continue;
         };
         let fr = post(rk, rc);
         let mut chosen: Option<(&'static str, f64, &'static str)> = None;
-        if rc.n_eff >= N_KEYWORD.max(min_n) && fr.cdf(TARGET) >= 0.80 {
+        if rc.effective_sample_size >= N_KEYWORD.max(min_n) && fr.cdf(TARGET) >= 0.80 {
             for m in FAMILIES
                 .iter()
                 .filter(|f| models::tier(f) > models::tier(rk))
             {
                 if let Some(mc) = cells.get(*m) {
                     let fm = post(m, mc);
-                    if mc.n_eff >= 5.0 && fm.p_at_least(TARGET) >= 0.5 {
+                    if mc.effective_sample_size >= 5.0 && fm.p_at_least(TARGET) >= 0.5 {
                         chosen = Some((
                             m,
                             stats::upgrade_confidence(&fr, &fm, TARGET),
@@ -516,10 +510,10 @@ pub fn run_with(
                         .get(level)
                         .and_then(|l| l.get(*m))
                         .is_none_or(|lc| lc.posterior().p_at_least(TARGET) >= 0.5);
-                    if mc.n_eff >= N_DOWN.max(min_n)
+                    if mc.effective_sample_size >= N_DOWN.max(min_n)
                         && level_ok
                         && cheaper(mc, rc, m, rk)
-                        && !mc.people_veto(TARGET.max(rc.p - DELTA))
+                        && !people_veto(mc, TARGET.max(rc.success_rate - DELTA))
                     {
                         let conf = stats::downgrade_confidence(&fr, &fm, TARGET, DELTA);
                         if conf >= GAMMA_KEYWORD_DOWN {
@@ -534,8 +528,8 @@ pub fn run_with(
             continue;
         };
         let restates_level = match finding {
-            "underperforming" => level_under.get(level.as_str()) == Some(&rk),
-            _ => level_down.get(level.as_str()) == Some(&(rk, m)),
+            "underperforming" => level_under.get(level) == Some(&rk),
+            _ => level_down.get(level) == Some(&(rk, m)),
         };
         if restates_level {
             continue;
@@ -543,11 +537,11 @@ pub fn run_with(
         let mc = &cells[m];
         let reason = format!(
             "{}/{} recent {level} tasks about {kw} succeeded with {} ({:.0}%), {}/{} with {} ({:.0}%); the {level} level as a whole routes to {}",
-            mc.s, mc.n, cap(m), mc.p * 100.0, rc.s, rc.n, cap(rk), rc.p * 100.0, cap(level_model)
+            mc.successes_rounded(), mc.sample_size, cap(m), mc.success_rate * 100.0, rc.successes_rounded(), rc.sample_size, cap(rk), rc.success_rate * 100.0, cap(level_model)
         );
         let scoped = format!("task contains '{kw}' and complexity == '{level}'");
         let (kind, change, finding) = match existing_rule {
-            Some(rv) if rv.levels.as_deref() == Some(&[level.clone()][..]) => (
+            Some(rv) if rv.levels.as_deref() == Some(&[level.to_string()][..]) => (
                 "modify_rule",
                 Change::ModifyRule {
                     index: rv.index,
@@ -564,7 +558,7 @@ pub fn run_with(
                     "cell": cell_key,
                     "what": format!(
                         "rule #{} ({:?} → {}) routes {kw} tasks at every level, but on {level} tasks {} does better ({}/{} vs {}/{}); narrow the rule or add one for {level} before it",
-                        rv.index, rv.rule.condition, rv.rule.model, cap(m), mc.s, mc.n, rc.s, rc.n
+                        rv.index, rv.rule.condition, rv.rule.model, cap(m), mc.successes_rounded(), mc.sample_size, rc.successes_rounded(), rc.sample_size
                     ),
                 }));
                 continue;
@@ -608,58 +602,54 @@ pub fn run_with(
         }
     }
     kw_cands.truncate(keep);
-    // Under the orchestrator's router only level changes move tasks, judged
-    // on every task they move (levels.rs); rules would change nothing there.
-    let cooling_keys: HashSet<String> = cooling.keys().cloned().collect();
-    if let Some(found) = super::levels::for_router(home, tasks, &cooling_keys)? {
-        evidence = found.notes;
-        for c in kw_cands.drain(..) {
-            evidence.push(json!({"cell": c.cell, "router": "orchestrator", "what": format!(
-                "{} — a rule would route this, but the orchestrator's router ignores rules' `use`; \
-                 routing by `modelfit select` (`modelfit config router rules`) would allow it",
-                c.reason
-            )}));
-        }
-        level_cands = found.candidates.into_iter().map(Candidate::from).collect();
+    Found {
+        level: level_cands,
+        keyword: kw_cands,
+        evidence,
     }
+}
 
-    // Merge with the history.
-    let blocked = blocked_by_history(&existing);
-    let now_iso = crate::clock::iso(now);
+/// Merges fresh candidates with the earlier suggestions: decided ones are
+/// kept as they are, a candidate already decided (or blocked by a JS-era
+/// rejection) is dropped, one still open keeps its `created_at`. Returns
+/// the kept history and the open suggestions.
+fn merge_history(
+    existing: &[Value],
+    candidates: impl Iterator<Item = Candidate>,
+    min_confidence: f64,
+    now_iso: &str,
+) -> (Vec<Value>, Vec<Suggestion>) {
+    let blocked = blocked_by_history(existing);
     let mut kept: Vec<Value> = Vec::new();
-    let mut prior_open: BTreeMap<String, Value> = BTreeMap::new();
-    for s in &existing {
-        let id = s
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+    let mut prior_open: BTreeMap<&str, &Value> = BTreeMap::new();
+    for s in existing {
+        let id = s.get("id").and_then(Value::as_str).unwrap_or("");
         if status_of(s) == Status::Open && id.starts_with("sg-") {
-            prior_open.insert(id, s.clone());
+            prior_open.insert(id, s);
         } else {
             kept.push(s.clone());
         }
     }
-    let decided: HashSet<String> = kept
+    let decided: HashSet<&str> = kept
         .iter()
-        .filter_map(|s| s.get("id").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|s| s.get("id").and_then(Value::as_str))
         .collect();
     let mut open = Vec::new();
-    for c in level_cands.into_iter().chain(kw_cands) {
-        if c.confidence < opts.min_confidence {
+    for c in candidates {
+        if c.confidence < min_confidence {
             continue;
         }
         let id = suggestion_id(&c.change);
-        if decided.contains(&id) || blocked.iter().any(|b| b.blocks(&c)) {
+        if decided.contains(id.as_str()) || blocked.iter().any(|b| b.blocks(&c)) {
             continue;
         }
         let created_at = prior_open
-            .get(&id)
+            .get(id.as_str())
             .and_then(|v| v.get("created_at"))
             .and_then(Value::as_str)
-            .unwrap_or(&now_iso)
+            .unwrap_or(now_iso)
             .to_string();
-        let mut extra = c.extra.clone();
+        let mut extra = c.extra;
         extra.insert("cell".into(), json!(c.cell));
         extra.insert("updated_at".into(), json!(now_iso));
         extra.insert("apply".into(), json!(format!("modelfit learn apply {id}")));
@@ -679,42 +669,21 @@ pub fn run_with(
             extra,
         });
     }
-    super::impact::attach(home, tasks, &mut open)?;
-    let mut all = kept;
-    for s in &open {
-        all.push(serde_json::to_value(s).expect("suggestions serialize"));
+    (kept, open)
+}
+
+/// Patterns carry the id of the open suggestion about their cell that
+/// targets their model (seed schema); none where there is none.
+fn mark_patterns(patterns: &mut [Pattern], open: &[Suggestion]) {
+    for p in patterns {
+        p.suggestion = open
+            .iter()
+            .find(|s| {
+                s.extra.get("cell").and_then(Value::as_str) == Some(p.cell.as_str())
+                    && change_targets(&s.change) == p.family()
+            })
+            .map(|s| s.id.clone());
     }
-    // Patterns carry the id of the suggestion about their cell (seed schema).
-    if let Some(Value::Array(ps)) = doc.get_mut("patterns") {
-        for p in ps.iter_mut() {
-            let cell = p
-                .get("cell")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let fam = p.get("model_family").and_then(Value::as_str).unwrap_or("");
-            let hit = open.iter().find(|s| {
-                s.extra.get("cell").and_then(Value::as_str) == Some(&cell)
-                    && change_targets(&s.change) == Some(fam)
-            });
-            if let Some(obj) = p.as_object_mut() {
-                match hit {
-                    Some(s) => {
-                        obj.insert("suggestion".into(), json!(s.id));
-                    }
-                    None => {
-                        obj.remove("suggestion");
-                    }
-                }
-            }
-        }
-    }
-    doc.insert("suggestions".into(), Value::Array(all));
-    doc.insert("suggestions_generated_at".into(), json!(now_iso));
-    doc.insert("evidence_needed".into(), Value::Array(evidence));
-    super::file::save(&path, &doc)?;
-    drop(lock);
-    Ok(open)
 }
 
 fn change_targets(c: &Change) -> Option<&'static str> {
@@ -726,18 +695,15 @@ fn change_targets(c: &Change) -> Option<&'static str> {
 
 /// Is `m`'s expected cost per success below `r`'s? Measured costs when both
 /// cells have them; else list-price ratios over the posterior means.
-fn cheaper(m: &Cell, r: &Cell, fm: &str, fr: &str) -> bool {
-    match (m.cps, r.cps) {
+fn cheaper(m: &Pattern, r: &Pattern, fm: &str, fr: &str) -> bool {
+    match (m.cost_per_success(), r.cost_per_success()) {
         (Some(a), Some(b)) => a < b,
         _ => {
             let pm = m.posterior().mean().max(0.01);
             let pr = r.posterior().mean().max(0.01);
-            let cm = m.mean_cost.unwrap_or(models::relative_price(fm));
-            let cr = r.mean_cost.unwrap_or(models::relative_price(fr));
-            if m.mean_cost.is_some() && r.mean_cost.is_some() {
-                cm / pm < cr / pr
-            } else {
-                models::relative_price(fm) / pm < models::relative_price(fr) / pr
+            match (m.mean_attempt_cost(), r.mean_attempt_cost()) {
+                (Some(cm), Some(cr)) => cm / pm < cr / pr,
+                _ => models::relative_price(fm) / pm < models::relative_price(fr) / pr,
             }
         }
     }
@@ -834,12 +800,12 @@ fn blocked_by_history(existing: &[Value]) -> Vec<Block> {
         .collect()
 }
 
-fn evidence_json(cells: &BTreeMap<&'static str, Cell>) -> Value {
+fn evidence_json(cells: &BTreeMap<&'static str, &Pattern>) -> Value {
     let mut m = Map::new();
     for (fam, c) in cells {
         m.insert(
             fam.to_string(),
-            json!({"successes": c.s, "sample_size": c.n, "effective_sample_size": round4(c.n_eff), "success_rate": c.p, "wilson_95": [c.lo, c.hi]}),
+            json!({"successes": c.successes_rounded(), "sample_size": c.sample_size, "effective_sample_size": round4(c.effective_sample_size), "success_rate": c.success_rate, "wilson_95": c.wilson_95}),
         );
     }
     Value::Object(m)
@@ -863,20 +829,143 @@ fn cap(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learn::pattern::PatternLabels;
+
+    /// A level cell with rate `p` on an information size of `info` (its
+    /// effective size the same), priced by list price.
+    fn cell(level: &str, fam: &str, p: f64, info: f64) -> Pattern {
+        Pattern {
+            complexity: level.into(),
+            cell: level.into(),
+            model: fam.into(),
+            model_family: fam.into(),
+            success_rate: p,
+            sample_size: info as u64,
+            successes: p * info,
+            effective_sample_size: info,
+            information_size: Some(info),
+            ..Pattern::default()
+        }
+    }
+
+    fn routing() -> Routing {
+        Routing::from_value(&Value::Null)
+    }
+
+    fn judged(mut c: Pattern, own: (f64, f64)) -> Pattern {
+        c.labels = PatternLabels {
+            judged: 10.0,
+            judged_successes: (own.0 * 10.0).round(),
+            own_rate: Some(own.0),
+            own_sd: Some(own.1),
+            ..PatternLabels::default()
+        };
+        c
+    }
+
+    fn run(patterns: &[Pattern]) -> Found {
+        find(patterns, &routing(), &BTreeMap::new(), 5.0, 0.0)
+    }
 
     #[test]
     fn a_cell_s_own_ratings_veto_a_downgrade_its_clean_stops_support() {
-        let cell = |own: Option<(f64, f64)>| Cell {
-            p: 0.97,
-            info: 60.0,
-            own,
-            ..Cell::default()
+        let c = |own: Option<(f64, f64)>| {
+            let c = cell("simple", "haiku", 0.97, 60.0);
+            match own {
+                Some(o) => judged(c, o),
+                None => c,
+            }
         };
         // Its ratings put it at 80 % ± 8: P(≥ 88 %) ≈ 0.16 < 0.8.
-        assert!(cell(Some((0.80, 0.08))).people_veto(0.88));
+        assert!(people_veto(&c(Some((0.80, 0.08))), 0.88));
         // They agree with the clean stops: P(≥ 88 %) ≈ 0.98.
-        assert!(!cell(Some((0.96, 0.04))).people_veto(0.88));
+        assert!(!people_veto(&c(Some((0.96, 0.04))), 0.88));
         // Nobody judged it: nothing to veto with.
-        assert!(!cell(None).people_veto(0.88));
+        assert!(!people_veto(&c(None), 0.88));
+    }
+
+    #[test]
+    fn a_cheaper_model_that_is_enough_is_a_downgrade_unless_people_disagree() {
+        // The default routing sends medium tasks to sonnet.
+        let sonnet = cell("medium", "sonnet", 0.93, 200.0);
+        let haiku = cell("medium", "haiku", 0.95, 150.0);
+        let found = run(&[sonnet.clone(), haiku.clone()]);
+        assert_eq!(found.level.len(), 1, "{:?}", found.evidence);
+        let c = &found.level[0];
+        assert_eq!(c.finding, "over_provisioned");
+        assert_eq!(change_targets(&c.change), Some("haiku"));
+        assert!(c.confidence >= GAMMA_DOWN, "{}", c.confidence);
+
+        // The same clean stops, but people put haiku at 70 % ± 6.
+        let found = run(&[sonnet, judged(haiku, (0.70, 0.06))]);
+        assert!(found.level.is_empty(), "{:?}", found.level);
+        assert!(found.evidence.iter().any(|e| e["what"]
+            .as_str()
+            .is_some_and(|w| w.contains("rate some with `modelfit rate --next`"))));
+    }
+
+    #[test]
+    fn a_small_cell_gets_evidence_needed_not_a_change() {
+        let found = run(&[
+            cell("medium", "sonnet", 0.93, 200.0),
+            cell("medium", "haiku", 1.0, 6.0),
+        ]);
+        assert!(found.level.is_empty());
+        assert!(found.evidence.iter().any(|e| e["model"] == "haiku"));
+    }
+
+    #[test]
+    fn an_underperforming_rule_model_is_upgraded_to_the_cheapest_that_meets_the_target() {
+        let found = run(&[
+            cell("simple", "haiku", 0.55, 80.0),
+            cell("simple", "sonnet", 0.92, 40.0),
+            cell("simple", "opus", 0.97, 40.0),
+        ]);
+        let c = found.level.first().expect("an upgrade");
+        assert_eq!(c.finding, "underperforming");
+        assert_eq!(change_targets(&c.change), Some("sonnet"));
+    }
+
+    #[test]
+    fn a_decided_change_stays_decided_and_an_open_one_keeps_its_date() {
+        let found = run(&[
+            cell("medium", "sonnet", 0.93, 200.0),
+            cell("medium", "haiku", 0.95, 150.0),
+        ]);
+        let id = suggestion_id(&found.level[0].change);
+        let open_before =
+            json!({"id": id, "status": "open", "created_at": "2026-01-01T00:00:00.000Z"});
+        let (kept, open) = merge_history(
+            &[open_before],
+            found.level.clone().into_iter(),
+            0.0,
+            "2026-02-01T00:00:00.000Z",
+        );
+        assert!(kept.is_empty());
+        assert_eq!(open[0].created_at, "2026-01-01T00:00:00.000Z");
+
+        let rejected = json!({"id": id, "status": "rejected"});
+        let (kept, open) = merge_history(
+            &[rejected],
+            found.level.into_iter(),
+            0.0,
+            "2026-02-01T00:00:00.000Z",
+        );
+        assert_eq!(kept.len(), 1);
+        assert!(open.is_empty());
+    }
+
+    #[test]
+    fn patterns_are_marked_with_the_suggestion_that_targets_their_model() {
+        let mut patterns = vec![
+            cell("medium", "sonnet", 0.93, 200.0),
+            cell("medium", "haiku", 0.95, 150.0),
+        ];
+        patterns[0].suggestion = Some("sg-stale".into());
+        let found = run(&patterns);
+        let (_, open) = merge_history(&[], found.level.into_iter(), 0.0, "now");
+        mark_patterns(&mut patterns, &open);
+        assert_eq!(patterns[0].suggestion, None);
+        assert_eq!(patterns[1].suggestion.as_deref(), Some(open[0].id.as_str()));
     }
 }
