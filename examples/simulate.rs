@@ -5,6 +5,10 @@
 //! (Brier, ECE over 10 bins) of every emitted suggestion's confidence.
 //!
 //! `cargo run --release --example simulate [SEEDS] [FIRST_SEED]`
+//! (`SIMULATE_VERBOSE=1`: the draws that failed, with their patterns;
+//! `SIMULATE_CLAIMS=1`: every emitted suggestion and whether its claim held;
+//! `SIMULATE_WORLD=a,b`: those worlds only; `SIMULATE_KEEP=dir`: keep the last
+//! draw's home there)
 #![allow(clippy::print_stdout)]
 
 use modelfit::home::Home;
@@ -35,12 +39,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|---|---|");
     let mut worlds = World::scenarios();
     worlds.extend(World::weak_scenarios());
+    // `SIMULATE_WORLD=a,b`: only those worlds.
+    let only = std::env::var("SIMULATE_WORLD").ok();
+    worlds.retain(|w| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|o| o == w.name))
+    });
     for world in worlds {
         let (mut changed, mut safe, mut found, mut with_gain, mut emitted) = (0, 0, 0, 0, 0);
         let mut pairs = Vec::new();
         for seed in first..first + seeds {
             let dir = tempfile::tempdir()?;
-            let home = Home::at(dir.path());
+            let keep = std::env::var_os("SIMULATE_KEEP").map(std::path::PathBuf::from);
+            let root = keep.clone().unwrap_or_else(|| dir.path().to_path_buf());
+            if keep.is_some() {
+                let _ = std::fs::remove_dir_all(&root);
+            }
+            let home = Home::at(&root);
             std::fs::create_dir_all(home.logs_dir())?;
             std::fs::create_dir_all(home.config_dir())?;
             std::fs::write(home.models(), simulate::models_json(world.rules))?;
@@ -54,6 +69,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .or_else(|| simulate::keyword_claim_holds(&world, &s.change, t, delta));
                 if let Some(y) = y {
                     pairs.push((s.confidence, y));
+                }
+                if std::env::var_os("SIMULATE_CLAIMS").is_some() {
+                    println!(
+                        "  claim {} seed {seed} {} {:.3} holds={y:?} {:?}",
+                        world.name, s.kind, s.confidence, s.change
+                    );
                 }
             }
             let o = simulate::judge(&world, &changes);

@@ -510,7 +510,11 @@ fn find(
                         .get(level)
                         .and_then(|l| l.get(*m))
                         .is_none_or(|lc| lc.posterior().p_at_least(TARGET) >= 0.5);
-                    if mc.effective_sample_size >= N_DOWN.max(min_n)
+                    // The information size, not the task count: a keyword
+                    // cell known from implicit evidence few people checked is
+                    // small however many tasks it holds, and the level's prior
+                    // would otherwise make it look sure.
+                    if mc.info() >= N_DOWN.max(min_n)
                         && level_ok
                         && cheaper(mc, rc, m, rk)
                         && !people_veto(mc, TARGET.max(rc.success_rate - DELTA))
@@ -902,6 +906,45 @@ mod tests {
         assert!(found.evidence.iter().any(|e| e["what"]
             .as_str()
             .is_some_and(|w| w.contains("rate some with `modelfit rate --next`"))));
+    }
+
+    /// A keyword cell of `level` with rate `p`, effective size `n`,
+    /// information size `info`.
+    fn kw(level: &str, keyword: &str, fam: &str, p: f64, n: f64, info: f64) -> Pattern {
+        Pattern {
+            keyword: Some(keyword.into()),
+            cell: format!("{level}/{keyword}"),
+            effective_sample_size: n,
+            information_size: Some(info),
+            ..cell(level, fam, p, n)
+        }
+    }
+
+    #[test]
+    fn a_keyword_is_moved_down_on_information_not_on_task_count() {
+        // Complex goes to opus; sonnet is not clearly enough for complex work
+        // as a whole, and its keyword cells agree with the level (so they are
+        // shrunk hard toward it). Refactors look fine on sonnet.
+        let world = |refactor_info: f64| {
+            vec![
+                cell("complex", "opus", 0.795, 120.0),
+                cell("complex", "sonnet", 0.874, 24.0),
+                kw("complex", "refactor", "opus", 0.795, 150.0, 49.0),
+                kw("complex", "refactor", "sonnet", 0.95, 25.0, refactor_info),
+                kw("complex", "docs", "sonnet", 0.87, 40.0, 40.0),
+                kw("complex", "api", "sonnet", 0.88, 40.0, 40.0),
+            ]
+        };
+        let found = run(&world(25.0));
+        assert!(found.level.is_empty(), "{:?}", found.level);
+        let rule = found.keyword.first().expect("a keyword rule");
+        assert_eq!(rule.cell, "complex/refactor");
+        assert_eq!(change_targets(&rule.change), Some("sonnet"));
+        // The same 25 tasks, but their evidence is worth 7 verdicts (mostly
+        // implicit, few checked by people, those noisy): no rule, however
+        // confident the level's prior makes it.
+        let found = run(&world(7.0));
+        assert!(found.keyword.is_empty(), "{:?}", found.keyword);
     }
 
     #[test]
