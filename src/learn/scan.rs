@@ -107,17 +107,28 @@ where
             Ok(out)
         }
     }
-    let mut de = serde_json::Deserializer::from_slice(buf);
-    let out = serde::Deserializer::deserialize_seq(
-        &mut de,
-        Elements {
-            prepare,
-            _t: std::marker::PhantomData,
-        },
-    )
-    .ok()?;
-    de.end().ok()?;
-    Some(out)
+    let elements = || Elements {
+        prepare,
+        _t: std::marker::PhantomData,
+    };
+    // One UTF-8 check of the whole segment (a fast pass over long ASCII
+    // runs) instead of one per string as the slice reader does: ~10 % of
+    // learn's time on 1 M records. Invalid UTF-8 in a field nobody reads is
+    // still accepted, as the sequential reader accepts it, by the slice reader.
+    match std::str::from_utf8(buf) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let out = serde::Deserializer::deserialize_seq(&mut de, elements()).ok()?;
+            de.end().ok()?;
+            Some(out)
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(buf);
+            let out = serde::Deserializer::deserialize_seq(&mut de, elements()).ok()?;
+            de.end().ok()?;
+            Some(out)
+        }
+    }
 }
 
 /// Parses every record of the ledger at `path` as `T` on `threads` workers,
@@ -278,6 +289,17 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].a.as_deref(), Some("x}\""));
         assert_eq!(got[1].d.as_deref(), Some("\n"));
+        // Invalid UTF-8 in a field nobody reads: read, as the sequential
+        // reader reads it; in a field that is read: not a segment.
+        let mut bad = seg("{\"a\": \"1\", \"z\": \"");
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        bad.extend_from_slice(b"\"},\n  ");
+        let got = parse_segment(&mut bad, false, &|r: R| r).unwrap();
+        assert_eq!(got[0].a.as_deref(), Some("1"));
+        let mut bad = seg("{\"a\": \"");
+        bad.extend_from_slice(&[0xff]);
+        bad.extend_from_slice(b"\"},\n  ");
+        assert!(parse_segment(&mut bad, false, &|r: R| r).is_none());
         // Ends inside a record, or starts inside one: not a boundary.
         assert!(parse_segment(&mut seg("{\"a\": \"1\"}, {\"d\": "), false, &|r: R| r).is_none());
         assert!(parse_segment(
