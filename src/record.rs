@@ -106,6 +106,102 @@ pub fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<S
     }))
 }
 
+/// The words the ledger's `status`, `outcome` and `outcome_source` fields
+/// hold: [`lenient_word`] lends these instead of allocating them.
+const WORDS: [&str; 22] = [
+    "success",
+    "failure",
+    "partial",
+    "hook",
+    "human",
+    "manual",
+    "orchestrator",
+    "ci",
+    "derived",
+    "tests",
+    "assistant",
+    "followup",
+    "verification",
+    "complete",
+    "completed",
+    "failed",
+    "error",
+    "timeout",
+    "running",
+    "pending",
+    "queued",
+    "cancelled",
+];
+
+/// `deserialize_with` helper: the string, borrowed from a fixed list when it
+/// is one of the ledger's usual words (no allocation per record on a
+/// million-record pass), else owned; `None` for any other JSON type.
+pub fn lenient_word<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::borrow::Cow<'static, str>>, D::Error> {
+    lenient_str_with(d, |s| {
+        Some(match WORDS.iter().find(|w| **w == s) {
+            Some(w) => std::borrow::Cow::Borrowed(*w),
+            None => std::borrow::Cow::Owned(s.to_owned()),
+        })
+    })
+}
+
+/// `deserialize_with` building block: `f` of the string, without owning it
+/// first; `None` for any other JSON type (containers drained, not built).
+pub fn lenient_str_with<'de, D, T, F>(d: D, f: F) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    F: FnOnce(&str) -> Option<T>,
+{
+    struct Str<F>(F);
+    impl<'de, T, F: FnOnce(&str) -> Option<T>> serde::de::Visitor<'de> for Str<F> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok((self.0)(v))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Str(f))
+}
+
 /// `deserialize_with` helper: the number as `f64`, or `None` for any other JSON type.
 pub fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     d.deserialize_any(Lenient(|v: Scalar| match v {
@@ -218,6 +314,32 @@ fn random_u64() -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn usual_words_are_lent_others_owned_and_non_strings_none() {
+        use std::borrow::Cow;
+        #[derive(Deserialize)]
+        struct W {
+            #[serde(default, deserialize_with = "lenient_word")]
+            w: Option<Cow<'static, str>>,
+        }
+        let w = |text: &str| serde_json::from_str::<W>(text).unwrap().w;
+        assert!(matches!(
+            w(r#"{"w": "success"}"#),
+            Some(Cow::Borrowed("success"))
+        ));
+        // Escaped, it is the same word; any other text is kept as it is, owned.
+        assert!(matches!(
+            w(r#"{"w": "succ\u0065ss"}"#),
+            Some(Cow::Borrowed("success"))
+        ));
+        assert_eq!(w(r#"{"w": "Success "}"#).as_deref(), Some("Success "));
+        assert!(matches!(w(r#"{"w": "Success "}"#), Some(Cow::Owned(_))));
+        for other in ["1", "true", "null", "[\"success\"]", "{\"a\": 1}"] {
+            assert_eq!(w(&format!(r#"{{"w": {other}}}"#)), None, "{other}");
+        }
+        assert_eq!(w("{}"), None);
+    }
 
     #[test]
     fn pretty_matches_json_stringify() {

@@ -58,22 +58,24 @@ struct Lite {
     kind: Option<bool>,
     #[serde(deserialize_with = "time_of")]
     created_at: Option<DateTime<Utc>>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    previous_dispatch_id: Option<String>,
+    /// Hash of the retry link (none when empty).
+    #[serde(deserialize_with = "super::view::lenient_id_hash")]
+    previous_dispatch_id: Option<u64>,
     #[serde(deserialize_with = "crate::record::lenient_f64")]
     tokens_used: Option<f64>,
     #[serde(deserialize_with = "crate::record::lenient_f64")]
     execution_time_seconds: Option<f64>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    id: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    outcome: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    outcome_source: Option<String>,
+    /// Hash of the id (none when empty).
+    #[serde(deserialize_with = "super::view::lenient_id_hash")]
+    id: Option<u64>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    outcome: Option<std::borrow::Cow<'static, str>>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    outcome_source: Option<std::borrow::Cow<'static, str>>,
     #[serde(deserialize_with = "super::sources::lenient_sources")]
     outcome_sources: Option<OutcomeSources>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    status: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    status: Option<std::borrow::Cow<'static, str>>,
     #[serde(deserialize_with = "crate::record::lenient_f64")]
     p_success: Option<f64>,
 }
@@ -302,11 +304,7 @@ fn run_full<L: super::pooled::Records>(
     let mut data = LabelData::default();
     let prepare1 = |mut r: Lite| -> Pass1 {
         let mut out = Pass1 {
-            linked: r
-                .previous_dispatch_id
-                .take()
-                .filter(|p| !p.is_empty())
-                .map(|p| id_hash(&p)),
+            linked: r.previous_dispatch_id,
             ..Pass1::default()
         };
         if r.kind == Some(true) {
@@ -327,7 +325,7 @@ fn run_full<L: super::pooled::Records>(
         });
         out.cell = Some((c, fam));
         if ev.explicit.is_some() {
-            out.judged = Some((r.id.take().map(|i| id_hash(&i)), ev));
+            out.judged = Some((r.id, ev));
         } else {
             out.unjudged = Some(ev);
         }

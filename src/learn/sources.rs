@@ -11,6 +11,8 @@
 //! when `outcome_source` is `hook` or `derived`, and from `status`
 //! (the orchestrator's verification: `complete` / `failed`).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer};
 
 use super::label::{Evidence, IMPLICIT, VERIFICATION};
@@ -132,17 +134,17 @@ impl OutcomeSources {
 #[serde(default)]
 pub struct OutcomeView {
     /// The hard verdict.
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub outcome: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    pub outcome: Option<Cow<'static, str>>,
     /// Who decided it.
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub outcome_source: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    pub outcome_source: Option<Cow<'static, str>>,
     /// Per-source verdicts.
     #[serde(deserialize_with = "lenient_sources")]
     pub outcome_sources: Option<OutcomeSources>,
     /// The orchestrator's status.
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub status: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    pub status: Option<Cow<'static, str>>,
     /// The capture's probability.
     #[serde(deserialize_with = "crate::record::lenient_f64")]
     pub p_success: Option<f64>,

@@ -368,11 +368,7 @@ pub(crate) fn load_over<L: Records>(
     read_pass(
         ledger,
         threads,
-        |l: Links| {
-            l.previous_dispatch_id
-                .filter(|p| !p.is_empty())
-                .map(|p| id_hash(&p))
-        },
+        |l: Links| l.previous_dispatch_id,
         &mut |h: Option<u64>| {
             if let Some(h) = h {
                 linked.insert(h);

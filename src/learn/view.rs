@@ -193,18 +193,18 @@ pub(crate) struct Rec {
     pub(crate) complexity: Option<Level>,
     #[serde(deserialize_with = "crate::record::lenient_string")]
     pub(crate) model: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub(crate) status: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    pub(crate) status: Option<std::borrow::Cow<'static, str>>,
     /// Outer `Some`: a string was there; inner: it parsed.
     #[serde(deserialize_with = "stamp_of")]
     pub(crate) created_at: Option<Option<DateTime<Utc>>>,
     /// See `created_at`.
     #[serde(deserialize_with = "stamp_of")]
     pub(crate) completed_at: Option<Option<DateTime<Utc>>>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub(crate) outcome: Option<String>,
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub(crate) outcome_source: Option<String>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    pub(crate) outcome: Option<std::borrow::Cow<'static, str>>,
+    #[serde(deserialize_with = "crate::record::lenient_word")]
+    pub(crate) outcome_source: Option<std::borrow::Cow<'static, str>>,
     #[serde(deserialize_with = "strings_of")]
     pub(crate) task_keywords: Option<Vec<String>>,
     #[serde(deserialize_with = "crate::record::lenient_f64")]
@@ -279,10 +279,52 @@ pub(crate) fn id_hash(id: &str) -> u64 {
     })
 }
 
+/// `deserialize_with` helper: the [`id_hash`] of a non-empty id string,
+/// hashed where it lies in the input (no allocation); `None` for an empty
+/// string or any other JSON type.
+pub(crate) fn lenient_id_hash<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    crate::record::lenient_str_with(d, |s| (!s.is_empty()).then(|| id_hash(s)))
+}
+
 /// The retry link alone (the task table's first pass).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct Links {
-    #[serde(deserialize_with = "crate::record::lenient_string")]
-    pub(crate) previous_dispatch_id: Option<String>,
+    /// Hash of the retry link (none when empty).
+    #[serde(deserialize_with = "lenient_id_hash")]
+    pub(crate) previous_dispatch_id: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_link_is_hashed_as_it_lies_and_nothing_else_links() {
+        let link = |text: &str| {
+            serde_json::from_str::<Links>(text)
+                .unwrap()
+                .previous_dispatch_id
+        };
+        let h = id_hash("dispatch-1772000000000-00ab12");
+        assert_eq!(
+            link(r#"{"previous_dispatch_id": "dispatch-1772000000000-00ab12"}"#),
+            Some(h)
+        );
+        // An escaped spelling of the same id is the same id.
+        assert_eq!(
+            link(r#"{"previous_dispatch_id": "dispatch-1772000000000-00ab\u0031\u0032"}"#),
+            Some(h)
+        );
+        for none in [r#""""#, "null", "7", r#"["x"]"#, r#"{"id": "x"}"#] {
+            assert_eq!(
+                link(&format!(r#"{{"previous_dispatch_id": {none}}}"#)),
+                None,
+                "{none}"
+            );
+        }
+        assert_eq!(link("{}"), None);
+    }
 }
