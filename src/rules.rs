@@ -281,6 +281,17 @@ impl Expr {
         self.eval_lower(&facts.task.to_lowercase(), facts)
     }
 
+    /// [`Expr::eval`] with the task already lowercased (`task_lower`), for a
+    /// caller that evaluates many conditions on one task.
+    pub fn eval_lowered(&self, task_lower: &str, facts: &Facts) -> bool {
+        self.eval_lower(task_lower, facts)
+    }
+
+    /// True for a test that costs no search through the task's text.
+    fn is_cheap(&self) -> bool {
+        matches!(self, Expr::Complexity(..) | Expr::Files(..))
+    }
+
     fn eval_lower(&self, task: &str, facts: &Facts) -> bool {
         match self {
             Expr::Contains { needles, all } => {
@@ -294,11 +305,23 @@ impl Expr {
             Expr::Files(cmp, n) => facts
                 .estimated_files
                 .is_some_and(|f| cmp.holds(u64::from(f), *n)),
-            Expr::Complexity(v, neg) => (facts.complexity.trim().to_lowercase() == *v) != *neg,
+            Expr::Complexity(v, neg) => {
+                let c = facts.complexity.trim();
+                let equal = if c.is_ascii() {
+                    c.eq_ignore_ascii_case(v)
+                } else {
+                    c.to_lowercase() == *v
+                };
+                equal != *neg
+            }
             Expr::Keyword(v, neg) => {
                 crate::signals::keywords(&facts.task).iter().any(|k| k == v) != *neg
             }
             Expr::Not(e) => !e.eval_lower(task, facts),
+            // The cheap side first: most rules pair a level with a search.
+            Expr::And(a, b) if b.is_cheap() && !a.is_cheap() => {
+                b.eval_lower(task, facts) && a.eval_lower(task, facts)
+            }
             Expr::And(a, b) => a.eval_lower(task, facts) && b.eval_lower(task, facts),
             Expr::Or(a, b) => a.eval_lower(task, facts) || b.eval_lower(task, facts),
         }
@@ -342,7 +365,9 @@ fn contains_word_start(hay: &str, needle: &str) -> bool {
     }
     let bounded = needle.chars().next().is_some_and(char::is_alphanumeric);
     let mut from = 0;
-    while let Some(i) = hay[from..].find(needle) {
+    // memmem: SIMD search; a match of valid UTF-8 in valid UTF-8 starts on a
+    // character boundary, so its byte offset slices `hay` safely.
+    while let Some(i) = memchr::memmem::find(&hay.as_bytes()[from..], needle.as_bytes()) {
         let at = from + i;
         if !bounded
             || hay[..at]
@@ -973,6 +998,7 @@ pub fn route(
         complexity: complexity.to_string(),
         estimated_files,
     };
+    let lower = facts.task.to_lowercase();
     let mut matched = None;
     for (i, r) in models.rules.iter().enumerate() {
         let rule = match r {
@@ -984,7 +1010,8 @@ pub fn route(
         };
         match parse(&rule.condition) {
             Ok(expr) => {
-                if matched.is_none() && !task.trim().is_empty() && expr.eval(&facts) {
+                if matched.is_none() && !task.trim().is_empty() && expr.eval_lowered(&lower, &facts)
+                {
                     matched = Some((i, rule.clone()));
                 }
             }
@@ -1283,5 +1310,35 @@ mod tests {
         assert!(contains_word_start("update readme.md", "readme"));
         assert!(contains_word_start("x.md file", ".md"));
         assert!(!contains_word_start("rapid", "api"));
+        // Multi-byte text around and inside the needle.
+        assert!(contains_word_start("réécrire l'api — vite", "api"));
+        assert!(!contains_word_start("éapi", "api"));
+        assert!(contains_word_start("«api» ✓", "api"));
+        assert!(contains_word_start("naïve café", "café"));
+        assert!(!contains_word_start("décafé", "café"));
+        assert!(contains_word_start("", ""));
+        assert!(!contains_word_start("", "api"));
+    }
+
+    #[test]
+    fn complexity_compares_case_and_space_blind_and_cheap_tests_go_first() {
+        let facts = |c: &str| Facts {
+            task: "Fix the API".into(),
+            complexity: c.into(),
+            estimated_files: None,
+        };
+        let e = parse("task contains 'api' and complexity == 'simple'").unwrap();
+        assert!(e.eval(&facts(" Simple ")));
+        assert!(e.eval(&facts("SIMPLE")));
+        assert!(!e.eval(&facts("medium")));
+        // Non-ASCII spellings go through Unicode lowercasing, as before.
+        assert!(!e.eval(&facts("simplé")));
+        let e = parse("complexity != 'complex' and task contains 'api'").unwrap();
+        assert!(e.eval(&facts("simple")));
+        assert!(!e.eval(&facts("Complex")));
+        assert_eq!(
+            e.eval(&facts("x")),
+            e.eval_lowered("fix the api", &facts("x"))
+        );
     }
 }

@@ -178,9 +178,13 @@ impl Routing {
             complexity: level.to_string(),
             estimated_files: None,
         };
-        self.rules
-            .iter()
-            .any(|r| r.expr.as_ref().is_some_and(|e| e.eval(&facts)))
+        // Lowercased once for every rule, not once per rule.
+        let lower = text.to_lowercase();
+        self.rules.iter().any(|r| {
+            r.expr
+                .as_ref()
+                .is_some_and(|e| e.eval_lowered(&lower, &facts))
+        })
     }
 }
 
