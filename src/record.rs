@@ -100,10 +100,7 @@ pub struct RecordView {
 /// `deserialize_with` helper: the string, or `None` for any other JSON type
 /// (skipped without building it), so one odd record never fails a pass.
 pub fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    d.deserialize_any(Lenient(|v: Scalar| match v {
-        Scalar::Str(s) => Some(s),
-        Scalar::Num(_) | Scalar::Other => None,
-    }))
+    lenient_str_with(d, |s| Some(s.to_owned()))
 }
 
 /// The words the ledger's `status`, `outcome` and `outcome_source` fields
@@ -154,64 +151,23 @@ where
     D: serde::Deserializer<'de>,
     F: FnOnce(&str) -> Option<T>,
 {
-    struct Str<F>(F);
-    impl<'de, T, F: FnOnce(&str) -> Option<T>> serde::de::Visitor<'de> for Str<F> {
-        type Value = Option<T>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok((self.0)(v))
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(
-            self,
-            mut a: A,
-        ) -> Result<Self::Value, A::Error> {
-            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut a: A,
-        ) -> Result<Self::Value, A::Error> {
-            while a
-                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                .is_some()
-            {}
-            Ok(None)
-        }
-    }
-    d.deserialize_any(Str(f))
+    d.deserialize_any(Lenient(|v: Scalar<'_>| match v {
+        Scalar::Str(s) => f(s),
+        Scalar::Num(_) | Scalar::Other => None,
+    }))
 }
 
 /// `deserialize_with` helper: the number as `f64`, or `None` for any other JSON type.
 pub fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    d.deserialize_any(Lenient(|v: Scalar| match v {
+    d.deserialize_any(Lenient(|v: Scalar<'_>| match v {
         Scalar::Num(n) => Some(n),
         Scalar::Str(_) | Scalar::Other => None,
     }))
 }
 
-enum Scalar {
-    Str(String),
+enum Scalar<'a> {
+    /// Borrowed for the call only: a caller that keeps it owns a copy.
+    Str(&'a str),
     Num(f64),
     Other,
 }
@@ -220,15 +176,12 @@ enum Scalar {
 /// draining containers with `IgnoredAny` instead of building them.
 struct Lenient<F>(F);
 
-impl<'de, T, F: FnOnce(Scalar) -> Option<T>> serde::de::Visitor<'de> for Lenient<F> {
+impl<'de, T, F: for<'a> FnOnce(Scalar<'a>) -> Option<T>> serde::de::Visitor<'de> for Lenient<F> {
     type Value = Option<T>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((self.0)(Scalar::Str(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
         Ok((self.0)(Scalar::Str(v)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {

@@ -107,7 +107,16 @@ where
             Ok(out)
         }
     }
-    let elements = || Elements {
+    fn whole<'de, R, V>(mut de: serde_json::Deserializer<R>, v: V) -> Option<V::Value>
+    where
+        R: serde_json::de::Read<'de>,
+        V: serde::de::Visitor<'de>,
+    {
+        let out = serde::Deserializer::deserialize_seq(&mut de, v).ok()?;
+        de.end().ok()?;
+        Some(out)
+    }
+    let elements = Elements {
         prepare,
         _t: std::marker::PhantomData,
     };
@@ -116,18 +125,8 @@ where
     // learn's time on 1 M records. Invalid UTF-8 in a field nobody reads is
     // still accepted, as the sequential reader accepts it, by the slice reader.
     match std::str::from_utf8(buf) {
-        Ok(text) => {
-            let mut de = serde_json::Deserializer::from_str(text);
-            let out = serde::Deserializer::deserialize_seq(&mut de, elements()).ok()?;
-            de.end().ok()?;
-            Some(out)
-        }
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(buf);
-            let out = serde::Deserializer::deserialize_seq(&mut de, elements()).ok()?;
-            de.end().ok()?;
-            Some(out)
-        }
+        Ok(text) => whole(serde_json::Deserializer::from_str(text), elements),
+        Err(_) => whole(serde_json::Deserializer::from_slice(buf), elements),
     }
 }
 
