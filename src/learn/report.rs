@@ -172,6 +172,20 @@ pub fn window_note(doc: &Map<String, Value>) -> Option<String> {
     })
 }
 
+/// A cell's success column: the rate with its soft successes of n, keyed
+/// by the rate.
+fn success(p: &Pattern) -> (String, Option<f64>) {
+    (
+        format!(
+            "{} ({}/{})",
+            pct(p.success_rate),
+            p.successes,
+            p.sample_size
+        ),
+        Some(p.success_rate),
+    )
+}
+
 pub(super) fn interval(p: &Pattern) -> String {
     let [lo, hi] = p.wilson_95;
     format!("{}–{}", pct(lo), pct(hi))
@@ -278,15 +292,7 @@ pub fn blocks(doc: &Map<String, Value>, patterns: &[Pattern]) -> Vec<Block> {
         cells.row_keyed(vec![
             (p.complexity.clone(), Some(level_rank(&p.complexity) as f64)),
             (p.model.clone(), None),
-            (
-                format!(
-                    "{} ({}/{})",
-                    pct(p.success_rate),
-                    p.successes,
-                    p.sample_size
-                ),
-                Some(p.success_rate),
-            ),
+            success(p),
             (interval(p), Some(p.wilson_95[0])),
             (p.sample_size.to_string(), None),
             (format!("{:.1}", p.effective_sample_size), None),
@@ -323,15 +329,7 @@ pub fn blocks(doc: &Map<String, Value>, patterns: &[Pattern]) -> Vec<Block> {
                 p.model_family.clone(),
                 Some(fam_rank(&p.model_family) as f64),
             ),
-            (
-                format!(
-                    "{} ({}/{})",
-                    pct(p.success_rate),
-                    p.successes,
-                    p.sample_size
-                ),
-                Some(p.success_rate),
-            ),
+            success(p),
             (interval(p), Some(p.wilson_95[0])),
             (p.sample_size.to_string(), None),
             (format!("{:.1}", p.effective_sample_size), None),
