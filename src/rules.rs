@@ -265,12 +265,12 @@ pub enum Expr {
 }
 
 /// What a condition is evaluated against.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts<'a> {
     /// The task text.
-    pub task: String,
+    pub task: &'a str,
     /// The complexity level.
-    pub complexity: String,
+    pub complexity: &'a str,
     /// Expected number of files, if known.
     pub estimated_files: Option<u32>,
 }
@@ -278,13 +278,7 @@ pub struct Facts {
 impl Expr {
     /// Evaluates the condition.
     pub fn eval(&self, facts: &Facts) -> bool {
-        self.eval_lower(&facts.task.to_lowercase(), facts)
-    }
-
-    /// [`Expr::eval`] with the task already lowercased (`task_lower`), for a
-    /// caller that evaluates many conditions on one task.
-    pub fn eval_lowered(&self, task_lower: &str, facts: &Facts) -> bool {
-        self.eval_lower(task_lower, facts)
+        self.eval_lowered(&facts.task.to_lowercase(), facts)
     }
 
     /// True for a test that costs no search through the task's text.
@@ -292,7 +286,9 @@ impl Expr {
         matches!(self, Expr::Complexity(..) | Expr::Files(..))
     }
 
-    fn eval_lower(&self, task: &str, facts: &Facts) -> bool {
+    /// [`Expr::eval`] with the task already lowercased (`task`), for a
+    /// caller that evaluates many conditions on one task.
+    pub fn eval_lowered(&self, task: &str, facts: &Facts) -> bool {
         match self {
             Expr::Contains { needles, all } => {
                 if *all {
@@ -301,7 +297,7 @@ impl Expr {
                     needles.iter().any(|n| contains_word_start(task, n))
                 }
             }
-            Expr::Matches(re) => re.is_match(&facts.task),
+            Expr::Matches(re) => re.is_match(facts.task),
             Expr::Files(cmp, n) => facts
                 .estimated_files
                 .is_some_and(|f| cmp.holds(u64::from(f), *n)),
@@ -315,15 +311,15 @@ impl Expr {
                 equal != *neg
             }
             Expr::Keyword(v, neg) => {
-                crate::signals::keywords(&facts.task).iter().any(|k| k == v) != *neg
+                crate::signals::keywords(facts.task).iter().any(|k| k == v) != *neg
             }
-            Expr::Not(e) => !e.eval_lower(task, facts),
+            Expr::Not(e) => !e.eval_lowered(task, facts),
             // The cheap side first: most rules pair a level with a search.
             Expr::And(a, b) if b.is_cheap() && !a.is_cheap() => {
-                b.eval_lower(task, facts) && a.eval_lower(task, facts)
+                b.eval_lowered(task, facts) && a.eval_lowered(task, facts)
             }
-            Expr::And(a, b) => a.eval_lower(task, facts) && b.eval_lower(task, facts),
-            Expr::Or(a, b) => a.eval_lower(task, facts) || b.eval_lower(task, facts),
+            Expr::And(a, b) => a.eval_lowered(task, facts) && b.eval_lowered(task, facts),
+            Expr::Or(a, b) => a.eval_lowered(task, facts) || b.eval_lowered(task, facts),
         }
     }
 
@@ -994,8 +990,8 @@ pub fn route(
     warn: &mut RuleWarning<'_>,
 ) -> (String, Option<(usize, Rule)>) {
     let facts = Facts {
-        task: task.to_string(),
-        complexity: complexity.to_string(),
+        task,
+        complexity,
         estimated_files,
     };
     let lower = facts.task.to_lowercase();
@@ -1322,11 +1318,13 @@ mod tests {
 
     #[test]
     fn complexity_compares_case_and_space_blind_and_cheap_tests_go_first() {
-        let facts = |c: &str| Facts {
-            task: "Fix the API".into(),
-            complexity: c.into(),
-            estimated_files: None,
-        };
+        fn facts(c: &str) -> Facts<'_> {
+            Facts {
+                task: "Fix the API",
+                complexity: c,
+                estimated_files: None,
+            }
+        }
         let e = parse("task contains 'api' and complexity == 'simple'").unwrap();
         assert!(e.eval(&facts(" Simple ")));
         assert!(e.eval(&facts("SIMPLE")));

@@ -78,8 +78,8 @@ impl RuleView {
     pub fn matches(&self, text: &str, level: &str) -> bool {
         self.expr.as_ref().is_some_and(|e| {
             e.eval(&crate::rules::Facts {
-                task: text.to_string(),
-                complexity: level.to_string(),
+                task: text,
+                complexity: level,
                 estimated_files: None,
             })
         })
@@ -174,8 +174,8 @@ impl Routing {
     /// True when some rule fires for this task text at this level.
     pub fn covers_task(&self, text: &str, level: &str) -> bool {
         let facts = crate::rules::Facts {
-            task: text.to_string(),
-            complexity: level.to_string(),
+            task: text,
+            complexity: level,
             estimated_files: None,
         };
         // Lowercased once for every rule, not once per rule.
